@@ -26,3 +26,25 @@ const struct luaota_crypto luaota_crypto_openssl = {
 	.hmac_md5 = openssl_hmac_md5,
 	.ctx = NULL,
 };
+
+int luaota_sha256(const void *data, size_t len, uint8_t out[LUAOTA_SHA256_LEN])
+{
+	unsigned int out_len = 0;
+
+	if (EVP_Digest(data, len, out, &out_len, EVP_sha256(), NULL) != 1 ||
+	    out_len != LUAOTA_SHA256_LEN)
+		return -1;
+	return 0;
+}
+
+void luaota_hex(const uint8_t *bytes, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}

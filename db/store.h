@@ -1,0 +1,205 @@
+/*
+ * The inventory store: repositories, groups, chips, the state each chip
+ * holds, and the update history.  The only code that speaks SQL lives
+ * behind this header (store_sqlite.c); no SQLite type appears here, so
+ * that another backend can be added later.
+ *
+ * Conventions: functions return 0 on success, -1 on failure (with a
+ * message from store_errmsg()), and STORE_NOTFOUND / STORE_BUSY /
+ * STORE_EXISTS where the caller must tell those apart.  Strings handed
+ * out are owned by the returned struct and freed with its free function.
+ * Times are Unix seconds (UTC) unless a name says _ms.
+ */
+#ifndef LUAOTA_STORE_H
+#define LUAOTA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NOTFOUND (-2) /* no such row */
+#define STORE_BUSY (-3)	    /* the database stayed locked past the timeout */
+#define STORE_EXISTS (-4)   /* a row with that key is already there */
+
+struct store;
+
+enum store_open_flags {
+	STORE_CREATE = 1 << 0,	 /* create the file and schema if missing */
+	STORE_READONLY = 1 << 1, /* open read-only (no migration) */
+};
+
+/* Per-file action in a group's manifest. */
+enum store_action {
+	STORE_ACTION_AUTO = 0, /* .lua -> cm, anything else -> dl */
+	STORE_ACTION_DL = 1,
+	STORE_ACTION_CM = 2,
+};
+
+struct store_repo {
+	int64_t id;
+	char *name;
+	char *path; /* directory: a working tree, or a git repository */
+	char *ref;  /* NULL: serve the working tree; else a branch or tag */
+};
+
+struct store_group_file {
+	char *name; /* name on the device and in the repository */
+	enum store_action action;
+};
+
+struct store_group {
+	int64_t id;
+	char *name;
+	int64_t repo_id;
+	char *repo_name;
+	struct store_group_file *files;
+	size_t nfiles;
+	char *config_json;     /* JSON object of config overrides, or NULL */
+	int64_t max_file_size; /* legacy size policy, bytes after SAFETRIM */
+	int lua_version;       /* 51 or 53 */
+};
+
+struct store_chip {
+	char *id;
+	char *label;  /* may be NULL */
+	char *secret; /* never logged */
+	int64_t group_id;
+	char *group_name;
+	char *config_json; /* per-chip config overrides, or NULL */
+	int protocol;	   /* LUAOTA_PROTO_LEGACY, ... */
+	int enabled;
+	int64_t created;
+	int64_t first_seen; /* 0 when never */
+	int64_t last_seen;
+	char *last_addr;
+	char *last_outcome;
+	char *chk;	/* the fingerprint the chip holds, per our records */
+	char *revision; /* repository revision it holds ("worktree", commit) */
+};
+
+/* One file the chip holds, as we provisioned it. */
+struct store_held_file {
+	char *name;
+	char *token; /* version token (derived from the content hash) */
+};
+
+enum store_outcome {
+	STORE_OUTCOME_STARTED = 0, /* row opened, session in progress */
+	STORE_OUTCOME_CURRENT,	   /* device was up to date: OK! */
+	STORE_OUTCOME_UPDATED,	   /* plan completed, restart sent */
+	STORE_OUTCOME_PARTIAL,	   /* part sent, restart sent, more next boot */
+	STORE_OUTCOME_FAILED,	   /* something went wrong: see reason */
+	STORE_OUTCOME_REJECTED,	   /* unknown chip, bad signature, ... */
+	STORE_OUTCOME_INTERRUPTED, /* the daemon stopped mid-session */
+};
+
+struct store_session {
+	int64_t id;
+	char *chip_id; /* may be NULL for an unusable HI */
+	char *peer;
+	int64_t started_ms;
+	int64_t ended_ms; /* 0 while open */
+	enum store_outcome outcome;
+	char *reason; /* may be NULL */
+	char *revision;
+	int64_t files_sent;
+	int64_t bytes_sent;
+};
+
+struct store_session_file {
+	char *name;
+	char *action; /* "dl", "cm", "delete" */
+	int64_t bytes;
+	char *result;	/* "OK", device error text, ... */
+	int64_t lcsize; /* -1 when not compiled */
+};
+
+/* Opens (and with STORE_CREATE creates/migrates) the database at path. */
+struct store *store_open(const char *path, int flags);
+
+/* Closes the store; NULL is fine. */
+void store_close(struct store *st);
+
+/* The last error message of this store (static storage, never NULL). */
+const char *store_errmsg(const struct store *st);
+
+/* How long a call waits for a lock held by another process. */
+void store_set_busy_timeout(struct store *st, int ms);
+
+/* The schema version (PRAGMA user_version) the file is at. */
+int store_schema_version(struct store *st);
+
+/* Repositories. */
+int store_repo_add(struct store *st, const char *name, const char *path,
+		   const char *ref);
+int store_repo_get(struct store *st, const char *name, struct store_repo *out);
+int store_repo_get_id(struct store *st, int64_t id, struct store_repo *out);
+void store_repo_free(struct store_repo *r);
+
+/* Groups: the repository must exist (STORE_NOTFOUND otherwise). */
+int store_group_add(struct store *st, const struct store_group *g);
+int store_group_get(struct store *st, const char *name,
+		    struct store_group *out);
+int store_group_get_id(struct store *st, int64_t id, struct store_group *out);
+void store_group_free(struct store_group *g);
+
+/* Chips: the group must exist (STORE_NOTFOUND otherwise). */
+int store_chip_add(struct store *st, const char *id, const char *group,
+		   const char *secret, const char *label);
+int store_chip_get(struct store *st, const char *id, struct store_chip *out);
+void store_chip_free(struct store_chip *c);
+
+/* Calls fn for every chip, ordered by id; stops early when fn returns != 0. */
+int store_chip_foreach(struct store *st,
+		       int (*fn)(const struct store_chip *, void *), void *arg);
+
+/* Notes a check-in: last_seen/first_seen, last address. */
+int store_chip_seen(struct store *st, const char *id, const char *addr,
+		    int64_t now);
+
+/* Files the chip holds per our records (array freed with ..._free). */
+int store_held_get(struct store *st, const char *id,
+		   struct store_held_file **out, size_t *n);
+void store_held_free(struct store_held_file *files, size_t n);
+
+/*
+ * Replaces, in one transaction, what the chip holds: its file list, chk,
+ * revision and last outcome.  Called just before restart is sent.
+ */
+int store_held_set(struct store *st, const char *id, const char *chk,
+		   const char *revision, const struct store_held_file *files,
+		   size_t n);
+
+/* History: opens a row as STARTED, returns its id in *session_id. */
+int store_session_begin(struct store *st, const char *chip_id, const char *peer,
+			int64_t started_ms, int64_t *session_id);
+
+/* Adds one per-file row under a session. */
+int store_session_file(struct store *st, int64_t session_id,
+		       const struct store_session_file *f);
+
+/*
+ * Closes a session row with its outcome, and (when chip_id is known)
+ * copies the outcome into the chip's last_outcome.
+ */
+int store_session_end(struct store *st, int64_t session_id,
+		      enum store_outcome outcome, const char *reason,
+		      const char *revision, int64_t files_sent,
+		      int64_t bytes_sent, int64_t ended_ms);
+
+/* Marks every STARTED row INTERRUPTED (at daemon start-up); count out. */
+int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
+
+/* Lists sessions newest first (chip_id NULL: all), at most limit rows. */
+int store_session_list(struct store *st, const char *chip_id, int limit,
+		       struct store_session **out, size_t *n);
+void store_session_list_free(struct store_session *s, size_t n);
+
+/* The per-file rows of one session. */
+int store_session_files(struct store *st, int64_t session_id,
+			struct store_session_file **out, size_t *n);
+void store_session_files_free(struct store_session_file *f, size_t n);
+
+/* Outcome names as stored and printed ("current", "updated", ...). */
+const char *store_outcome_name(enum store_outcome o);
+
+#endif /* LUAOTA_STORE_H */
