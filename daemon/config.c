@@ -1,0 +1,268 @@
+/* luaotad.conf parser: a keyword table, one parser per value type. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "proto/protocol.h"
+
+enum value_type {
+	VALUE_DURATION, /* "250ms", "3s", or plain milliseconds */
+	VALUE_COUNT,	/* a plain integer */
+	VALUE_SIZE,	/* bytes, with an optional K or M suffix */
+	VALUE_STRING,
+	VALUE_LISTEN,
+	VALUE_LEVEL,
+};
+
+struct keyword {
+	const char *name;
+	enum value_type type;
+	size_t offset;
+	int64_t min, max;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct keyword keywords[] = {
+	{ "busy_timeout", VALUE_DURATION, FIELD(busy_timeout_ms), 0, 60000 },
+	{ "database", VALUE_STRING, FIELD(database), 0, 0 },
+	{ "first_record_timeout", VALUE_DURATION, FIELD(first_record_ms), 100,
+	  60000 },
+	{ "listen", VALUE_LISTEN, 0, 0, 0 },
+	{ "log_level", VALUE_LEVEL, FIELD(log_level), 0, 0 },
+	{ "max_connections", VALUE_COUNT, FIELD(max_connections), 1, 1000000 },
+	{ "max_connections_per_address", VALUE_COUNT, FIELD(max_per_address), 1,
+	  1000000 },
+	{ "max_file_size", VALUE_SIZE, FIELD(max_file_size), 0,
+	  64 * 1024 * 1024 },
+	{ "max_record_size", VALUE_SIZE, FIELD(max_record), 256, 1024 * 1024 },
+	{ "reply_timeout", VALUE_DURATION, FIELD(reply_timeout_ms), 100,
+	  60000 },
+	{ "session_budget", VALUE_DURATION, FIELD(session_budget_ms), 100,
+	  600000 },
+	{ "session_deadline", VALUE_DURATION, FIELD(session_deadline_ms), 100,
+	  600000 },
+	{ "session_max_bytes", VALUE_SIZE, FIELD(session_max_bytes), 0,
+	  INT64_C(1) << 40 },
+};
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	config_add_listen(c, "0.0.0.0:8266", 0);
+	config_add_listen(c, "[::]:8266", 0);
+	c->database = strdup(LUAOTAD_DATABASE);
+	c->log_level = LOG_LEVEL_INFO;
+	c->first_record_ms = LUAOTAD_FIRST_RECORD_MS;
+	c->reply_timeout_ms = LUAOTAD_REPLY_TIMEOUT_MS;
+	c->session_budget_ms = LUAOTAD_SESSION_BUDGET_MS;
+	c->session_deadline_ms = LUAOTAD_SESSION_DEADLINE_MS;
+	c->session_max_bytes = LUAOTAD_SESSION_MAX_BYTES;
+	c->max_connections = LUAOTAD_MAX_CONNECTIONS;
+	c->max_per_address = LUAOTAD_MAX_PER_ADDRESS;
+	c->max_record = LUAOTAD_MAX_RECORD;
+	c->max_file_size = LUAOTAD_MAX_FILE_SIZE;
+	c->busy_timeout_ms = LUAOTAD_BUSY_TIMEOUT_MS;
+}
+
+int config_add_listen(struct config *c, const char *address, int reset)
+{
+	char *copy;
+
+	if (reset) {
+		while (c->nlisten > 0)
+			free(c->listen[--c->nlisten]);
+	}
+	if (c->nlisten >= LUAOTAD_MAX_LISTEN)
+		return -1;
+	if ((copy = strdup(address)) == NULL)
+		return -1;
+	c->listen[c->nlisten++] = copy;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	while (c->nlisten > 0)
+		free(c->listen[--c->nlisten]);
+	free(c->database);
+	c->database = NULL;
+}
+
+/* Parses an integer with an optional unit; -1 on junk or overflow. */
+static int parse_number(const char *text, enum value_type type, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	v = strtoll(text, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (type == VALUE_DURATION) {
+		if (strcmp(end, "s") == 0) {
+			if (v > INT64_MAX / 1000)
+				return -1;
+			v *= 1000;
+		} else if (*end != '\0' && strcmp(end, "ms") != 0)
+			return -1;
+	} else if (type == VALUE_SIZE) {
+		int shift = 0;
+
+		if (strcmp(end, "K") == 0 || strcmp(end, "KiB") == 0)
+			shift = 10;
+		else if (strcmp(end, "M") == 0 || strcmp(end, "MiB") == 0)
+			shift = 20;
+		else if (*end != '\0')
+			return -1;
+		if (v > (INT64_MAX >> shift))
+			return -1;
+		v <<= shift;
+	} else if (*end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int keyword_compare(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct keyword *)elem)->name);
+}
+
+/* Applies one "key = value" line; returns an error text or NULL. */
+static const char *apply(struct config *c, const char *key, const char *value,
+			 int *listen_seen)
+{
+	const struct keyword *kw;
+	char *base = (char *)c;
+	int64_t n;
+
+	kw = bsearch(key, keywords, sizeof(keywords) / sizeof(keywords[0]),
+		     sizeof(keywords[0]), keyword_compare);
+	if (kw == NULL)
+		return "unknown keyword";
+	if (*value == '\0')
+		return "missing value";
+	switch (kw->type) {
+	case VALUE_DURATION:
+	case VALUE_COUNT:
+	case VALUE_SIZE:
+		if (parse_number(value, kw->type, &n) != 0)
+			return kw->type == VALUE_DURATION
+				   ? "not a duration (e.g. 250ms, 3s)"
+			       : kw->type == VALUE_SIZE
+				   ? "not a size (e.g. 16384, 16K, 1M)"
+				   : "not a non-negative integer";
+		if (n < kw->min || n > kw->max)
+			return "value out of range";
+		memcpy(base + kw->offset, &n, sizeof(n));
+		return NULL;
+	case VALUE_STRING: {
+		char **field = (char **)(void *)(base + kw->offset);
+		char *copy = strdup(value);
+
+		if (copy == NULL)
+			return "out of memory";
+		free(*field);
+		*field = copy;
+		return NULL;
+	}
+	case VALUE_LISTEN:
+		if (strchr(value, ':') == NULL)
+			return "listen needs ADDRESS:PORT";
+		if (config_add_listen(c, value, !*listen_seen) != 0)
+			return "too many listen addresses";
+		*listen_seen = 1;
+		return NULL;
+	case VALUE_LEVEL:
+		if (strcmp(value, "warn") == 0)
+			c->log_level = LOG_LEVEL_WARN;
+		else if (strcmp(value, "info") == 0)
+			c->log_level = LOG_LEVEL_INFO;
+		else if (strcmp(value, "debug") == 0)
+			c->log_level = LOG_LEVEL_DEBUG;
+		else
+			return "log_level is one of warn, info, debug";
+		return NULL;
+	}
+	return "unhandled keyword type";
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int config_load(struct config *c, const char *path, int missing_ok)
+{
+	FILE *fp = fopen(path, "r");
+	char line[1024];
+	int lineno = 0, errors = 0, listen_seen = 0;
+
+	if (fp == NULL) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		log_warn("%s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *key, *value, *eq, *hash;
+		const char *why;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			log_warnx("%s:%d: line too long", path, lineno);
+			errors++;
+			while (fgets(line, sizeof(line), fp) != NULL &&
+			       strchr(line, '\n') == NULL)
+				;
+			continue;
+		}
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		key = trim(line);
+		if (*key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			log_warnx("%s:%d: expected keyword = value", path,
+				  lineno);
+			errors++;
+			continue;
+		}
+		*eq = '\0';
+		value = trim(eq + 1);
+		key = trim(key);
+		if ((why = apply(c, key, value, &listen_seen)) != NULL) {
+			log_warnx("%s:%d: %s: %s", path, lineno, key, why);
+			errors++;
+		}
+	}
+	if (ferror(fp)) {
+		log_warn("%s", path);
+		errors++;
+	}
+	fclose(fp);
+	if (c->session_budget_ms >= c->session_deadline_ms) {
+		log_warnx("%s: session_budget must be below session_deadline",
+			  path);
+		errors++;
+	}
+	return errors == 0 ? 0 : -1;
+}

@@ -1,0 +1,53 @@
+/* The daemon's shared state: one per process, owned by main.c. */
+#ifndef LUAOTAD_DAEMON_H
+#define LUAOTAD_DAEMON_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "config.h"
+
+struct event_base;
+struct evconnlistener;
+struct store;
+struct plan_cache;
+struct session;
+
+/* Live counters, reported in STATUS= and the log. */
+struct daemon_stats {
+	uint64_t open;	   /* sessions open now */
+	uint64_t checkins; /* HIs that verified */
+	uint64_t current;  /* answered OK! */
+	uint64_t updates;  /* sessions that sent restart */
+	uint64_t failures; /* sessions that failed after verifying */
+	uint64_t rejected; /* unknown chip, bad signature, malformed */
+	uint64_t refused;  /* connections refused at a cap */
+};
+
+struct daemon {
+	struct event_base *base;
+	struct config conf;
+	const char *conf_path;
+	int conf_missing_ok;
+	struct store *store;
+	struct plan_cache *cache;
+	struct evconnlistener *listeners[LUAOTAD_MAX_LISTEN];
+	int nlisteners;
+	TAILQ_HEAD(, session) sessions;
+	struct daemon_stats stats;
+	int draining; /* SIGTERM seen: no new sessions, exit when idle */
+};
+
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */
+int64_t daemon_now_ms(void);
+
+/* Milliseconds since the epoch (UTC), for the history. */
+int64_t daemon_wall_ms(void);
+
+/* Called by the session layer whenever counters change. */
+void daemon_status_changed(struct daemon *d);
+
+/* Called when a session ends: finishes a drain once the last one is gone. */
+void daemon_session_gone(struct daemon *d);
+
+#endif /* LUAOTAD_DAEMON_H */

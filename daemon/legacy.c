@@ -1,0 +1,703 @@
+/* The legacy luaOTA protocol module: see legacy.h and PROTOCOL.md part 1. */
+#include "legacy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+#include <event2/bufferevent.h>
+#include <json-c/json.h>
+
+#include "daemon.h"
+#include "plan/plan.h"
+#include "proto/chipid.h"
+#include "proto/crypto_openssl.h"
+#include "proto/sig.h"
+#include "session.h"
+
+/* JSON as we emit it: compact, '/' unescaped (as NodeMCU's encoder). */
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* A file the chip holds once this run is committed. */
+struct held {
+	char *name;
+	char *token;
+};
+
+enum run_phase {
+	RUN_SEND,    /* sending steps.send[send_index] */
+	RUN_REMOVE,  /* deleting steps.remove[remove_index] */
+	RUN_RESTART, /* restart queued */
+};
+
+struct legacy_run {
+	struct plan_manifest *manifest;
+	struct plan_steps steps;
+	struct json_object *config; /* next config: HI minus a/id + overrides */
+	char target_chk[PLAN_CHK_LEN + 1];
+	struct held *held; /* what the chip holds as the run goes */
+	size_t nheld;
+	enum run_phase phase;
+	size_t send_index;
+	size_t offset; /* bytes of the current file already sent */
+	size_t remove_index;
+	int remove_second;   /* deleting the .lc twin of a .lua */
+	const char *pending; /* command in flight: "pu", "dl", "cm", "mv" */
+	size_t pending_bytes;
+	int stopped_early; /* budget reached: the rest waits a boot */
+	int64_t first_command_ms;
+	int64_t last_send_ms;
+	int64_t records;
+	int64_t record_ms; /* summed round trips, for estimates */
+};
+
+void legacy_run_free(struct legacy_run *run)
+{
+	size_t i;
+
+	if (run == NULL)
+		return;
+	plan_manifest_free(run->manifest);
+	plan_steps_free(&run->steps);
+	json_object_put(run->config);
+	for (i = 0; i < run->nheld; i++) {
+		free(run->held[i].name);
+		free(run->held[i].token);
+	}
+	free(run->held);
+	free(run);
+}
+
+static int reject(struct session *s, const char *fmt, const char *detail)
+{
+	session_set_outcome(s, STORE_OUTCOME_REJECTED, fmt, detail);
+	session_close(s, "rejected");
+	return -1;
+}
+
+static int fail(struct session *s, const char *why)
+{
+	session_set_outcome(s, STORE_OUTCOME_FAILED, "%s", why);
+	session_close(s, "failed");
+	return -1;
+}
+
+/* Reads the "id" of a HI into s->chip_id; -1 when absent or unusable. */
+static int hello_chip_id(struct session *s, struct json_object *obj)
+{
+	struct json_object *id;
+	const char *text;
+
+	if (!json_object_object_get_ex(obj, "id", &id))
+		return -1;
+	if (json_object_is_type(id, json_type_int)) {
+		text = json_object_to_json_string_ext(id, JSON_FLAGS);
+		return luaota_chipid_normalize(LUAOTA_JSON_NUMBER, text,
+					       strlen(text), s->chip_id);
+	}
+	if (json_object_is_type(id, json_type_string))
+		return luaota_chipid_normalize(
+		    LUAOTA_JSON_STRING, json_object_get_string(id),
+		    (size_t)json_object_get_string_len(id), s->chip_id);
+	return -1;
+}
+
+static const char *string_field(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Applies a JSON object of overrides onto cfg and into merged. */
+static int apply_overrides(const char *text, struct json_object *cfg,
+			   struct json_object *merged)
+{
+	struct json_object *o;
+
+	if (text == NULL || *text == '\0')
+		return 0;
+	o = json_tokener_parse(text);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -1;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		/* The device keeps its own secret; never overwrite it. */
+		if (strcmp(key, "secret") == 0 || strcmp(key, "a") == 0 ||
+		    strcmp(key, "id") == 0)
+			continue;
+		json_object_object_add(cfg, key, json_object_get(val));
+		json_object_object_add(merged, key, json_object_get(val));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static int held_add(struct legacy_run *run, const char *name, const char *token)
+{
+	struct held *grown;
+	size_t i;
+
+	for (i = 0; i < run->nheld; i++) {
+		if (strcmp(run->held[i].name, name) == 0) {
+			char *t = strdup(token);
+
+			if (t == NULL)
+				return -1;
+			free(run->held[i].token);
+			run->held[i].token = t;
+			return 0;
+		}
+	}
+	grown = reallocarray(run->held, run->nheld + 1, sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	run->held = grown;
+	grown[run->nheld].name = strdup(name);
+	grown[run->nheld].token = strdup(token);
+	if (grown[run->nheld].name == NULL || grown[run->nheld].token == NULL) {
+		free(grown[run->nheld].name);
+		free(grown[run->nheld].token);
+		return -1;
+	}
+	run->nheld++;
+	return 0;
+}
+
+static void held_remove(struct legacy_run *run, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < run->nheld; i++) {
+		if (strcmp(run->held[i].name, name) == 0) {
+			free(run->held[i].name);
+			free(run->held[i].token);
+			run->held[i] = run->held[--run->nheld];
+			return;
+		}
+	}
+}
+
+static int in_manifest(const struct plan_manifest *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nfiles; i++)
+		if (strcmp(m->files[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Works out what the chip holds.  Our records are trusted only when the
+ * chip reports the chk we last gave it; otherwise every file is resent,
+ * but files we provisioned and the manifest dropped are still deleted.
+ */
+static int load_held(struct session *s, struct legacy_run *run,
+		     const char *device_chk)
+{
+	struct daemon *d = s->daemon;
+	struct store_held_file *stored = NULL;
+	struct plan_held *view = NULL;
+	size_t n = 0, i;
+	int trusted, rc = -1;
+
+	if (store_held_get(d->store, s->chip_id, &stored, &n) != 0)
+		return -1;
+	trusted = device_chk != NULL && s->chip.chk != NULL &&
+		  strcmp(device_chk, s->chip.chk) == 0;
+	view = calloc(n + 1, sizeof(*view));
+	if (view == NULL)
+		goto done;
+	for (i = 0; i < n; i++) {
+		view[i].name = stored[i].name;
+		view[i].token = trusted ? stored[i].token : "";
+		if ((trusted || !in_manifest(run->manifest, stored[i].name)) &&
+		    held_add(run, stored[i].name, stored[i].token) != 0)
+			goto done;
+	}
+	rc = plan_diff(run->manifest, view, n, &run->steps);
+done:
+	free(view);
+	store_held_free(stored, n);
+	return rc;
+}
+
+/* The chk of a partial state: never equal to a complete manifest's. */
+static void partial_chk(const struct legacy_run *run,
+			char out[PLAN_CHK_LEN + 1])
+{
+	uint8_t digest[LUAOTA_SHA256_LEN];
+	char hex[2 * LUAOTA_SHA256_LEN + 1];
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	size_t i;
+
+	for (i = 0; o != NULL && i < run->nheld; i++)
+		json_object_object_add(
+		    o, run->held[i].name,
+		    json_object_new_string(run->held[i].token));
+	text = o != NULL ? json_object_to_json_string_ext(o, JSON_FLAGS) : "";
+	if (luaota_sha256(text, strlen(text), digest) != 0)
+		memset(digest, 0, sizeof(digest));
+	luaota_hex(digest, sizeof(digest), hex);
+	out[0] = 'p';
+	memcpy(out + 1, hex, PLAN_CHK_LEN - 1);
+	out[PLAN_CHK_LEN] = '\0';
+	json_object_put(o);
+}
+
+/*
+ * Size of the config as the device will store it: our JSON minus "a",
+ * plus its secret.  Slashes are counted escaped, as a worst case for the
+ * device's own encoder.
+ */
+static size_t stored_config_size(struct json_object *cfg, const char *secret)
+{
+	struct json_object *copy = NULL;
+	size_t len;
+
+	if (json_object_deep_copy(cfg, &copy, NULL) != 0)
+		return (size_t)-1;
+	json_object_object_del(copy, "a");
+	json_object_object_add(copy, "secret", json_object_new_string(secret));
+	len = strlen(
+	    json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN));
+	json_object_put(copy);
+	return len;
+}
+
+static int send_restart(struct session *s)
+{
+	struct legacy_run *run = s->run;
+	struct daemon *d = s->daemon;
+	struct store_held_file *rows = NULL;
+	struct json_object *files, *out;
+	char chk[PLAN_CHK_LEN + 1];
+	size_t i, size;
+	int complete = !run->stopped_early;
+	char why[160];
+
+	if (complete)
+		strlcpy(chk, run->target_chk, sizeof(chk));
+	else
+		partial_chk(run, chk);
+	out = json_object_new_object();
+	json_object_object_add(out, "a", json_object_new_string("restart"));
+	json_object_object_foreach(run->config, key, val)
+	{
+		if (strcmp(key, "files") != 0 && strcmp(key, "chk") != 0)
+			json_object_object_add(out, key, json_object_get(val));
+	}
+	json_object_object_add(out, "chk", json_object_new_string(chk));
+	files = json_object_new_object();
+	for (i = 0; i < run->nheld; i++)
+		json_object_object_add(
+		    files, run->held[i].name,
+		    json_object_new_string(run->held[i].token));
+	json_object_object_add(out, "files", files);
+	/* Version tokens are a courtesy: chk alone identifies the state. */
+	if (stored_config_size(out, s->chip.secret) > LUAOTA_CONFIG_MAX)
+		json_object_object_del(out, "files");
+	size = stored_config_size(out, s->chip.secret);
+	if (size > LUAOTA_CONFIG_MAX) {
+		snprintf(why, sizeof(why),
+			 "restart config would take %zu bytes on the device "
+			 "(limit %d)",
+			 size, LUAOTA_CONFIG_MAX);
+		json_object_put(out);
+		return fail(s, why);
+	}
+	rows = calloc(run->nheld + 1, sizeof(*rows));
+	for (i = 0; rows != NULL && i < run->nheld; i++) {
+		rows[i].name = run->held[i].name;
+		rows[i].token = run->held[i].token;
+	}
+	if (rows == NULL ||
+	    store_held_set(d->store, s->chip_id, chk, run->manifest->revision,
+			   rows, run->nheld) != 0) {
+		struct log_fields f = session_fields(s);
+
+		/* Safe to go on: a chk we did not record means a full resend.
+		 */
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-write-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	free(rows);
+	if (session_send(s, json_object_to_json_string_ext(out, JSON_FLAGS),
+			 NULL, 0) != 0) {
+		json_object_put(out);
+		return fail(s, "restart record does not fit one segment");
+	}
+	json_object_put(out);
+	run->phase = RUN_RESTART;
+	if (complete)
+		session_set_outcome(s, STORE_OUTCOME_UPDATED, NULL);
+	else
+		session_set_outcome(s, STORE_OUTCOME_PARTIAL,
+				    "session budget reached; continues next "
+				    "boot");
+	session_set_state(s, SESSION_FLUSH);
+	return 0;
+}
+
+/* Sends a command built with json-c; payload may be NULL. */
+static int send_command(struct session *s, struct json_object *cmd,
+			const uint8_t *payload, size_t len)
+{
+	struct legacy_run *run = s->run;
+	int rc;
+
+	rc = session_send(s, json_object_to_json_string_ext(cmd, JSON_FLAGS),
+			  payload, len);
+	json_object_put(cmd);
+	if (rc != 0)
+		return fail(s, "command record does not fit one segment");
+	run->last_send_ms = daemon_now_ms();
+	if (run->first_command_ms == 0)
+		run->first_command_ms = run->last_send_ms;
+	if (s->state != SESSION_REPLY)
+		session_set_state(s, SESSION_REPLY);
+	return 0;
+}
+
+/* Would the whole of file f still fit this session's budget? */
+static int file_fits(struct session *s, const struct plan_file *f)
+{
+	struct legacy_run *run = s->run;
+	const struct config *c = &s->daemon->conf;
+	int64_t records = (int64_t)(f->len / LUAOTA_CHUNK_SIZE) + 1;
+	int64_t per_record =
+	    run->records > 0 ? run->record_ms / run->records : 0;
+	int64_t elapsed = daemon_now_ms() - run->first_command_ms;
+
+	if (s->files_sent == 0)
+		return 1; /* always make progress */
+	if (c->session_max_bytes > 0 &&
+	    s->bytes_sent + (int64_t)f->len > c->session_max_bytes)
+		return 0;
+	return elapsed + records * (per_record + 1) <= c->session_budget_ms;
+}
+
+static const char *device_name(const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	if (n > 4 && strcmp(name + n - 4, ".lua") == 0 && n < len) {
+		memcpy(buf, name, n - 4);
+		memcpy(buf + n - 4, ".lc", 4);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Sends the next command of the run, or restart when none is left. */
+static int advance(struct session *s)
+{
+	struct legacy_run *run = s->run;
+	struct json_object *cmd;
+
+	if (run->phase == RUN_SEND && run->send_index < run->steps.nsend) {
+		const struct plan_file *f =
+		    &run->manifest->files[run->steps.send[run->send_index]];
+		size_t left = f->len - run->offset;
+		size_t chunk =
+		    left > LUAOTA_CHUNK_SIZE ? LUAOTA_CHUNK_SIZE : left;
+		int last = left <= LUAOTA_CHUNK_SIZE;
+
+		if (run->offset == 0 && !file_fits(s, f)) {
+			run->stopped_early = 1;
+			return send_restart(s);
+		}
+		cmd = json_object_new_object();
+		run->pending = !last		      ? "pu"
+			       : f->action == PLAN_CM ? "cm"
+						      : "dl";
+		json_object_object_add(cmd, "a",
+				       json_object_new_string(run->pending));
+		json_object_object_add(cmd, "data",
+				       json_object_new_int64((int64_t)chunk));
+		if (last)
+			json_object_object_add(cmd, "name",
+					       json_object_new_string(f->name));
+		if (send_command(s, cmd, f->data + run->offset, chunk) != 0)
+			return -1;
+		run->pending_bytes = chunk;
+		return 0;
+	}
+	if (run->phase == RUN_SEND)
+		run->phase = RUN_REMOVE;
+	if (run->phase == RUN_REMOVE &&
+	    run->remove_index < run->steps.nremove) {
+		const char *name = run->steps.remove[run->remove_index];
+		char lc[LUAOTA_NAME_MAX + 8];
+
+		if (run->remove_second)
+			name = device_name(name, lc, sizeof(lc));
+		/* The delete idiom: mv X to X removes X, then "fails". */
+		cmd = json_object_new_object();
+		json_object_object_add(cmd, "a", json_object_new_string("mv"));
+		json_object_object_add(cmd, "from",
+				       json_object_new_string(name));
+		json_object_object_add(cmd, "to", json_object_new_string(name));
+		run->pending = "mv";
+		return send_command(s, cmd, NULL, 0);
+	}
+	return send_restart(s);
+}
+
+/* Records one file's outcome in the history. */
+static void file_row(struct session *s, const char *name, const char *action,
+		     int64_t bytes, const char *result, int64_t lcsize)
+{
+	struct store_session_file row = {
+		.name = (char *)name,
+		.action = (char *)action,
+		.bytes = bytes,
+		.result = (char *)result,
+		.lcsize = lcsize,
+	};
+
+	if (s->history_id != 0 &&
+	    store_session_file(s->daemon->store, s->history_id, &row) != 0) {
+		struct log_fields f = session_fields(s);
+
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=history-failed error=\"%s\"",
+			    store_errmsg(s->daemon->store));
+	}
+}
+
+int legacy_reply(struct session *s, const struct luaota_record *rec,
+		 struct json_object *obj)
+{
+	struct legacy_run *run = s->run;
+	const char *status = string_field(obj, "s");
+	struct log_fields lf = session_fields(s);
+	char esc[300], why[400];
+
+	if (luaota_sig_verify(&luaota_crypto_openssl,
+			      (const uint8_t *)s->chip.secret,
+			      strlen(s->chip.secret), rec->json, rec->json_len,
+			      rec->sig) != 0)
+		return fail(s, "reply signature does not verify");
+	if (run == NULL || run->pending == NULL || status == NULL)
+		return fail(s, "reply without a status");
+	run->records++;
+	run->record_ms += daemon_now_ms() - run->last_send_ms;
+
+	if (strcmp(run->pending, "mv") == 0) {
+		const char *name = run->steps.remove[run->remove_index];
+		char lc[LUAOTA_NAME_MAX + 8];
+
+		file_row(s,
+			 run->remove_second ? device_name(name, lc, sizeof(lc))
+					    : name,
+			 "delete", 0, "removed", -1);
+		if (!run->remove_second &&
+		    device_name(name, lc, sizeof(lc)) != NULL) {
+			run->remove_second = 1;
+		} else {
+			held_remove(run, name);
+			run->remove_second = 0;
+			run->remove_index++;
+		}
+		return advance(s);
+	}
+
+	{
+		const struct plan_file *f =
+		    &run->manifest->files[run->steps.send[run->send_index]];
+		int final = strcmp(run->pending, "pu") != 0;
+		struct json_object *lc;
+		int64_t lcsize = -1;
+
+		if (strcmp(status, "OK") != 0) {
+			const char *err = string_field(obj, "err");
+
+			log_escape(status, strlen(status), esc, sizeof(esc));
+			snprintf(why, sizeof(why), "device: %s%s%s (%s)", esc,
+				 err ? ": " : "", err ? err : "", f->name);
+			file_row(s, f->name, final ? run->pending : "pu",
+				 (int64_t)(run->offset + run->pending_bytes),
+				 why + 8, -1);
+			return fail(s, why);
+		}
+		run->offset += run->pending_bytes;
+		s->bytes_sent += (int64_t)run->pending_bytes;
+		if (!final)
+			return advance(s);
+		if (json_object_object_get_ex(obj, "lcsize", &lc) &&
+		    json_object_is_type(lc, json_type_int))
+			lcsize = json_object_get_int64(lc);
+		file_row(s, f->name, run->pending, (int64_t)f->len, "OK",
+			 lcsize);
+		log_session(LOG_LEVEL_DEBUG, &lf,
+			    "event=file-sent name=%s action=%s bytes=%zu",
+			    f->name, run->pending, f->len);
+		if (held_add(run, f->name, f->token) != 0)
+			return fail(s, "out of memory");
+		s->files_sent++;
+		run->offset = 0;
+		run->send_index++;
+		return advance(s);
+	}
+}
+
+/* Resolves the chip's manifest and decides: OK!, update, or nothing. */
+static int plan_update(struct session *s, struct json_object *hello)
+{
+	struct daemon *d = s->daemon;
+	struct store_group group;
+	struct store_repo repo;
+	struct plan_want *wants = NULL;
+	struct plan_spec spec;
+	struct legacy_run *run = NULL;
+	struct json_object *merged = NULL;
+	const char *device_chk = string_field(hello, "chk");
+	char why[512];
+	size_t i;
+	int rc = -1;
+
+	if (store_group_get_id(d->store, s->chip.group_id, &group) != 0)
+		return fail(s, "chip's group could not be read");
+	if (store_repo_get_id(d->store, group.repo_id, &repo) != 0) {
+		store_group_free(&group);
+		return fail(s, "group's repository could not be read");
+	}
+	run = calloc(1, sizeof(*run));
+	wants = calloc(group.nfiles + 1, sizeof(*wants));
+	merged = json_object_new_object();
+	if (run == NULL || wants == NULL || merged == NULL)
+		goto oom;
+	for (i = 0; i < group.nfiles; i++) {
+		wants[i].name = group.files[i].name;
+		wants[i].action =
+		    group.files[i].action == STORE_ACTION_CM   ? PLAN_CM
+		    : group.files[i].action == STORE_ACTION_DL ? PLAN_DL
+							       : PLAN_AUTO;
+	}
+	spec = (struct plan_spec){
+		.repo_path = repo.path,
+		.repo_ref = repo.ref,
+		.files = wants,
+		.nfiles = group.nfiles,
+		.lua_version = group.lua_version ? group.lua_version : 51,
+		.max_file_size = group.max_file_size > 0
+				     ? group.max_file_size
+				     : d->conf.max_file_size,
+	};
+	if (plan_manifest_resolve(d->cache, &spec, &run->manifest) != 0)
+		goto oom;
+	strlcpy(s->revision, run->manifest->revision, sizeof(s->revision));
+	if (run->manifest->error != NULL) {
+		snprintf(why, sizeof(why), "not sent: %s",
+			 run->manifest->error);
+		rc = fail(s, why);
+		goto out;
+	}
+	/* The next config: everything the device sent but a and id. */
+	run->config = json_object_new_object();
+	if (run->config == NULL)
+		goto oom;
+	json_object_object_foreach(hello, key, val)
+	{
+		if (strcmp(key, "a") != 0 && strcmp(key, "id") != 0)
+			json_object_object_add(run->config, key,
+					       json_object_get(val));
+	}
+	if (apply_overrides(group.config_json, run->config, merged) != 0 ||
+	    apply_overrides(s->chip.config_json, run->config, merged) != 0) {
+		rc = fail(s, "config overrides are not a JSON object");
+		goto out;
+	}
+	plan_chk(run->manifest,
+		 json_object_object_length(merged) > 0
+		     ? json_object_to_json_string_ext(merged, JSON_FLAGS)
+		     : NULL,
+		 run->target_chk);
+	if (device_chk != NULL && strcmp(device_chk, run->target_chk) == 0) {
+		legacy_run_free(run);
+		run = NULL;
+		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0) {
+			rc = fail(s, "could not queue OK!");
+			goto out;
+		}
+		session_set_outcome(s, STORE_OUTCOME_CURRENT, NULL);
+		session_set_state(s, SESSION_FLUSH);
+		rc = 0;
+		goto out;
+	}
+	if (load_held(s, run, device_chk) != 0) {
+		rc = fail(s, "could not read what the chip holds");
+		goto out;
+	}
+	s->run = run;
+	run = NULL;
+	rc = advance(s);
+	goto out;
+oom:
+	rc = fail(s, "out of memory");
+out:
+	legacy_run_free(run);
+	json_object_put(merged);
+	free(wants);
+	store_repo_free(&repo);
+	store_group_free(&group);
+	return rc;
+}
+
+int legacy_hello(struct session *s, const struct luaota_record *rec,
+		 struct json_object *obj)
+{
+	struct daemon *d = s->daemon;
+	const char *a = string_field(obj, "a");
+	struct timeval reply = {
+		.tv_sec = d->conf.reply_timeout_ms / 1000,
+		.tv_usec = (d->conf.reply_timeout_ms % 1000) * 1000,
+	};
+	int rc;
+
+	if (a == NULL || strcmp(a, "HI") != 0)
+		return reject(s, "first record is not a HI%s", "");
+	if (hello_chip_id(s, obj) != 0)
+		return reject(s, "HI has no usable chip id%s", "");
+	rc = store_chip_get(d->store, s->chip_id, &s->chip);
+	if (rc == STORE_NOTFOUND)
+		return reject(s, "unknown chip%s", "");
+	if (rc != 0) {
+		/* Cannot tell: the device starts its application unchanged. */
+		session_set_outcome(s, STORE_OUTCOME_FAILED,
+				    "inventory unavailable: %s",
+				    store_errmsg(d->store));
+		session_close(s, "inventory unavailable");
+		return -1;
+	}
+	s->chip_loaded = 1;
+	if (luaota_sig_verify(&luaota_crypto_openssl,
+			      (const uint8_t *)s->chip.secret,
+			      strlen(s->chip.secret), rec->json, rec->json_len,
+			      rec->sig) != 0)
+		return reject(s, "bad signature%s", "");
+	if (!s->chip.enabled)
+		return reject(s, "chip disabled%s", "");
+	d->stats.checkins++;
+	if (store_chip_seen(d->store, s->chip_id, s->addr,
+			    daemon_wall_ms() / 1000) != 0) {
+		struct log_fields f = session_fields(s);
+
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-write-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	session_open_history(s);
+	bufferevent_set_timeouts(s->bev, &reply, &reply);
+	return plan_update(s, obj);
+}

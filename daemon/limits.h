@@ -1,0 +1,40 @@
+/*
+ * luaotad's own limits and defaults, each overridable in luaotad.conf
+ * (see config.c).  Wire limits shared with devices live in proto/protocol.h.
+ */
+#ifndef LUAOTAD_LIMITS_H
+#define LUAOTAD_LIMITS_H
+
+#define LUAOTAD_CONFIG_FILE "/etc/luaota/luaotad.conf"
+#define LUAOTAD_DATABASE "/var/lib/luaota/luaota.db"
+
+/* Listen addresses a configuration may name. */
+#define LUAOTAD_MAX_LISTEN 16
+
+/* Wait for the HI after accept; the device itself gives up after 3 s. */
+#define LUAOTAD_FIRST_RECORD_MS 3000
+/* Wait for each reply in a session. */
+#define LUAOTAD_REPLY_TIMEOUT_MS 5000
+/* Planned length of a provisioning session, well inside the device's 30 s. */
+#define LUAOTAD_SESSION_BUDGET_MS 20000
+/* Hard end of any connection, whatever it is doing. */
+#define LUAOTAD_SESSION_DEADLINE_MS 28000
+/* Payload bytes one session may send; 0: limited by time only. */
+#define LUAOTAD_SESSION_MAX_BYTES 0
+
+#define LUAOTAD_MAX_CONNECTIONS 4096
+#define LUAOTAD_MAX_PER_ADDRESS 64
+
+/* Cap on the header of a device record (HI carries the whole config). */
+#define LUAOTAD_MAX_RECORD 4096
+
+/* Legacy devices hold a whole file in RAM: refuse larger ones. */
+#define LUAOTAD_MAX_FILE_SIZE 16384
+
+/* SQLite lock wait: a CLI holding the lock must not stall the loop. */
+#define LUAOTAD_BUSY_TIMEOUT_MS 100
+
+/* Records handled per wake-up of one connection (fairness). */
+#define LUAOTAD_RECORDS_PER_EVENT 4
+
+#endif /* LUAOTAD_LIMITS_H */

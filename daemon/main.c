@@ -1,0 +1,279 @@
+/*
+ * luaotad: the provisioning daemon.  A new-style daemon: never forks,
+ * tells systemd when it is ready, drains on SIGTERM, reloads on SIGHUP.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "db/store.h"
+#include "listener.h"
+#include "log.h"
+#include "plan/plan.h"
+#include "session.h"
+
+int64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t daemon_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void daemon_status_changed(struct daemon *d)
+{
+	(void)d;
+}
+
+/* Pushes the live counters to systemd (cheap when not under systemd). */
+static void notify_status(struct daemon *d)
+{
+	const struct daemon_stats *st = &d->stats;
+
+	sd_notifyf(
+	    0,
+	    "STATUS=sessions=%llu checkins=%llu current=%llu "
+	    "updates=%llu failures=%llu rejected=%llu",
+	    (unsigned long long)st->open, (unsigned long long)st->checkins,
+	    (unsigned long long)st->current, (unsigned long long)st->updates,
+	    (unsigned long long)st->failures, (unsigned long long)st->rejected);
+}
+
+void daemon_session_gone(struct daemon *d)
+{
+	if (d->draining && TAILQ_EMPTY(&d->sessions))
+		event_base_loopexit(d->base, NULL);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	if (d->draining) {
+		log_info("event=stop signal=%d sessions=%llu (second signal)",
+			 (int)sig, (unsigned long long)d->stats.open);
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	d->draining = 1;
+	sd_notify(0, "STOPPING=1");
+	log_info("event=draining sessions=%llu",
+		 (unsigned long long)d->stats.open);
+	listener_disable(d);
+	daemon_session_gone(d);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config fresh;
+
+	(void)sig;
+	(void)what;
+	sd_notify(0, "RELOADING=1");
+	config_defaults(&fresh);
+	if (config_load(&fresh, d->conf_path, d->conf_missing_ok) != 0) {
+		log_warnx("event=reload-failed file=%s: keeping the running "
+			  "configuration",
+			  d->conf_path);
+		config_free(&fresh);
+	} else {
+		/* Listeners and the database stay: they need a restart. */
+		fresh.nlisten = 0;
+		memcpy(fresh.listen, d->conf.listen, sizeof(fresh.listen));
+		fresh.nlisten = d->conf.nlisten;
+		d->conf.nlisten = 0;
+		free(fresh.database);
+		fresh.database = d->conf.database;
+		d->conf.database = NULL;
+		config_free(&d->conf);
+		d->conf = fresh;
+		log_set_level(d->conf.log_level);
+		store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
+		log_info("event=reloaded file=%s", d->conf_path);
+	}
+	sd_notify(0, "READY=1");
+}
+
+static void on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	notify_status(arg);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: luaotad [-d] [-n] [-v] [-f FILE] [-D DATABASE] "
+			"[-l ADDRESS:PORT]...\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	const char *db_path = NULL, *env;
+	int foreground = 0, check_only = 0, verbose = 0, ch, nlisten = 0;
+	int interrupted = 0, rc = 0;
+	uint64_t watchdog_usec = 0;
+	struct event *sigterm, *sigint, *sighup, *status_timer;
+	struct event *watchdog = NULL;
+	struct timeval second = { 1, 0 };
+
+	d.conf_path = LUAOTAD_CONFIG_FILE;
+	d.conf_missing_ok = 1;
+	config_defaults(&d.conf);
+	log_init(0, LOG_LEVEL_INFO);
+	while ((ch = getopt(argc, argv, "dnvf:D:l:h")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'f':
+			d.conf_path = optarg;
+			d.conf_missing_ok = 0;
+			break;
+		case 'D':
+			db_path = optarg;
+			break;
+		case 'l':
+			if (config_add_listen(&d.conf, optarg,
+					      nlisten++ == 0) != 0)
+				fatalx("too many -l addresses");
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (nlisten > 0) {
+		/* -l replaces the configured addresses: load, then re-apply. */
+		struct config cli = d.conf;
+		int i;
+
+		config_defaults(&d.conf);
+		if (config_load(&d.conf, d.conf_path, d.conf_missing_ok) != 0)
+			fatalx("%s: configuration has errors", d.conf_path);
+		for (i = 0; i < cli.nlisten; i++)
+			config_add_listen(&d.conf, cli.listen[i], i == 0);
+		config_free(&cli);
+	} else if (config_load(&d.conf, d.conf_path, d.conf_missing_ok) != 0) {
+		fatalx("%s: configuration has errors", d.conf_path);
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		config_free(&d.conf);
+		return 0;
+	}
+	if (db_path == NULL && (env = getenv("LUAOTA_DB")) != NULL && *env)
+		db_path = env;
+	if (db_path != NULL) {
+		free(d.conf.database);
+		d.conf.database = strdup(db_path);
+	}
+	if (verbose > 0)
+		d.conf.log_level =
+		    verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_DEBUG;
+	log_init(!foreground && log_stderr_is_journal(), d.conf.log_level);
+
+	d.store = store_open(d.conf.database, STORE_CREATE);
+	if (d.store == NULL)
+		fatalx("%s: cannot open the database", d.conf.database);
+	if (store_errmsg(d.store)[0] != '\0' &&
+	    store_schema_version(d.store) <= 0)
+		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+	store_set_busy_timeout(d.store, (int)d.conf.busy_timeout_ms);
+	/* Rows a crash left open: say so rather than leave them "started". */
+	if (store_sessions_interrupt(d.store, daemon_wall_ms(), &interrupted) !=
+	    0)
+		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+	if (interrupted > 0)
+		log_warnx("event=interrupted-sessions count=%d", interrupted);
+	if ((d.cache = plan_cache_new()) == NULL)
+		fatalx("out of memory");
+
+	signal(SIGPIPE, SIG_IGN);
+	TAILQ_INIT(&d.sessions);
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if (listener_open(&d) != 0)
+		fatalx("no listener could be opened");
+	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_sigterm, &d);
+	sighup = evsignal_new(d.base, SIGHUP, on_sighup, &d);
+	status_timer = event_new(d.base, -1, EV_PERSIST, on_status_timer, &d);
+	if (!sigterm || !sigint || !sighup || !status_timer)
+		fatalx("cannot set up signal handling");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+	evtimer_add(status_timer, &second);
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+		struct timeval half = {
+			.tv_sec = (time_t)(watchdog_usec / 2000000),
+			.tv_usec = (suseconds_t)(watchdog_usec / 2 % 1000000),
+		};
+
+		watchdog = event_new(d.base, -1, EV_PERSIST, on_watchdog, &d);
+		if (watchdog != NULL)
+			evtimer_add(watchdog, &half);
+	}
+	log_info("event=ready database=%s version=%s", d.conf.database,
+		 LUAOTAD_VERSION);
+	sd_notify(0, "READY=1");
+	notify_status(&d);
+
+	if (event_base_dispatch(d.base) < 0)
+		rc = 1;
+
+	session_close_all(&d, "shutdown");
+	notify_status(&d);
+	log_info("event=stopped checkins=%llu updates=%llu",
+		 (unsigned long long)d.stats.checkins,
+		 (unsigned long long)d.stats.updates);
+	listener_close(&d);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	event_free(status_timer);
+	if (watchdog != NULL)
+		event_free(watchdog);
+	event_base_free(d.base);
+	plan_cache_free(d.cache);
+	store_close(d.store);
+	config_free(&d.conf);
+	return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * One connection from a device: its buffers, timers, the state of the
+ * dialogue, and a single teardown path.  Protocol versions are modules
+ * (legacy.c) that the session calls with each complete record.
+ */
+#ifndef LUAOTAD_SESSION_H
+#define LUAOTAD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "db/store.h"
+#include "limits.h"
+#include "log.h"
+#include "proto/frame.h"
+#include "proto/protocol.h"
+
+struct daemon;
+struct bufferevent;
+struct event;
+struct json_object;
+struct legacy_run;
+
+enum session_state {
+	SESSION_HELLO,	/* waiting for the device's first record */
+	SESSION_REPLY,	/* a command is out: waiting for its reply */
+	SESSION_FLUSH,	/* last record queued: close once it is sent */
+	SESSION_CLOSED, /* torn down (never observed by callbacks) */
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct daemon *daemon;
+	struct bufferevent *bev;
+	struct event *deadline; /* absolute end of the connection */
+	enum session_state state;
+	char peer[64]; /* "address:port" for logs and history */
+	char addr[48]; /* address only, for per-address caps */
+	char chip_id[LUAOTA_CHIPID_MAX + 1]; /* empty until known */
+	int64_t history_id;		     /* history row, 0 until opened */
+	int64_t accepted_ms;		     /* monotonic */
+	struct luaota_framer framer;
+	int64_t raw_payload;	/* >= 0: next reply carries this many bytes
+				   without a "data" field (ul) */
+	struct store_chip chip; /* loaded once the HI verified */
+	int chip_loaded;
+	struct legacy_run *run;	    /* the provisioning run, when updating */
+	enum store_outcome outcome; /* what the history will say */
+	char *reason;		    /* why, for failures and rejections */
+	char revision[64];
+	int64_t files_sent;
+	int64_t bytes_sent;
+};
+
+/* Takes over an accepted socket; returns NULL (socket closed) on failure. */
+struct session *session_new(struct daemon *d, int fd, const struct sockaddr *sa,
+			    socklen_t salen);
+
+/* Moves s to a new state, logging old -> new at debug level. */
+void session_set_state(struct session *s, enum session_state next);
+
+/*
+ * Signs json with the chip's secret, appends the payload and queues the
+ * record.  Returns 0, or -1 (the record could not be built: a bug).
+ */
+int session_send(struct session *s, const char *json, const uint8_t *payload,
+		 size_t payload_len);
+
+/* Sets the outcome and reason the history row will get. */
+void session_set_outcome(struct session *s, enum store_outcome outcome,
+			 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The log fields of s. */
+struct log_fields session_fields(const struct session *s);
+
+/* Opens the history row (idempotent); 0, or -1 when the store failed. */
+int session_open_history(struct session *s);
+
+/*
+ * The one teardown path: finishes the history row with the outcome set
+ * so far, logs reason, frees everything and closes the socket.
+ */
+void session_close(struct session *s, const char *reason);
+
+/* Closes every session (daemon exit). */
+void session_close_all(struct daemon *d, const char *reason);
+
+#endif /* LUAOTAD_SESSION_H */

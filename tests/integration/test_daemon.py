@@ -1,0 +1,243 @@
+"""luaotad end to end: the daemon, luaotactl and simulated devices."""
+
+import os
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SECRET = "selftest-secret"
+CHIP = "13572468"
+
+APP = """-- the application
+local count = 0
+function tick()
+  count = count + 1
+  return count
+end
+print("app up")
+"""
+
+TRIMMED = """--SAFETRIM
+-- a module whose comments the server strips before sending
+local M = {}   -- trailing comment
+    M.greeting = "hello -- not a comment"
+--[[ a long
+comment ]]
+function M.hi()   return M.greeting .. [[
+  -- kept: inside a long string ]] end
+return M
+"""
+
+DATA = bytes(range(256)) * 9  # 2304 bytes: three chunks, not a .lua
+
+
+def luac(source_path, out_path, version="5.1"):
+    subprocess.run([f"luac{version}", "-s", "-o", out_path, source_path],
+                   check=True)
+    with open(out_path, "rb") as fp:
+        return fp.read()
+
+
+class Provisioning(harness.Case):
+    def setUp(self):
+        super().setUp()
+        self.write("app.lua", APP)
+        self.write("lib.lua", TRIMMED)
+        self.write("blob.bin", DATA)
+        self.ctl("group", "add", "demo", "--repo", self.repo,
+                 "--files", "app.lua,lib.lua,blob.bin")
+        self.ctl("add", CHIP, "--group", "demo", "--secret", SECRET)
+        self.start()
+
+    def read_flash(self, flash, name):
+        with open(os.path.join(flash, name), "rb") as fp:
+            return fp.read()
+
+    def test_first_boot_provisions_then_second_is_current(self):
+        flash = self.flash()
+        first = self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.read_flash(flash, "blob.bin"), DATA)
+        self.assertFalse(os.path.exists(os.path.join(flash, "app.lua")))
+        app_lc = self.read_flash(flash, "app.lc")
+        expected = luac(os.path.join(self.repo, "app.lua"),
+                        os.path.join(self.dir, "app.luac"))
+        self.assertEqual(app_lc, expected)
+        self.assertTrue(self.read_flash(flash, "lib.lc").startswith(b"\x1bLua"))
+        rows = self.history(CHIP)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["outcome"], "updated", rows[0])
+        self.assertEqual(rows[0]["files_sent"], 3)
+        self.assertEqual(rows[0]["revision"], "worktree")
+        files = {f["name"]: f for f in self.session_files(rows[0]["id"])}
+        self.assertEqual(files["blob.bin"]["action"], "dl")
+        self.assertEqual(files["app.lua"]["action"], "cm")
+        self.assertEqual(files["app.lua"]["lcsize"], len(app_lc))
+        self.assertIn("updated", first.stdout + first.stderr)
+
+        self.boot(flash, CHIP, SECRET)
+        rows = self.history(CHIP)
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[0]["outcome"], "current", rows[0])
+        self.assertEqual(rows[0]["files_sent"], 0)
+
+    def test_safetrim_keeps_the_program(self):
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        expected = luac(os.path.join(self.repo, "lib.lua"),
+                        os.path.join(self.dir, "lib.luac"))
+        self.assertEqual(self.read_flash(flash, "lib.lc"), expected)
+
+    def test_edit_sends_only_that_file(self):
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.write("app.lua", APP + "print('v2')\n")
+        self.boot(flash, CHIP, SECRET)
+        rows = self.history(CHIP)
+        self.assertEqual(rows[0]["outcome"], "updated")
+        names = [f["name"] for f in self.session_files(rows[0]["id"])]
+        self.assertEqual(names, ["app.lua"])
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+    def test_touch_without_change_sends_nothing(self):
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        path = os.path.join(self.repo, "blob.bin")
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+    def test_dropped_file_is_deleted_on_the_device(self):
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.assertTrue(os.path.exists(os.path.join(flash, "blob.bin")))
+        self.ctl("group", "set", "demo", "--files", "app.lua,lib.lua")
+        self.boot(flash, CHIP, SECRET)
+        self.assertFalse(os.path.exists(os.path.join(flash, "blob.bin")))
+        self.assertTrue(os.path.exists(os.path.join(flash, "app.lc")))
+        rows = self.history(CHIP)
+        self.assertEqual(rows[0]["outcome"], "updated")
+        deleted = [f["name"] for f in self.session_files(rows[0]["id"])
+                   if f["action"] == "delete"]
+        self.assertEqual(deleted, ["blob.bin"])
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+    def test_syntax_error_sends_nothing(self):
+        self.write("app.lua", "local x = = 1\n")
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(sorted(os.listdir(flash)), sorted(
+            n for n in os.listdir(flash) if n.startswith("luaOTA")))
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "failed")
+        self.assertIn("app.lua", row["reason"])
+        self.assertIn("app.lua:1:", self.daemon.read_log())
+
+    def test_bad_signature_is_rejected(self):
+        flash = self.flash()
+        self.boot(flash, CHIP, "not-the-secret")
+        self.assertFalse(os.path.exists(os.path.join(flash, "blob.bin")))
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "rejected")
+        self.assertEqual(row["reason"], "bad signature")
+
+    def test_unknown_chip_is_rejected(self):
+        flash = self.flash()
+        self.boot(flash, "99999", SECRET)
+        self.assertFalse(os.path.exists(os.path.join(flash, "blob.bin")))
+        row = self.history("99999")[0]
+        self.assertEqual(row["outcome"], "rejected")
+        self.assertEqual(row["reason"], "unknown chip")
+
+    def test_forged_hi_gets_no_answer(self):
+        """A HI that does not verify is never answered, OK! included."""
+        hi = '{"a":"HI","id":%s}' % CHIP
+        with socket.create_connection(("127.0.0.1", self.daemon.port)) as s:
+            s.sendall(hi.encode() + b"abcdef\n")
+            s.settimeout(10)
+            self.assertEqual(s.recv(100), b"")
+        self.assertEqual(self.history(CHIP)[0]["reason"], "bad signature")
+
+    def test_daemon_exits_zero_on_sigterm(self):
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon = None
+
+
+class Budget(harness.Case):
+    def test_update_over_budget_completes_over_several_boots(self):
+        names = []
+        for i in range(6):
+            name = f"part{i}.bin"
+            self.write(name, bytes([i]) * 3000)
+            names.append(name)
+        self.ctl("group", "add", "big", "--repo", self.repo,
+                 "--files", ",".join(names))
+        self.ctl("add", CHIP, "--group", "big", "--secret", SECRET)
+        self.start("session_max_bytes = 7000\n")
+        flash = self.flash()
+        for _ in range(3):
+            self.boot(flash, CHIP, SECRET)
+        outcomes = [r["outcome"] for r in reversed(self.history(CHIP))]
+        self.assertEqual(outcomes, ["partial", "partial", "updated"])
+        for i, name in enumerate(names):
+            with open(os.path.join(flash, name), "rb") as fp:
+                self.assertEqual(fp.read(), bytes([i]) * 3000)
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+    def test_forty_file_manifest_config_fits(self):
+        names = [f"module_number_{i:02d}.txt" for i in range(40)]
+        for name in names:
+            self.write(name, name)
+        self.ctl("group", "add", "many", "--repo", self.repo,
+                 "--files", ",".join(names))
+        self.ctl("add", CHIP, "--group", "many", "--secret", SECRET)
+        self.start()
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        with open(os.path.join(flash, "luaOTA", "config.json"), "rb") as fp:
+            config = fp.read()
+        self.assertLessEqual(len(config), 1024)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "updated")
+        for name in names:
+            self.assertTrue(os.path.exists(os.path.join(flash, name)))
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+
+class Fleet(harness.Case):
+    def test_200_devices_at_once(self):
+        self.write("app.lua", APP)
+        self.write("blob.bin", DATA)
+        self.ctl("group", "add", "fleet", "--repo", self.repo,
+                 "--files", "app.lua,blob.bin")
+        chips = [str(1000000 + i) for i in range(200)]
+        for chip in chips:
+            self.ctl("add", chip, "--group", "fleet", "--secret", "s" + chip)
+        self.start()
+        procs = []
+        for chip in chips:
+            flash = self.flash("flash-" + chip)
+            procs.append(subprocess.Popen(
+                [harness.DEVICE, "--flash", flash, "--chip-id", chip,
+                 "--server", f"127.0.0.1:{self.daemon.port}",
+                 "--secret", "s" + chip],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for p in procs:
+            p.wait(timeout=300)
+        for chip in chips:
+            flash = os.path.join(self.dir, "flash-" + chip)
+            with open(os.path.join(flash, "blob.bin"), "rb") as fp:
+                self.assertEqual(fp.read(), DATA, chip)
+            self.assertTrue(os.path.exists(os.path.join(flash, "app.lc")))
+        outcomes = [r["outcome"] for r in self.history()]
+        self.assertEqual(outcomes.count("updated"), 200, outcomes)
+
+
+if __name__ == "__main__":
+    harness.main()
