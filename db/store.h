@@ -160,7 +160,11 @@ int store_chip_add(struct store *st, const char *id, const char *group,
 int store_chip_get(struct store *st, const char *id, struct store_chip *out);
 void store_chip_free(struct store_chip *c);
 
-/* Calls fn for every chip, ordered by id; stops early when fn returns != 0. */
+/*
+ * Calls fn for every chip, ordered by id, in one read snapshot (fn may
+ * read the store, not write it); stops early when fn returns non-zero and
+ * then returns that value.
+ */
 int store_chip_foreach(struct store *st,
 		       int (*fn)(const struct store_chip *, void *), void *arg);
 

@@ -1021,7 +1021,8 @@ int store_chip_foreach(struct store *st,
 	sqlite3_reset(s);
 	if (!stop && rc != SQLITE_DONE)
 		return tx_read_end(st, own, sql_error(st, rc, "listing chips"));
-	return tx_read_end(st, own, 0);
+	rc = tx_read_end(st, own, 0);
+	return rc != 0 ? rc : stop;
 }
 
 int store_chip_seen(struct store *st, const char *id, const char *addr,
