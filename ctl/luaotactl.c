@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd_chip.h"
 #include "cmd_group.h"
@@ -167,6 +168,9 @@ int main(int argc, char **argv)
 	struct ctl_args args;
 	int c, words, rc;
 
+	/* The inventory holds the chips' secrets: files we create are ours
+	 * alone (SQLite gives -wal and -shm the database's mode). */
+	umask(077);
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+:D:hV", global_options, NULL)) !=

@@ -306,15 +306,14 @@ static void tx_rollback(struct store *st)
 /* Copies a text column (NULL stays NULL) into *out; -1 when out of memory. */
 static int column_text(struct store *st, sqlite3_stmt *s, int col, char **out)
 {
-	const unsigned char *text = sqlite3_column_text(s, col);
+	const unsigned char *text;
 
 	*out = NULL;
-	if (text == NULL)
-		return sqlite3_errcode(st->db) == SQLITE_NOMEM
-			   ? set_error(st, -1, "out of memory")
-			   : 0;
-	*out = strdup((const char *)text);
-	if (*out == NULL)
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return 0;
+	/* Non-NULL value but no text: SQLite ran out of memory. */
+	if ((text = sqlite3_column_text(s, col)) == NULL ||
+	    (*out = strdup((const char *)text)) == NULL)
 		return set_error(st, -1, "out of memory");
 	return 0;
 }

@@ -119,6 +119,9 @@ run 2 "group add with a bad --lua" group add g --repo "$work/repo/lua" \
 run 0 "group add" group add g --repo "$work/repo/lua/." \
 	--files init.lua,app.lua,data.txt --action app.lua=dl --lua 5.3 \
 	--max-file-size 4096 --config '{"port": 8266}'
+[ "$(stat -c %a "$db")" = 600 ] &&
+	pass "the database is created private (it holds secrets)" ||
+	fail "database mode $(stat -c %a "$db")"
 [ "$(sql "SELECT name || '|' || path FROM repositories")" = "lua|$work/repo/lua" ] &&
 	pass "repository named after its directory, path resolved" ||
 	fail "repository row: $(sql 'SELECT * FROM repositories')"
