@@ -490,7 +490,7 @@ static int check_and_migrate(struct store *st, const char *path, int flags)
 struct store *store_open(const char *path, int flags)
 {
 	struct store *st;
-	int oflags, rc;
+	int oflags, rc, i;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
@@ -521,6 +521,11 @@ struct store *store_open(const char *path, int flags)
 	}
 	if (pragma_expect(st, "PRAGMA foreign_keys", "1") != 0)
 		goto fail;
+	/* Ready now, so that a ROLLBACK never fails for want of memory. */
+	for (i = ST_BEGIN_READ; i <= ST_ROLLBACK; i++) {
+		if (stmt(st, (enum stmt_id)i) == NULL)
+			goto fail;
+	}
 	if (check_and_migrate(st, path, flags) != 0)
 		goto fail;
 	if (!st->readonly) {

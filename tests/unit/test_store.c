@@ -19,6 +19,58 @@
 
 #define SECRET "s3cr3t-never-shown"
 
+/*
+ * Fault injection: SQLite's allocator wrapped so that the Nth allocation
+ * from now fails once (SQLite's own tests do the same).  0: off.
+ */
+static sqlite3_mem_methods real_mem;
+static long fail_countdown;
+static int fault_hit;
+
+static int fault_due(void)
+{
+	if (fail_countdown > 0 && --fail_countdown == 0) {
+		fault_hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void *fault_malloc(int n)
+{
+	return fault_due() ? NULL : real_mem.xMalloc(n);
+}
+
+static void *fault_realloc(void *p, int n)
+{
+	return fault_due() ? NULL : real_mem.xRealloc(p, n);
+}
+
+/* Arms the injector: allocation number n from now fails. */
+static void fault_arm(long n)
+{
+	fail_countdown = n;
+	fault_hit = 0;
+}
+
+/* Disarms it; fault_hit still says whether it fired. */
+static void fault_disarm(void)
+{
+	fail_countdown = 0;
+}
+
+static void fault_install(void)
+{
+	sqlite3_mem_methods mem;
+
+	assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem),
+			 SQLITE_OK);
+	mem = real_mem;
+	mem.xMalloc = fault_malloc;
+	mem.xRealloc = fault_realloc;
+	assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &mem), SQLITE_OK);
+}
+
 struct fixture {
 	char dir[64];
 	char path[96];
@@ -615,6 +667,148 @@ static void readonly_refuses_writes(void **state)
 	assert_int_equal(store_chip_get(fx->st, "c2", &chip), STORE_NOTFOUND);
 }
 
+/*
+ * The next allocation to fail: every one of the first hundred, then a
+ * prime stride, so that the whole run stays within seconds (each point
+ * writes a database with fsync) yet reaches every phase.
+ */
+static long next_fault(long n)
+{
+	return n < 100 ? n + 1 : n + 13;
+}
+
+/* Removes the fixture's database files, to start again. */
+static void remove_db(struct fixture *fx)
+{
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	char name[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
+		unlink(name);
+	}
+}
+
+/*
+ * Creating the schema with each allocation failing in turn: the open
+ * fails cleanly or succeeds, and never leaves a half-migrated file.
+ */
+static void faults_in_create(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st;
+	long n;
+
+	for (n = 1;; n = next_fault(n)) {
+		remove_db(fx);
+		fault_arm(n);
+		st = store_open(fx->path, STORE_CREATE);
+		fault_disarm();
+		if (st == NULL)
+			assert_true(strlen(store_errmsg(NULL)) > 0);
+		store_close(st);
+		st = store_open(fx->path, STORE_CREATE);
+		if (st == NULL)
+			fail_msg("after fault %ld: %s", n, store_errmsg(NULL));
+		assert_int_equal(store_schema_version(st),
+				 store_schema_latest());
+		store_close(st);
+		if (!fault_hit)
+			break;
+	}
+	print_message("# create: faults up to allocation %ld\n", n);
+}
+
+/* The update a session makes, step by step; stops at the first error. */
+static int update_workload(struct store *st)
+{
+	struct store_held_file held[] = { { "init.lua", "new1" },
+					  { "app.lua", "new2" } };
+	struct store_session_file f = { "init.lua", "cm", 10, "OK", 5 };
+	struct store_held_file *got;
+	struct store_chip chip;
+	struct store_group g;
+	int64_t sid;
+	size_t n;
+	int count;
+
+	if (store_chip_get(st, "c1", &chip) != 0)
+		return -1;
+	store_chip_free(&chip);
+	if (store_group_get(st, "g", &g) != 0)
+		return -1;
+	store_group_free(&g);
+	if (store_held_get(st, "c1", &got, &n) != 0)
+		return -1;
+	store_held_free(got, n);
+	if (store_chip_seen(st, "c1", "10.0.0.1", 7) != 0 ||
+	    store_session_begin(st, "c1", "10.0.0.1:1", 1000, &sid) != 0 ||
+	    store_session_file(st, sid, &f) != 0 ||
+	    store_held_set(st, "c1", "chk-new", "rev2", held, 2) != 0 ||
+	    store_session_end(st, sid, STORE_OUTCOME_UPDATED, NULL, "rev2", 1,
+			      10, 2000) != 0 ||
+	    store_sessions_interrupt(st, 3000, &count) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Each allocation of an update failing in turn: every call fails cleanly,
+ * the store stays usable (no transaction left open), and what was
+ * written is whole: held files with their chk, an outcome with its row.
+ */
+static void faults_in_update(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file old[] = { { "init.lua", "old1" } };
+	struct store_held_file *got;
+	struct store_session *rows;
+	struct store_chip chip;
+	size_t n, nrows;
+	long i;
+
+	for (i = 1;; i = next_fault(i)) {
+		remove_db(fx);
+		populate(fx);
+		assert_int_equal(
+		    store_held_set(fx->st, "c1", "chk-old", "rev1", old, 1), 0);
+		fault_arm(i);
+		update_workload(fx->st);
+		fault_disarm();
+		/* Still usable after the failure. */
+		assert_int_equal(store_chip_seen(fx->st, "c1", "10.0.0.2", 8),
+				 0);
+		store_close(fx->st);
+		fx->st = open_ok(fx, 0);
+		assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+		assert_int_equal(store_held_get(fx->st, "c1", &got, &n), 0);
+		if (strcmp(chip.chk, "chk-new") == 0) {
+			assert_int_equal(n, 2);
+			assert_string_equal(chip.revision, "rev2");
+		} else {
+			assert_string_equal(chip.chk, "chk-old");
+			assert_string_equal(chip.revision, "rev1");
+			assert_int_equal(n, 1);
+			assert_string_equal(got[0].token, "old1");
+		}
+		store_held_free(got, n);
+		assert_int_equal(
+		    store_session_list(fx->st, "c1", 0, &rows, &nrows), 0);
+		if (nrows == 1 && rows[0].outcome == STORE_OUTCOME_UPDATED)
+			assert_string_equal(chip.last_outcome, "updated");
+		else if (nrows == 1 && rows[0].outcome == STORE_OUTCOME_STARTED)
+			assert_null(chip.last_outcome);
+		store_session_list_free(rows, nrows);
+		store_chip_free(&chip);
+		store_close(fx->st);
+		fx->st = NULL;
+		if (!fault_hit)
+			break;
+	}
+	print_message("# update: faults up to allocation %ld\n", i);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,7 +843,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(readonly_refuses_writes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(faults_in_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(faults_in_update, setup,
+						teardown),
 	};
 
+	/* Before SQLite initialises: the allocator is fixed from then on. */
+	fault_install();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
