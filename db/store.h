@@ -119,7 +119,10 @@ struct store *store_open(const char *path, int flags);
 /* Closes the store; NULL is fine. */
 void store_close(struct store *st);
 
-/* The last error message of this store (static storage, never NULL). */
+/*
+ * The last error message of this store (owned by it, never NULL); with
+ * st NULL, why the last store_open() of this thread failed.
+ */
 const char *store_errmsg(const struct store *st);
 
 /* How long a call waits for a lock held by another process. */
@@ -128,14 +131,23 @@ void store_set_busy_timeout(struct store *st, int ms);
 /* The schema version (PRAGMA user_version) the file is at. */
 int store_schema_version(struct store *st);
 
+/* The schema version this build creates and migrates to. */
+int store_schema_latest(void);
+
 /* Repositories. */
 int store_repo_add(struct store *st, const char *name, const char *path,
 		   const char *ref);
 int store_repo_get(struct store *st, const char *name, struct store_repo *out);
 int store_repo_get_id(struct store *st, int64_t id, struct store_repo *out);
+/* The first repository serving path at ref (NULL: the working tree). */
+int store_repo_find(struct store *st, const char *path, const char *ref,
+		    struct store_repo *out);
 void store_repo_free(struct store_repo *r);
 
-/* Groups: the repository must exist (STORE_NOTFOUND otherwise). */
+/*
+ * Groups: the repository, named by repo_name or else by repo_id, must
+ * exist (STORE_NOTFOUND otherwise).
+ */
 int store_group_add(struct store *st, const struct store_group *g);
 int store_group_get(struct store *st, const char *name,
 		    struct store_group *out);
@@ -148,7 +160,11 @@ int store_chip_add(struct store *st, const char *id, const char *group,
 int store_chip_get(struct store *st, const char *id, struct store_chip *out);
 void store_chip_free(struct store_chip *c);
 
-/* Calls fn for every chip, ordered by id; stops early when fn returns != 0. */
+/*
+ * Calls fn for every chip, ordered by id, in one read snapshot (fn may
+ * read the store, not write it); stops early when fn returns non-zero and
+ * then returns that value.
+ */
 int store_chip_foreach(struct store *st,
 		       int (*fn)(const struct store_chip *, void *), void *arg);
 
@@ -162,8 +178,9 @@ int store_held_get(struct store *st, const char *id,
 void store_held_free(struct store_held_file *files, size_t n);
 
 /*
- * Replaces, in one transaction, what the chip holds: its file list, chk,
- * revision and last outcome.  Called just before restart is sent.
+ * Replaces, in one transaction, what the chip holds: its file list, chk
+ * and revision (the outcome follows with store_session_end).  Called just
+ * before restart is sent.
  */
 int store_held_set(struct store *st, const char *id, const char *chk,
 		   const char *revision, const struct store_held_file *files,

@@ -1,0 +1,231 @@
+/* luaotactl history: what chips were sent, when, and how it ended. */
+#include "cmd_history.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "proto/chipid.h"
+
+#define HISTORY_DEFAULT_LIMIT 20
+#define HISTORY_MAX_LIMIT 1000000
+
+enum {
+	OPT_JSON = 'j',
+	OPT_LIMIT = 'n',
+};
+
+static const struct option history_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	CTL_HELP_OPTION,
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Milliseconds as ISO 8601 UTC with milliseconds. */
+static void format_ms(int64_t ms, char *buf, size_t size)
+{
+	char seconds[32];
+
+	ctl_format_time(ms / 1000, seconds, sizeof(seconds));
+	/* "...:SSZ" becomes "...:SS.mmmZ" */
+	seconds[strcspn(seconds, "Z")] = '\0';
+	snprintf(buf, size, "%s.%03dZ", seconds, (int)(ms % 1000));
+}
+
+static struct json_object *json_text(const char *text)
+{
+	return text != NULL ? json_object_new_string(text) : NULL;
+}
+
+/* The per-file rows of one session, as a JSON array; NULL on failure. */
+static struct json_object *json_files(struct store *st, int64_t session_id)
+{
+	struct store_session_file *files;
+	struct json_object *array;
+	size_t i, n;
+
+	if (store_session_files(st, session_id, &files, &n) != 0)
+		return NULL;
+	if ((array = json_object_new_array()) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		if (o == NULL || json_object_array_add(array, o) != 0) {
+			json_object_put(o);
+			json_object_put(array);
+			array = NULL;
+			goto out;
+		}
+		json_object_object_add(o, "name", json_text(files[i].name));
+		json_object_object_add(o, "action", json_text(files[i].action));
+		json_object_object_add(o, "bytes",
+				       json_object_new_int64(files[i].bytes));
+		json_object_object_add(o, "result", json_text(files[i].result));
+		json_object_object_add(
+		    o, "lcsize",
+		    files[i].lcsize >= 0
+			? json_object_new_int64(files[i].lcsize)
+			: NULL);
+	}
+out:
+	store_session_files_free(files, n);
+	return array;
+}
+
+/* One session as a JSON object, with its files; NULL on failure. */
+static struct json_object *json_session(struct store *st,
+					const struct store_session *s)
+{
+	struct json_object *o = json_object_new_object(), *files;
+	char when[40];
+
+	if (o == NULL)
+		return NULL;
+	if ((files = json_files(st, s->id)) == NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	format_ms(s->started_ms, when, sizeof(when));
+	json_object_object_add(o, "id", json_object_new_int64(s->id));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "chip", json_text(s->chip_id));
+	json_object_object_add(o, "peer", json_text(s->peer));
+	json_object_object_add(
+	    o, "outcome",
+	    json_object_new_string(store_outcome_name(s->outcome)));
+	json_object_object_add(o, "reason", json_text(s->reason));
+	json_object_object_add(o, "revision", json_text(s->revision));
+	json_object_object_add(o, "files_sent",
+			       json_object_new_int64(s->files_sent));
+	json_object_object_add(o, "bytes_sent",
+			       json_object_new_int64(s->bytes_sent));
+	json_object_object_add(o, "started_ms",
+			       json_object_new_int64(s->started_ms));
+	json_object_object_add(
+	    o, "ended_ms",
+	    s->ended_ms != 0 ? json_object_new_int64(s->ended_ms) : NULL);
+	json_object_object_add(
+	    o, "duration_ms",
+	    s->ended_ms != 0
+		? json_object_new_int64(s->ended_ms - s->started_ms)
+		: NULL);
+	json_object_object_add(o, "files", files);
+	return o;
+}
+
+static int print_json(struct store *st, const struct store_session *rows,
+		      size_t n)
+{
+	struct json_object *array = json_object_new_array(), *o;
+	size_t i;
+
+	if (array == NULL)
+		return ctl_error("out of memory");
+	for (i = 0; i < n; i++) {
+		if ((o = json_session(st, &rows[i])) == NULL ||
+		    json_object_array_add(array, o) != 0) {
+			json_object_put(o);
+			json_object_put(array);
+			return ctl_error("cannot read the history: %s",
+					 store_errmsg(st));
+		}
+	}
+	printf("%s\n", json_object_to_json_string_ext(
+			   array, JSON_C_TO_STRING_PRETTY |
+				      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(array);
+	return CTL_EXIT_OK;
+}
+
+#define HISTORY_COLUMNS(when, chip, peer, outcome, files, bytes, duration,     \
+			reason)                                                \
+	ctl_cell(when, 20);                                                    \
+	ctl_cell(chip, LUAOTA_CHIPID_MAX);                                     \
+	ctl_cell(peer, 21);                                                    \
+	ctl_cell(outcome, 11);                                                 \
+	ctl_cell(files, 5);                                                    \
+	ctl_cell(bytes, 9);                                                    \
+	ctl_cell(duration, 8);                                                 \
+	ctl_cell(reason, 0)
+
+static void print_human(const struct store_session *rows, size_t n)
+{
+	char when[32], files[24], bytes[24], duration[32];
+	size_t i;
+
+	HISTORY_COLUMNS("TIME", "CHIP", "PEER", "OUTCOME", "FILES", "BYTES",
+			"DURATION", "REASON");
+	for (i = 0; i < n; i++) {
+		const struct store_session *s = &rows[i];
+
+		ctl_format_time(s->started_ms / 1000, when, sizeof(when));
+		snprintf(files, sizeof(files), "%" PRId64, s->files_sent);
+		snprintf(bytes, sizeof(bytes), "%" PRId64, s->bytes_sent);
+		if (s->ended_ms != 0)
+			snprintf(duration, sizeof(duration), "%.3fs",
+				 (double)(s->ended_ms - s->started_ms) / 1000);
+		else
+			snprintf(duration, sizeof(duration), "-");
+		HISTORY_COLUMNS(when, s->chip_id, s->peer,
+				store_outcome_name(s->outcome), files, bytes,
+				duration, s->reason);
+	}
+}
+
+static int history(struct ctl *ctl, const struct ctl_args *args)
+{
+	const char *limit_arg = ctl_arg_get(args, OPT_LIMIT);
+	char id[LUAOTA_CHIPID_MAX + 1];
+	const char *chip = NULL;
+	struct store_session *rows;
+	struct store *st;
+	int64_t limit = HISTORY_DEFAULT_LIMIT;
+	size_t n;
+	int rc;
+
+	if (args->argc == 1) {
+		if (luaota_chipid_normalize(LUAOTA_JSON_STRING, args->argv[0],
+					    strlen(args->argv[0]), id) != 0)
+			return ctl_usage_error(ctl, "bad chip id '%s'",
+					       args->argv[0]);
+		chip = id;
+	}
+	if (limit_arg != NULL &&
+	    ctl_parse_int(limit_arg, 0, HISTORY_MAX_LIMIT, &limit) != 0)
+		return ctl_usage_error(ctl,
+				       "bad --limit '%s' (0 to %d; 0: all)",
+				       limit_arg, HISTORY_MAX_LIMIT);
+	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+		return CTL_EXIT_ERROR;
+	if (store_session_list(st, chip, (int)limit, &rows, &n) != 0) {
+		rc = ctl_error("cannot read the history: %s", store_errmsg(st));
+		store_close(st);
+		return rc;
+	}
+	rc = CTL_EXIT_OK;
+	if (ctl_arg_has(args, OPT_JSON))
+		rc = print_json(st, rows, n);
+	else
+		print_human(rows, n);
+	store_session_list_free(rows, n);
+	store_close(st);
+	return rc;
+}
+
+const struct ctl_cmd cmd_history_entry = {
+	.name = "history",
+	.usage = "[CHIPID] [--json] [--limit N]",
+	.summary = "sessions newest first (all chips, or one): time, peer, "
+		   "outcome, files, bytes, duration; --limit 0: all "
+		   "(default 20)",
+	.optstring = "h",
+	.options = history_options,
+	.min_args = 0,
+	.max_args = 1,
+	.handler = history,
+};

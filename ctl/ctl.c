@@ -1,0 +1,113 @@
+/* Helpers shared by the luaotactl commands: see ctl.h. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* We use stravis() only; pick a strnvis() flavour to silence the warning. */
+#define LIBBSD_NETBSD_VIS
+#include <bsd/vis.h>
+
+const char *ctl_arg_get(const struct ctl_args *args, int key)
+{
+	const char *value = NULL;
+	size_t i;
+
+	for (i = 0; i < args->noptions; i++)
+		if (args->options[i].key == key)
+			value = args->options[i].value;
+	return value;
+}
+
+int ctl_arg_has(const struct ctl_args *args, int key)
+{
+	size_t i;
+
+	for (i = 0; i < args->noptions; i++)
+		if (args->options[i].key == key)
+			return 1;
+	return 0;
+}
+
+int ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("luaotactl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CTL_EXIT_ERROR;
+}
+
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "luaotactl: %s: ", ctl->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: luaotactl [-D DATABASE] %s %s\n",
+		ctl->cmd->name, ctl->cmd->usage);
+	return CTL_EXIT_USAGE;
+}
+
+struct store *ctl_open_store(const struct ctl *ctl, int flags)
+{
+	struct store *st = store_open(ctl->db_path, flags);
+
+	/* The store's message already names the file. */
+	if (st == NULL)
+		ctl_error("cannot open the inventory: %s", store_errmsg(NULL));
+	return st;
+}
+
+void ctl_format_time(int64_t seconds, char *buf, size_t size)
+{
+	time_t t = (time_t)seconds;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "?");
+}
+
+int ctl_parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+	long long value;
+	char *end;
+
+	if (text == NULL || text[0] == '\0' || text[0] == ' ' || text[0] == '+')
+		return -1;
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0' || value < min || value > max)
+		return -1;
+	*out = value;
+	return 0;
+}
+
+void ctl_cell(const char *text, int width)
+{
+	char *shown = NULL;
+
+	if (text == NULL)
+		text = "-";
+	else if (stravis(&shown, text,
+			 VIS_SAFE | VIS_OCTAL | VIS_CSTYLE | VIS_TAB | VIS_NL) <
+		 0)
+		text = "?";
+	else
+		text = shown;
+	if (width > 0)
+		printf("%-*s  ", width, text);
+	else
+		printf("%s\n", text);
+	free(shown);
+}

@@ -1,0 +1,219 @@
+/*
+ * luaotactl: the operator's CLI over the inventory.  A table of commands
+ * (each defined in its cmd_*.c), global options, then per-command option
+ * parsing with getopt_long before the handler runs.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd_chip.h"
+#include "cmd_group.h"
+#include "cmd_history.h"
+#include "ctl.h"
+
+#ifndef LUAOTA_VERSION
+#define LUAOTA_VERSION "unknown"
+#endif
+
+static const struct ctl_cmd *const commands[] = {
+	&cmd_group_add_entry,
+	&cmd_add_entry,
+	&cmd_list_entry,
+	&cmd_history_entry,
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void help(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp,
+		"usage: luaotactl [-D DATABASE] COMMAND [ARGS]\n"
+		"\n"
+		"Options:\n"
+		"  -D, --database PATH  the inventory (default: $LUAOTA_DB, "
+		"else " CTL_DEFAULT_DB ")\n"
+		"  -h, --help           this help; COMMAND --help: "
+		"its usage\n"
+		"  -V, --version        the version\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %s %s\n      %s\n", commands[i]->name,
+			commands[i]->usage, commands[i]->summary);
+	fprintf(fp, "\n"
+		    "Exit status:\n"
+		    "  0  success\n"
+		    "  1  the command failed (see the message on stderr)\n"
+		    "  2  usage error: unknown command or option, missing or "
+		    "malformed argument\n");
+}
+
+/* Counts the words of a command name ("group add": 2). */
+static int name_words(const char *name)
+{
+	int words = 1;
+
+	for (; *name != '\0'; name++)
+		if (*name == ' ')
+			words++;
+	return words;
+}
+
+/* Whether argv starts with the words of name. */
+static int name_matches(const char *name, int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		size_t len = strcspn(name, " ");
+
+		if (strlen(argv[i]) != len || strncmp(argv[i], name, len) != 0)
+			return 0;
+		if (name[len] == '\0')
+			return 1;
+		name += len + 1;
+	}
+	return 0;
+}
+
+/* Whether word is the first of a longer command name ("group"). */
+static int is_command_word(const char *word)
+{
+	size_t i, len = strlen(word);
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strncmp(commands[i]->name, word, len) == 0 &&
+		    commands[i]->name[len] == ' ')
+			return 1;
+	return 0;
+}
+
+/* The command argv names; *words says how many arguments its name took. */
+static const struct ctl_cmd *find_command(int argc, char **argv, int *words)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (name_matches(commands[i]->name, argc, argv)) {
+			*words = name_words(commands[i]->name);
+			return commands[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Parses one command's options into args.  argv[0] is the last word of
+ * the command's name; getopt_long permutes, so options may follow
+ * positional arguments.
+ */
+static int parse_command(struct ctl *ctl, int argc, char **argv,
+			 struct ctl_args *args)
+{
+	const struct ctl_cmd *cmd = ctl->cmd;
+	char optstring[64];
+	int c;
+
+	snprintf(optstring, sizeof(optstring), ":%s", cmd->optstring);
+	optind = 0; /* a full reset: a second getopt_long run */
+	opterr = 0;
+	memset(args, 0, sizeof(*args));
+	while ((c = getopt_long(argc, argv, optstring, cmd->options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: luaotactl [-D DATABASE] %s %s\n  %s\n",
+			       cmd->name, cmd->usage, cmd->summary);
+			exit(CTL_EXIT_OK);
+		case '?':
+			if (optopt != 0)
+				return ctl_usage_error(
+				    ctl, "unknown option -%c", optopt);
+			return ctl_usage_error(ctl, "unknown option %s",
+					       argv[optind - 1]);
+		case ':':
+			return ctl_usage_error(ctl, "option %s needs a value",
+					       argv[optind - 1]);
+		default:
+			if (args->noptions == CTL_MAX_OPTIONS)
+				return ctl_usage_error(ctl, "too many options");
+			args->options[args->noptions].key = c;
+			args->options[args->noptions].value = optarg;
+			args->noptions++;
+		}
+	}
+	args->argc = argc - optind;
+	args->argv = argv + optind;
+	if (args->argc < cmd->min_args ||
+	    (cmd->max_args >= 0 && args->argc > cmd->max_args))
+		return ctl_usage_error(ctl, "wrong number of arguments (%d)",
+				       args->argc);
+	return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option global_options[] = {
+		{ "database", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl = { .db_path = getenv("LUAOTA_DB") };
+	struct ctl_args args;
+	int c, words, rc;
+
+	/* The inventory holds the chips' secrets: files we create are ours
+	 * alone (SQLite gives -wal and -shm the database's mode). */
+	umask(077);
+	opterr = 0;
+	/* "+": stop at the command; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+:D:hV", global_options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'D':
+			ctl.db_path = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("luaotactl %s\n", LUAOTA_VERSION);
+			return CTL_EXIT_OK;
+		case ':':
+			ctl_error("option %s needs a value", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		default:
+			ctl_error("unknown option %s", argv[optind - 1]);
+			fprintf(stderr, "Run 'luaotactl --help' for usage.\n");
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (ctl.db_path == NULL || ctl.db_path[0] == '\0')
+		ctl.db_path = CTL_DEFAULT_DB;
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		help(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	ctl.cmd = find_command(argc, argv, &words);
+	if (ctl.cmd == NULL) {
+		if (argc > 1 && is_command_word(argv[0]))
+			ctl_error("unknown command: %s %s", argv[0], argv[1]);
+		else
+			ctl_error("unknown command: %s", argv[0]);
+		fprintf(stderr, "Run 'luaotactl --help' for the commands.\n");
+		return CTL_EXIT_USAGE;
+	}
+	argc -= words - 1;
+	argv += words - 1;
+	if ((rc = parse_command(&ctl, argc, argv, &args)) != CTL_EXIT_OK)
+		return rc;
+	return ctl.cmd->handler(&ctl, &args);
+}

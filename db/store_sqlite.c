@@ -1,0 +1,1436 @@
+/*
+ * The store over SQLite: see store.h.  The only file that includes
+ * sqlite3.h.  One connection per struct store, used by one thread.
+ */
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "migrations.h" /* store_migrations[], from the .sql files */
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* How long a call waits for another process's lock unless told. */
+#define STORE_DEFAULT_BUSY_MS 5000
+
+/* Every statement the store runs, prepared once and kept. */
+enum stmt_id {
+	ST_BEGIN_READ,
+	ST_BEGIN_WRITE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_USER_VERSION,
+	ST_REPO_ADD,
+	ST_REPO_GET,
+	ST_REPO_GET_ID,
+	ST_REPO_FIND,
+	ST_GROUP_ADD,
+	ST_GROUP_FILE_ADD,
+	ST_GROUP_GET,
+	ST_GROUP_GET_ID,
+	ST_GROUP_FILES,
+	ST_GROUP_ID,
+	ST_CHIP_ADD,
+	ST_CHIP_GET,
+	ST_CHIP_ALL,
+	ST_CHIP_SEEN,
+	ST_HELD_GET,
+	ST_HELD_CLEAR,
+	ST_HELD_ADD,
+	ST_CHIP_SET_HELD,
+	ST_SESSION_BEGIN,
+	ST_SESSION_FILE,
+	ST_SESSION_CHIP,
+	ST_SESSION_END,
+	ST_CHIP_OUTCOME,
+	ST_INTERRUPT_CHIPS,
+	ST_INTERRUPT,
+	ST_SESSION_LIST_ALL,
+	ST_SESSION_LIST_CHIP,
+	ST_SESSION_FILES,
+	ST_COUNT
+};
+
+#define REPO_COLUMNS "id, name, path, ref FROM repositories"
+#define GROUP_COLUMNS                                                          \
+	"g.id, g.name, g.repo_id, r.name, g.config_json, g.max_file_size, "    \
+	"g.lua_version FROM groups g JOIN repositories r ON r.id = g.repo_id"
+#define CHIP_COLUMNS                                                           \
+	"c.id, c.label, c.secret, c.group_id, g.name, c.config_json, "         \
+	"c.protocol, c.enabled, c.created, c.first_seen, c.last_seen, "        \
+	"c.last_addr, c.last_outcome, c.chk, c.revision "                      \
+	"FROM chips c JOIN groups g ON g.id = c.group_id"
+#define SESSION_COLUMNS                                                        \
+	"id, chip_id, peer, started_ms, ended_ms, outcome, reason, revision, " \
+	"files_sent, bytes_sent FROM sessions"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN_READ] = "BEGIN",
+	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_USER_VERSION] = "PRAGMA user_version",
+	[ST_REPO_ADD] = "INSERT INTO repositories (name, path, ref) "
+			"VALUES (?1, ?2, ?3)",
+	[ST_REPO_GET] = "SELECT " REPO_COLUMNS " WHERE name = ?1",
+	[ST_REPO_GET_ID] = "SELECT " REPO_COLUMNS " WHERE id = ?1",
+	[ST_REPO_FIND] = "SELECT " REPO_COLUMNS
+			 " WHERE path = ?1 AND ref IS ?2 ORDER BY id LIMIT 1",
+	[ST_GROUP_ADD] = "INSERT INTO groups (name, repo_id, config_json, "
+			 "max_file_size, lua_version) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_GROUP_FILE_ADD] = "INSERT INTO group_files "
+			      "(group_id, position, name, action) "
+			      "VALUES (?1, ?2, ?3, ?4)",
+	[ST_GROUP_GET] = "SELECT " GROUP_COLUMNS " WHERE g.name = ?1",
+	[ST_GROUP_GET_ID] = "SELECT " GROUP_COLUMNS " WHERE g.id = ?1",
+	[ST_GROUP_FILES] = "SELECT name, action FROM group_files "
+			   "WHERE group_id = ?1 ORDER BY position",
+	[ST_GROUP_ID] = "SELECT id FROM groups WHERE name = ?1",
+	[ST_CHIP_ADD] = "INSERT INTO chips (id, label, secret, group_id, "
+			"created) VALUES (?1, ?2, ?3, ?4, "
+			"CAST(strftime('%s', 'now') AS INTEGER))",
+	[ST_CHIP_GET] = "SELECT " CHIP_COLUMNS " WHERE c.id = ?1",
+	[ST_CHIP_ALL] = "SELECT " CHIP_COLUMNS " ORDER BY c.id",
+	[ST_CHIP_SEEN] = "UPDATE chips SET last_seen = ?2, first_seen = "
+			 "CASE first_seen WHEN 0 THEN ?2 ELSE first_seen END, "
+			 "last_addr = ?3 WHERE id = ?1",
+	[ST_HELD_GET] = "SELECT name, token FROM held_files "
+			"WHERE chip_id = ?1 ORDER BY name",
+	[ST_HELD_CLEAR] = "DELETE FROM held_files WHERE chip_id = ?1",
+	[ST_HELD_ADD] = "INSERT INTO held_files (chip_id, name, token) "
+			"VALUES (?1, ?2, ?3)",
+	[ST_CHIP_SET_HELD] = "UPDATE chips SET chk = ?2, revision = ?3 "
+			     "WHERE id = ?1",
+	[ST_SESSION_BEGIN] = "INSERT INTO sessions (chip_id, peer, started_ms) "
+			     "VALUES (?1, ?2, ?3)",
+	[ST_SESSION_FILE] = "INSERT INTO session_files (session_id, name, "
+			    "action, bytes, result, lcsize) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SESSION_CHIP] = "SELECT chip_id FROM sessions WHERE id = ?1",
+	[ST_SESSION_END] = "UPDATE sessions SET outcome = ?2, reason = ?3, "
+			   "revision = coalesce(?4, revision), "
+			   "files_sent = ?5, bytes_sent = ?6, ended_ms = ?7 "
+			   "WHERE id = ?1",
+	[ST_CHIP_OUTCOME] = "UPDATE chips SET last_outcome = ?2 WHERE id = ?1",
+	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
+			       "WHERE id IN (SELECT chip_id FROM sessions "
+			       "WHERE outcome = 'started')",
+	[ST_INTERRUPT] = "UPDATE sessions SET outcome = 'interrupted', "
+			 "ended_ms = ?1 WHERE outcome = 'started'",
+	[ST_SESSION_LIST_ALL] = "SELECT " SESSION_COLUMNS
+				" ORDER BY started_ms DESC, id DESC LIMIT ?1",
+	[ST_SESSION_LIST_CHIP] = "SELECT " SESSION_COLUMNS " WHERE chip_id = ?1"
+				 " ORDER BY started_ms DESC, id DESC LIMIT ?2",
+	[ST_SESSION_FILES] = "SELECT name, action, bytes, result, lcsize "
+			     "FROM session_files WHERE session_id = ?1 "
+			     "ORDER BY id",
+};
+
+struct store {
+	sqlite3 *db;
+	int readonly;
+	char errmsg[256];
+	sqlite3_stmt *stmts[ST_COUNT];
+};
+
+static const char *const outcome_names[] = {
+	[STORE_OUTCOME_STARTED] = "started",
+	[STORE_OUTCOME_CURRENT] = "current",
+	[STORE_OUTCOME_UPDATED] = "updated",
+	[STORE_OUTCOME_PARTIAL] = "partial",
+	[STORE_OUTCOME_FAILED] = "failed",
+	[STORE_OUTCOME_REJECTED] = "rejected",
+	[STORE_OUTCOME_INTERRUPTED] = "interrupted",
+};
+
+static const char *const action_names[] = {
+	[STORE_ACTION_AUTO] = "auto",
+	[STORE_ACTION_DL] = "dl",
+	[STORE_ACTION_CM] = "cm",
+};
+
+/* Why the last store_open() of this thread failed. */
+static _Thread_local char open_errmsg[256] = "no error";
+
+static int set_error(struct store *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records a message for store_errmsg() and returns code. */
+static int set_error(struct store *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/*
+ * Maps an SQLite result to a store code, with a message.  SQLite's own
+ * messages name tables and columns, never bound values, so no secret
+ * can leak through them.
+ */
+static int sql_error(struct store *st, int rc, const char *what)
+{
+	int code = -1;
+
+	switch (rc) {
+	case SQLITE_BUSY:
+	case SQLITE_BUSY_SNAPSHOT:
+	case SQLITE_BUSY_RECOVERY:
+	case SQLITE_LOCKED:
+		code = STORE_BUSY;
+		break;
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		code = STORE_EXISTS;
+		break;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		code = STORE_NOTFOUND;
+		break;
+	}
+	if (code == STORE_BUSY)
+		return set_error(st, code, "%s: database is locked", what);
+	return set_error(st, code, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+/* The cached statement id, reset and ready to bind; NULL on error. */
+static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmts[id];
+	int rc;
+
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
+				SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc != SQLITE_OK) {
+		sql_error(st, rc, "prepare");
+		return NULL;
+	}
+	st->stmts[id] = s;
+	return s;
+}
+
+/* Runs a statement that returns no rows; resets it either way. */
+static int run(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sql_error(st, rc, what);
+	return 0;
+}
+
+/* Runs one of the fixed transaction statements. */
+static int run_id(struct store *st, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *s = stmt(st, id);
+
+	if (s == NULL)
+		return -1;
+	return run(st, s, what);
+}
+
+/*
+ * Starts a write transaction: BEGIN IMMEDIATE takes the write lock now
+ * (waiting up to the busy timeout), so a read-then-write cannot fail
+ * half way on a lock another writer took in between.
+ */
+static int tx_write(struct store *st)
+{
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	return run_id(st, ST_BEGIN_WRITE, "begin");
+}
+
+/*
+ * Opens a read snapshot so that a multi-statement read is consistent,
+ * unless a transaction is already open (a store_chip_foreach callback
+ * reading more); *own says whether tx_read_end must close it.
+ */
+static int tx_read(struct store *st, int *own)
+{
+	*own = sqlite3_get_autocommit(st->db);
+	if (!*own)
+		return 0;
+	return run_id(st, ST_BEGIN_READ, "begin");
+}
+
+static void tx_rollback(struct store *st);
+
+/* Closes what tx_read opened; returns rc, or the commit's failure. */
+static int tx_read_end(struct store *st, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc != 0) {
+		tx_rollback(st);
+		return rc;
+	}
+	if ((rc = run_id(st, ST_COMMIT, "commit")) != 0)
+		tx_rollback(st);
+	return rc;
+}
+
+static int tx_commit(struct store *st)
+{
+	return run_id(st, ST_COMMIT, "commit");
+}
+
+/* Abandons the open transaction, if any; keeps the first error message. */
+static void tx_rollback(struct store *st)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	s = stmt(st, ST_ROLLBACK);
+	if (s != NULL) {
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	}
+}
+
+/* Copies a text column (NULL stays NULL) into *out; -1 when out of memory. */
+static int column_text(struct store *st, sqlite3_stmt *s, int col, char **out)
+{
+	const unsigned char *text;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return 0;
+	/* Non-NULL value but no text: SQLite ran out of memory. */
+	if ((text = sqlite3_column_text(s, col)) == NULL ||
+	    (*out = strdup((const char *)text)) == NULL)
+		return set_error(st, -1, "out of memory");
+	return 0;
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+	return sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
+}
+
+/* Grows *items (of size each) so that index n fits; -1 when out of memory. */
+static int grow(struct store *st, void **items, size_t *cap, size_t n,
+		size_t size)
+{
+	void *bigger;
+	size_t want;
+
+	if (n < *cap)
+		return 0;
+	want = *cap != 0 ? *cap * 2 : 8;
+	bigger = reallocarray(*items, want, size);
+	if (bigger == NULL)
+		return set_error(st, -1, "out of memory");
+	*items = bigger;
+	*cap = want;
+	return 0;
+}
+
+static int user_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s = stmt(st, ST_USER_VERSION);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return sql_error(st, rc, "reading the schema version");
+	}
+	*version = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* Counts the tables already in the file (another program's, if any). */
+static int count_tables(struct store *st, int *count)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT count(*) FROM sqlite_master "
+				"WHERE type = 'table'",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(st, rc, "reading the schema");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return sql_error(st, rc, "reading the schema");
+	}
+	*count = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Runs a pragma whose single-row answer must read expect. */
+static int pragma_expect(struct store *st, const char *sql, const char *expect)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *got;
+	int rc, ok;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(st, rc, sql);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return sql_error(st, rc, sql);
+	}
+	got = sqlite3_column_text(s, 0);
+	ok = got != NULL && strcmp((const char *)got, expect) == 0;
+	sqlite3_finalize(s);
+	if (!ok)
+		return set_error(st, -1, "%s: did not take effect", sql);
+	return 0;
+}
+
+/*
+ * Brings the schema from its version to the latest, one migration after
+ * another, in one write transaction.  The version is read again under the
+ * lock: another process may have migrated meanwhile.
+ */
+static int migrate(struct store *st, const char *path)
+{
+	int version, latest = (int)ARRAY_LEN(store_migrations), rc;
+	char *err = NULL;
+	char sql[64];
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((rc = user_version(st, &version)) != 0)
+		goto fail;
+	for (; version < latest; version++) {
+		if (sqlite3_exec(st->db, store_migrations[version], NULL, NULL,
+				 &err) != SQLITE_OK) {
+			rc = set_error(st, -1,
+				       "%s: migration to schema version %d "
+				       "failed: %s",
+				       path, version + 1,
+				       err != NULL ? err : "?");
+			sqlite3_free(err);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+			 version + 1);
+		if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			rc = sql_error(st, sqlite3_extended_errcode(st->db),
+				       "setting the schema version");
+			goto fail;
+		}
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+/*
+ * Checks what the file holds before anything writes to it: a file that
+ * is no database, another program's database, or a newer schema is
+ * refused, never repaired.
+ */
+static int check_and_migrate(struct store *st, const char *path, int flags)
+{
+	int latest = (int)ARRAY_LEN(store_migrations);
+	int version, tables;
+
+	if (user_version(st, &version) != 0)
+		return set_error(st, -1, "%s: not a usable database: %s", path,
+				 sqlite3_errmsg(st->db));
+	if (version > latest)
+		return set_error(st, -1,
+				 "%s: schema version %d is newer than this "
+				 "program knows (%d): refusing to use it",
+				 path, version, latest);
+	if (version == 0) {
+		if (count_tables(st, &tables) != 0)
+			return -1;
+		if (tables > 0)
+			return set_error(st, -1,
+					 "%s: holds tables but no luaota "
+					 "schema: refusing to touch it",
+					 path);
+		if (!(flags & STORE_CREATE) || (flags & STORE_READONLY))
+			return set_error(st, -1,
+					 "%s: the database is empty (not "
+					 "initialised)",
+					 path);
+	}
+	if (version < latest && (flags & STORE_READONLY))
+		return set_error(st, -1,
+				 "%s: schema version %d is older than %d: "
+				 "open it read-write once to migrate",
+				 path, version, latest);
+	if (version < latest)
+		return migrate(st, path);
+	return 0;
+}
+
+struct store *store_open(const char *path, int flags)
+{
+	struct store *st;
+	int oflags, rc, i;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(open_errmsg, sizeof(open_errmsg), "%s: out of memory",
+			 path);
+		return NULL;
+	}
+	st->readonly = (flags & STORE_READONLY) != 0;
+	if (st->readonly)
+		oflags = SQLITE_OPEN_READONLY;
+	else
+		oflags = SQLITE_OPEN_READWRITE |
+			 ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		set_error(st, -1, "%s: cannot open: %s", path,
+			  st->db != NULL ? sqlite3_errmsg(st->db)
+					 : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_DEFAULT_BUSY_MS);
+	if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+			 NULL) != SQLITE_OK) {
+		set_error(st, -1, "%s: not a usable database: %s", path,
+			  sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (pragma_expect(st, "PRAGMA foreign_keys", "1") != 0)
+		goto fail;
+	/* Ready now, so that a ROLLBACK never fails for want of memory. */
+	for (i = ST_BEGIN_READ; i <= ST_ROLLBACK; i++) {
+		if (stmt(st, (enum stmt_id)i) == NULL)
+			goto fail;
+	}
+	if (check_and_migrate(st, path, flags) != 0)
+		goto fail;
+	if (!st->readonly) {
+		/* WAL: the CLI reads while the daemon writes. */
+		if (pragma_expect(st, "PRAGMA journal_mode = WAL", "wal") != 0)
+			goto fail;
+		/* In WAL mode NORMAL never corrupts; a power cut may only
+		 * lose the last commits. */
+		if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL,
+				 NULL, NULL) != SQLITE_OK) {
+			sql_error(st, sqlite3_extended_errcode(st->db),
+				  "PRAGMA synchronous");
+			goto fail;
+		}
+	}
+	return st;
+fail:
+	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
+	store_close(st);
+	return NULL;
+}
+
+void store_close(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->stmts[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *store_errmsg(const struct store *st)
+{
+	return st != NULL ? st->errmsg : open_errmsg;
+}
+
+void store_set_busy_timeout(struct store *st, int ms)
+{
+	sqlite3_busy_timeout(st->db, ms);
+}
+
+int store_schema_version(struct store *st)
+{
+	int version;
+
+	if (user_version(st, &version) != 0)
+		return -1;
+	return version;
+}
+
+int store_schema_latest(void)
+{
+	return (int)ARRAY_LEN(store_migrations);
+}
+
+const char *store_outcome_name(enum store_outcome o)
+{
+	if ((unsigned)o >= ARRAY_LEN(outcome_names))
+		return "unknown";
+	return outcome_names[o];
+}
+
+/* The outcome a stored name stands for (an unknown one reads as failed). */
+static enum store_outcome outcome_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < ARRAY_LEN(outcome_names); i++)
+		if (strcmp(outcome_names[i], name) == 0)
+			return (enum store_outcome)i;
+	return STORE_OUTCOME_FAILED;
+}
+
+static enum store_action action_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < ARRAY_LEN(action_names); i++)
+		if (strcmp(action_names[i], name) == 0)
+			return (enum store_action)i;
+	return STORE_ACTION_AUTO;
+}
+
+/* Steps a single-row query: 0 with the row ready, STORE_NOTFOUND, or -1. */
+static int step_row(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 0;
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return set_error(st, STORE_NOTFOUND, "%s: not found", what);
+	return sql_error(st, rc, what);
+}
+
+/* Repositories. */
+
+int store_repo_add(struct store *st, const char *name, const char *path,
+		   const char *ref)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_ADD);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, name);
+	bind_text(s, 2, path);
+	bind_text(s, 3, ref);
+	rc = run(st, s, "adding repository");
+	if (rc == STORE_EXISTS)
+		set_error(st, rc, "repository %s already exists", name);
+	return rc;
+}
+
+/* Reads the current row of a REPO_COLUMNS query into out. */
+static int repo_read(struct store *st, sqlite3_stmt *s, struct store_repo *out)
+{
+	out->id = sqlite3_column_int64(s, 0);
+	if (column_text(st, s, 1, &out->name) != 0 ||
+	    column_text(st, s, 2, &out->path) != 0 ||
+	    column_text(st, s, 3, &out->ref) != 0) {
+		store_repo_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a bound repository query expected to return one row. */
+static int repo_query(struct store *st, sqlite3_stmt *s, const char *what,
+		      struct store_repo *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = step_row(st, s, what)) != 0)
+		return rc;
+	rc = repo_read(st, s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_repo_get(struct store *st, const char *name, struct store_repo *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_GET);
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	return repo_query(st, s, "repository", out);
+}
+
+int store_repo_get_id(struct store *st, int64_t id, struct store_repo *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_GET_ID);
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	return repo_query(st, s, "repository", out);
+}
+
+int store_repo_find(struct store *st, const char *path, const char *ref,
+		    struct store_repo *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_REPO_FIND);
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, path);
+	bind_text(s, 2, ref);
+	return repo_query(st, s, "repository", out);
+}
+
+void store_repo_free(struct store_repo *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->path);
+	free(r->ref);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Groups. */
+
+int store_group_add(struct store *st, const struct store_group *g)
+{
+	sqlite3_stmt *s;
+	struct store_repo repo;
+	int64_t repo_id = g->repo_id, group_id;
+	size_t i;
+	int rc;
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if (g->repo_name != NULL) {
+		rc = store_repo_get(st, g->repo_name, &repo);
+		repo_id = repo.id;
+		store_repo_free(&repo);
+	} else {
+		rc = store_repo_get_id(st, repo_id, &repo);
+		store_repo_free(&repo);
+	}
+	if (rc == STORE_NOTFOUND)
+		set_error(st, rc, "group %s: no such repository", g->name);
+	if (rc != 0)
+		goto fail;
+	if ((s = stmt(st, ST_GROUP_ADD)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, g->name);
+	sqlite3_bind_int64(s, 2, repo_id);
+	bind_text(s, 3, g->config_json);
+	sqlite3_bind_int64(s, 4, g->max_file_size);
+	sqlite3_bind_int(s, 5, g->lua_version != 0 ? g->lua_version : 51);
+	if ((rc = run(st, s, "adding group")) != 0) {
+		if (rc == STORE_EXISTS)
+			set_error(st, rc, "group %s already exists", g->name);
+		goto fail;
+	}
+	group_id = sqlite3_last_insert_rowid(st->db);
+	for (i = 0; i < g->nfiles; i++) {
+		if ((s = stmt(st, ST_GROUP_FILE_ADD)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		if ((unsigned)g->files[i].action >= ARRAY_LEN(action_names)) {
+			rc = set_error(st, -1, "group %s: file %s: bad action",
+				       g->name, g->files[i].name);
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, group_id);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		bind_text(s, 3, g->files[i].name);
+		bind_text(s, 4, action_names[g->files[i].action]);
+		if ((rc = run(st, s, "adding group file")) != 0) {
+			if (rc == STORE_EXISTS)
+				set_error(st, rc,
+					  "group %s: file %s listed "
+					  "twice",
+					  g->name, g->files[i].name);
+			goto fail;
+		}
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+/* Reads a group's file list into out. */
+static int group_files_read(struct store *st, struct store_group *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_GROUP_FILES);
+	size_t cap = 0;
+	char *action;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, out->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_group_file *f;
+
+		if (grow(st, (void **)&out->files, &cap, out->nfiles,
+			 sizeof(*out->files)) != 0)
+			goto fail;
+		f = &out->files[out->nfiles];
+		memset(f, 0, sizeof(*f));
+		out->nfiles++;
+		if (column_text(st, s, 0, &f->name) != 0 ||
+		    column_text(st, s, 1, &action) != 0)
+			goto fail;
+		f->action = action_parse(action);
+		free(action);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "reading group files");
+	return 0;
+fail:
+	sqlite3_reset(s);
+	return -1;
+}
+
+/* Runs a bound GROUP_COLUMNS query, then reads the group's files. */
+static int group_query(struct store *st, sqlite3_stmt *s,
+		       struct store_group *out)
+{
+	int rc;
+
+	if ((rc = step_row(st, s, "group")) != 0)
+		return rc;
+	out->id = sqlite3_column_int64(s, 0);
+	out->repo_id = sqlite3_column_int64(s, 2);
+	out->max_file_size = sqlite3_column_int64(s, 5);
+	out->lua_version = sqlite3_column_int(s, 6);
+	if (column_text(st, s, 1, &out->name) != 0 ||
+	    column_text(st, s, 3, &out->repo_name) != 0 ||
+	    column_text(st, s, 4, &out->config_json) != 0) {
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return group_files_read(st, out);
+}
+
+/* Reads one group by name (name non-NULL) or id, in one snapshot. */
+static int group_get(struct store *st, const char *name, int64_t id,
+		     struct store_group *out)
+{
+	sqlite3_stmt *s;
+	int rc, own;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	s = stmt(st, name != NULL ? ST_GROUP_GET : ST_GROUP_GET_ID);
+	if (s == NULL) {
+		rc = -1;
+	} else {
+		if (name != NULL)
+			bind_text(s, 1, name);
+		else
+			sqlite3_bind_int64(s, 1, id);
+		rc = group_query(st, s, out);
+	}
+	if ((rc = tx_read_end(st, own, rc)) != 0)
+		store_group_free(out);
+	return rc;
+}
+
+int store_group_get(struct store *st, const char *name, struct store_group *out)
+{
+	return group_get(st, name, 0, out);
+}
+
+int store_group_get_id(struct store *st, int64_t id, struct store_group *out)
+{
+	return group_get(st, NULL, id, out);
+}
+
+void store_group_free(struct store_group *g)
+{
+	size_t i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->nfiles; i++)
+		free(g->files[i].name);
+	free(g->files);
+	free(g->name);
+	free(g->repo_name);
+	free(g->config_json);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Chips. */
+
+int store_chip_add(struct store *st, const char *id, const char *group,
+		   const char *secret, const char *label)
+{
+	sqlite3_stmt *s;
+	int64_t group_id;
+	int rc;
+
+	if (secret == NULL || secret[0] == '\0')
+		return set_error(st, -1, "chip %s: empty secret", id);
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_GROUP_ID)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, group);
+	if ((rc = step_row(st, s, "group")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "chip %s: no such group: %s", id,
+				  group);
+		goto fail;
+	}
+	group_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if ((s = stmt(st, ST_CHIP_ADD)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, label);
+	bind_text(s, 3, secret);
+	sqlite3_bind_int64(s, 4, group_id);
+	if ((rc = run(st, s, "adding chip")) != 0) {
+		if (rc == STORE_EXISTS)
+			set_error(st, rc, "chip %s already exists", id);
+		goto fail;
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+/* Reads the current row of a CHIP_COLUMNS query into out. */
+static int chip_read(struct store *st, sqlite3_stmt *s, struct store_chip *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->group_id = sqlite3_column_int64(s, 3);
+	out->protocol = sqlite3_column_int(s, 6);
+	out->enabled = sqlite3_column_int(s, 7);
+	out->created = sqlite3_column_int64(s, 8);
+	out->first_seen = sqlite3_column_int64(s, 9);
+	out->last_seen = sqlite3_column_int64(s, 10);
+	if (column_text(st, s, 0, &out->id) != 0 ||
+	    column_text(st, s, 1, &out->label) != 0 ||
+	    column_text(st, s, 2, &out->secret) != 0 ||
+	    column_text(st, s, 4, &out->group_name) != 0 ||
+	    column_text(st, s, 5, &out->config_json) != 0 ||
+	    column_text(st, s, 11, &out->last_addr) != 0 ||
+	    column_text(st, s, 12, &out->last_outcome) != 0 ||
+	    column_text(st, s, 13, &out->chk) != 0 ||
+	    column_text(st, s, 14, &out->revision) != 0) {
+		store_chip_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+int store_chip_get(struct store *st, const char *id, struct store_chip *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_CHIP_GET);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, id);
+	if ((rc = step_row(st, s, "chip")) != 0)
+		return rc;
+	rc = chip_read(st, s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+void store_chip_free(struct store_chip *c)
+{
+	if (c == NULL)
+		return;
+	free(c->id);
+	free(c->label);
+	if (c->secret != NULL)
+		explicit_bzero(c->secret, strlen(c->secret));
+	free(c->secret);
+	free(c->group_name);
+	free(c->config_json);
+	free(c->last_addr);
+	free(c->last_outcome);
+	free(c->chk);
+	free(c->revision);
+	memset(c, 0, sizeof(*c));
+}
+
+int store_chip_foreach(struct store *st,
+		       int (*fn)(const struct store_chip *, void *), void *arg)
+{
+	struct store_chip chip;
+	sqlite3_stmt *s;
+	int rc, own, stop = 0;
+
+	/* One snapshot for the whole list; fn may read the store (not
+	 * this list again, nor write: the snapshot holds no write lock). */
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_CHIP_ALL)) == NULL)
+		return tx_read_end(st, own, -1);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (chip_read(st, s, &chip) != 0) {
+			sqlite3_reset(s);
+			return tx_read_end(st, own, -1);
+		}
+		stop = fn(&chip, arg);
+		store_chip_free(&chip);
+	}
+	sqlite3_reset(s);
+	if (!stop && rc != SQLITE_DONE)
+		return tx_read_end(st, own, sql_error(st, rc, "listing chips"));
+	rc = tx_read_end(st, own, 0);
+	return rc != 0 ? rc : stop;
+}
+
+int store_chip_seen(struct store *st, const char *id, const char *addr,
+		    int64_t now)
+{
+	sqlite3_stmt *s = stmt(st, ST_CHIP_SEEN);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, addr);
+	if ((rc = run(st, s, "noting a check-in")) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return set_error(st, STORE_NOTFOUND, "chip %s: not found", id);
+	return 0;
+}
+
+/* Held files. */
+
+int store_held_get(struct store *st, const char *id,
+		   struct store_held_file **out, size_t *n)
+{
+	struct store_held_file *files = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s = stmt(st, ST_HELD_GET);
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&files, &cap, count, sizeof(*files)) != 0)
+			goto fail;
+		memset(&files[count], 0, sizeof(files[count]));
+		count++;
+		if (column_text(st, s, 0, &files[count - 1].name) != 0 ||
+		    column_text(st, s, 1, &files[count - 1].token) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_held_free(files, count);
+		return sql_error(st, rc, "reading held files");
+	}
+	*out = files;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_held_free(files, count);
+	return -1;
+}
+
+void store_held_free(struct store_held_file *files, size_t n)
+{
+	size_t i;
+
+	for (i = 0; files != NULL && i < n; i++) {
+		free(files[i].name);
+		free(files[i].token);
+	}
+	free(files);
+}
+
+int store_held_set(struct store *st, const char *id, const char *chk,
+		   const char *revision, const struct store_held_file *files,
+		   size_t n)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_CHIP_SET_HELD)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, id);
+	bind_text(s, 2, chk);
+	bind_text(s, 3, revision);
+	if ((rc = run(st, s, "recording held files")) != 0)
+		goto fail;
+	if (sqlite3_changes(st->db) == 0) {
+		rc = set_error(st, STORE_NOTFOUND, "chip %s: not found", id);
+		goto fail;
+	}
+	if ((s = stmt(st, ST_HELD_CLEAR)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, id);
+	if ((rc = run(st, s, "recording held files")) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if ((s = stmt(st, ST_HELD_ADD)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		bind_text(s, 1, id);
+		bind_text(s, 2, files[i].name);
+		bind_text(s, 3, files[i].token);
+		if ((rc = run(st, s, "recording held files")) != 0) {
+			if (rc == STORE_EXISTS)
+				set_error(st, rc,
+					  "chip %s: file %s listed "
+					  "twice",
+					  id, files[i].name);
+			goto fail;
+		}
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+/* History. */
+
+int store_session_begin(struct store *st, const char *chip_id, const char *peer,
+			int64_t started_ms, int64_t *session_id)
+{
+	sqlite3_stmt *s = stmt(st, ST_SESSION_BEGIN);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, chip_id);
+	bind_text(s, 2, peer);
+	sqlite3_bind_int64(s, 3, started_ms);
+	if ((rc = run(st, s, "opening a history row")) != 0)
+		return rc;
+	*session_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int store_session_file(struct store *st, int64_t session_id,
+		       const struct store_session_file *f)
+{
+	sqlite3_stmt *s = stmt(st, ST_SESSION_FILE);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	sqlite3_bind_int64(s, 1, session_id);
+	bind_text(s, 2, f->name);
+	bind_text(s, 3, f->action);
+	sqlite3_bind_int64(s, 4, f->bytes);
+	bind_text(s, 5, f->result);
+	sqlite3_bind_int64(s, 6, f->lcsize);
+	rc = run(st, s, "recording a file");
+	if (rc == STORE_NOTFOUND)
+		set_error(st, rc, "session %lld: not found",
+			  (long long)session_id);
+	return rc;
+}
+
+int store_session_end(struct store *st, int64_t session_id,
+		      enum store_outcome outcome, const char *reason,
+		      const char *revision, int64_t files_sent,
+		      int64_t bytes_sent, int64_t ended_ms)
+{
+	sqlite3_stmt *s;
+	char *chip_id = NULL;
+	int rc;
+
+	if ((unsigned)outcome >= ARRAY_LEN(outcome_names))
+		return set_error(st, -1, "session %lld: bad outcome %d",
+				 (long long)session_id, (int)outcome);
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_SESSION_CHIP)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, session_id);
+	if ((rc = step_row(st, s, "session")) != 0)
+		goto fail;
+	rc = column_text(st, s, 0, &chip_id);
+	sqlite3_reset(s);
+	if (rc != 0)
+		goto fail;
+	if ((s = stmt(st, ST_SESSION_END)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, session_id);
+	bind_text(s, 2, outcome_names[outcome]);
+	bind_text(s, 3, reason);
+	bind_text(s, 4, revision);
+	sqlite3_bind_int64(s, 5, files_sent);
+	sqlite3_bind_int64(s, 6, bytes_sent);
+	sqlite3_bind_int64(s, 7, ended_ms);
+	if ((rc = run(st, s, "closing a history row")) != 0)
+		goto fail;
+	if (chip_id != NULL) {
+		/* A rejected unknown chip has no row here: nothing changes. */
+		if ((s = stmt(st, ST_CHIP_OUTCOME)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		bind_text(s, 1, chip_id);
+		bind_text(s, 2, outcome_names[outcome]);
+		if ((rc = run(st, s, "noting the outcome")) != 0)
+			goto fail;
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	free(chip_id);
+	return 0;
+fail:
+	tx_rollback(st);
+	free(chip_id);
+	return rc;
+}
+
+int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*count = 0;
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((rc = run_id(st, ST_INTERRUPT_CHIPS, "interrupting sessions")) != 0)
+		goto fail;
+	if ((s = stmt(st, ST_INTERRUPT)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, now_ms);
+	if ((rc = run(st, s, "interrupting sessions")) != 0)
+		goto fail;
+	*count = sqlite3_changes(st->db);
+	if ((rc = tx_commit(st)) != 0) {
+		*count = 0;
+		goto fail;
+	}
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+/* Reads the current row of a SESSION_COLUMNS query into out. */
+static int session_read(struct store *st, sqlite3_stmt *s,
+			struct store_session *out)
+{
+	char *outcome = NULL;
+
+	out->id = sqlite3_column_int64(s, 0);
+	out->started_ms = sqlite3_column_int64(s, 3);
+	out->ended_ms = sqlite3_column_int64(s, 4);
+	out->files_sent = sqlite3_column_int64(s, 8);
+	out->bytes_sent = sqlite3_column_int64(s, 9);
+	if (column_text(st, s, 1, &out->chip_id) != 0 ||
+	    column_text(st, s, 2, &out->peer) != 0 ||
+	    column_text(st, s, 5, &outcome) != 0 ||
+	    column_text(st, s, 6, &out->reason) != 0 ||
+	    column_text(st, s, 7, &out->revision) != 0)
+		return -1;
+	out->outcome = outcome_parse(outcome);
+	free(outcome);
+	return 0;
+}
+
+int store_session_list(struct store *st, const char *chip_id, int limit,
+		       struct store_session **out, size_t *n)
+{
+	struct store_session *rows = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	s = stmt(st,
+		 chip_id != NULL ? ST_SESSION_LIST_CHIP : ST_SESSION_LIST_ALL);
+	if (s == NULL)
+		return -1;
+	if (chip_id != NULL)
+		bind_text(s, 1, chip_id);
+	/* LIMIT -1: no limit. */
+	sqlite3_bind_int(s, chip_id != NULL ? 2 : 1, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
+			goto fail;
+		memset(&rows[count], 0, sizeof(rows[count]));
+		count++;
+		if (session_read(st, s, &rows[count - 1]) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_session_list_free(rows, count);
+		return sql_error(st, rc, "listing sessions");
+	}
+	*out = rows;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_session_list_free(rows, count);
+	return -1;
+}
+
+void store_session_list_free(struct store_session *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++) {
+		free(s[i].chip_id);
+		free(s[i].peer);
+		free(s[i].reason);
+		free(s[i].revision);
+	}
+	free(s);
+}
+
+/* Reads the per-file rows of a session known to exist into rows. */
+static int session_files_read(struct store *st, int64_t session_id,
+			      struct store_session_file **rows, size_t *count)
+{
+	sqlite3_stmt *s = stmt(st, ST_SESSION_FILES);
+	size_t cap = 0;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, session_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_session_file *f;
+
+		if (grow(st, (void **)rows, &cap, *count, sizeof(**rows)) != 0)
+			goto fail;
+		f = &(*rows)[(*count)++];
+		memset(f, 0, sizeof(*f));
+		f->bytes = sqlite3_column_int64(s, 2);
+		f->lcsize = sqlite3_column_int64(s, 4);
+		if (column_text(st, s, 0, &f->name) != 0 ||
+		    column_text(st, s, 1, &f->action) != 0 ||
+		    column_text(st, s, 3, &f->result) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "reading session files");
+	return 0;
+fail:
+	sqlite3_reset(s);
+	return -1;
+}
+
+int store_session_files(struct store *st, int64_t session_id,
+			struct store_session_file **out, size_t *n)
+{
+	struct store_session_file *rows = NULL;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int rc, own;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_SESSION_CHIP)) == NULL) {
+		rc = -1;
+	} else {
+		sqlite3_bind_int64(s, 1, session_id);
+		if ((rc = step_row(st, s, "session")) == 0) {
+			sqlite3_reset(s);
+			rc = session_files_read(st, session_id, &rows, &count);
+		}
+	}
+	if ((rc = tx_read_end(st, own, rc)) != 0) {
+		store_session_files_free(rows, count);
+		return rc;
+	}
+	*out = rows;
+	*n = count;
+	return 0;
+}
+
+void store_session_files_free(struct store_session_file *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; f != NULL && i < n; i++) {
+		free(f[i].name);
+		free(f[i].action);
+		free(f[i].result);
+	}
+	free(f);
+}

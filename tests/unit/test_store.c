@@ -1,0 +1,878 @@
+/*
+ * db/: the SQLite store.  SQLite is used directly here only to play a
+ * second process (holding a lock) and to craft foreign files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "db/store.h"
+
+#define SECRET "s3cr3t-never-shown"
+
+/*
+ * Fault injection: SQLite's allocator wrapped so that the Nth allocation
+ * from now fails once (SQLite's own tests do the same).  0: off.
+ */
+static sqlite3_mem_methods real_mem;
+static long fail_countdown;
+static int fault_hit;
+
+static int fault_due(void)
+{
+	if (fail_countdown > 0 && --fail_countdown == 0) {
+		fault_hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void *fault_malloc(int n)
+{
+	return fault_due() ? NULL : real_mem.xMalloc(n);
+}
+
+static void *fault_realloc(void *p, int n)
+{
+	return fault_due() ? NULL : real_mem.xRealloc(p, n);
+}
+
+/* Arms the injector: allocation number n from now fails. */
+static void fault_arm(long n)
+{
+	fail_countdown = n;
+	fault_hit = 0;
+}
+
+/* Disarms it; fault_hit still says whether it fired. */
+static void fault_disarm(void)
+{
+	fail_countdown = 0;
+}
+
+static void fault_install(void)
+{
+	sqlite3_mem_methods mem;
+
+	assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem),
+			 SQLITE_OK);
+	mem = real_mem;
+	mem.xMalloc = fault_malloc;
+	mem.xRealloc = fault_realloc;
+	assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &mem), SQLITE_OK);
+}
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/luaota-store-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/luaota.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	const char *suffixes[] = { "", "-wal", "-shm", "-journal",
+				   ".template" };
+	char name[128];
+	size_t i;
+
+	store_close(fx->st);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
+		unlink(name);
+	}
+	assert_int_equal(rmdir(fx->dir), 0);
+	free(fx);
+	return 0;
+}
+
+/* Opens the fixture's store with flags, failing the test on error. */
+static struct store *open_ok(struct fixture *fx, int flags)
+{
+	struct store *st = store_open(fx->path, flags);
+
+	if (st == NULL)
+		fail_msg("store_open: %s", store_errmsg(NULL));
+	return st;
+}
+
+/* A store with one repository "main", group "g" (two files) and chip "c1". */
+static void populate(struct fixture *fx)
+{
+	struct store_group_file files[] = {
+		{ .name = "init.lua", .action = STORE_ACTION_AUTO },
+		{ .name = "data.txt", .action = STORE_ACTION_DL },
+	};
+	struct store_group g = {
+		.name = "g",
+		.repo_name = "main",
+		.files = files,
+		.nfiles = 2,
+		.config_json = "{\"port\":8266}",
+		.max_file_size = 4096,
+		.lua_version = 53,
+	};
+
+	fx->st = open_ok(fx, STORE_CREATE);
+	assert_int_equal(store_repo_add(fx->st, "main", "/srv/lua", NULL), 0);
+	assert_int_equal(store_group_add(fx->st, &g), 0);
+	assert_int_equal(store_chip_add(fx->st, "c1", "g", SECRET, "desk"), 0);
+}
+
+/* Runs one SQL statement on a separate connection. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+static void create_and_migrate(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	assert_null(store_open(fx->path, 0));
+	assert_non_null(strstr(store_errmsg(NULL), fx->path));
+	fx->st = open_ok(fx, STORE_CREATE);
+	assert_true(store_schema_latest() >= 1);
+	assert_int_equal(store_schema_version(fx->st), store_schema_latest());
+	store_close(fx->st);
+	fx->st = NULL;
+
+	/* The file itself says WAL and carries the version. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), store_schema_latest());
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	/* Reopening an up-to-date file without STORE_CREATE works. */
+	fx->st = open_ok(fx, 0);
+	assert_int_equal(store_schema_version(fx->st), store_schema_latest());
+}
+
+static void reopen_keeps_data(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_chip chip;
+	struct store_group g;
+
+	populate(fx);
+	store_close(fx->st);
+	fx->st = open_ok(fx, STORE_CREATE);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_string_equal(chip.id, "c1");
+	assert_string_equal(chip.label, "desk");
+	assert_string_equal(chip.secret, SECRET);
+	assert_string_equal(chip.group_name, "g");
+	assert_int_equal(chip.enabled, 1);
+	assert_int_equal(chip.protocol, 1);
+	assert_true(chip.created > 1600000000);
+	assert_int_equal(chip.first_seen, 0);
+	assert_null(chip.last_outcome);
+	assert_null(chip.chk);
+	assert_int_equal(store_group_get(fx->st, "g", &g), 0);
+	assert_int_equal(chip.group_id, g.id);
+	store_group_free(&g);
+	store_chip_free(&chip);
+}
+
+static void group_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_group g, again;
+	struct store_repo r;
+
+	populate(fx);
+	assert_int_equal(store_group_get(fx->st, "g", &g), 0);
+	assert_string_equal(g.name, "g");
+	assert_string_equal(g.repo_name, "main");
+	assert_int_equal(g.nfiles, 2);
+	assert_string_equal(g.files[0].name, "init.lua");
+	assert_int_equal(g.files[0].action, STORE_ACTION_AUTO);
+	assert_string_equal(g.files[1].name, "data.txt");
+	assert_int_equal(g.files[1].action, STORE_ACTION_DL);
+	assert_string_equal(g.config_json, "{\"port\":8266}");
+	assert_int_equal(g.max_file_size, 4096);
+	assert_int_equal(g.lua_version, 53);
+	assert_int_equal(store_group_get_id(fx->st, g.id, &again), 0);
+	assert_string_equal(again.name, "g");
+	assert_int_equal(again.nfiles, 2);
+	store_group_free(&again);
+
+	assert_int_equal(store_repo_get_id(fx->st, g.repo_id, &r), 0);
+	assert_string_equal(r.name, "main");
+	assert_string_equal(r.path, "/srv/lua");
+	assert_null(r.ref);
+	store_repo_free(&r);
+	store_group_free(&g);
+
+	/* A repository is found by path and ref; NULL ref is the tree. */
+	assert_int_equal(store_repo_add(fx->st, "tagged", "/srv/lua", "v1"), 0);
+	assert_int_equal(store_repo_find(fx->st, "/srv/lua", "v1", &r), 0);
+	assert_string_equal(r.name, "tagged");
+	store_repo_free(&r);
+	assert_int_equal(store_repo_find(fx->st, "/srv/lua", NULL, &r), 0);
+	assert_string_equal(r.name, "main");
+	store_repo_free(&r);
+	assert_int_equal(store_repo_find(fx->st, "/srv/other", NULL, &r),
+			 STORE_NOTFOUND);
+}
+
+static void duplicates_exist(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_group_file twice[] = { { .name = "a.lua" },
+					    { .name = "a.lua" } };
+	struct store_group g = { .name = "g", .repo_name = "main" };
+	struct store_group g2 = {
+		.name = "g2", .repo_name = "main", .files = twice, .nfiles = 2
+	};
+	struct store_group lost;
+
+	populate(fx);
+	assert_int_equal(store_repo_add(fx->st, "main", "/elsewhere", NULL),
+			 STORE_EXISTS);
+	assert_int_equal(store_group_add(fx->st, &g), STORE_EXISTS);
+	assert_int_equal(store_chip_add(fx->st, "c1", "g", SECRET, NULL),
+			 STORE_EXISTS);
+	assert_null(strstr(store_errmsg(fx->st), SECRET));
+	assert_non_null(strstr(store_errmsg(fx->st), "c1"));
+	/* A duplicate file rolls the whole group back. */
+	assert_int_equal(store_group_add(fx->st, &g2), STORE_EXISTS);
+	assert_int_equal(store_group_get(fx->st, "g2", &lost), STORE_NOTFOUND);
+}
+
+static void missing_rows_notfound(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_group g = { .name = "g9", .repo_name = "nowhere" };
+	struct store_group by_id = { .name = "g8", .repo_id = 999 };
+	struct store_session_file f = { .name = "x", .action = "dl" };
+	struct store_chip chip;
+	struct store_repo r;
+	struct store_session_file *files;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_group_add(fx->st, &g), STORE_NOTFOUND);
+	assert_int_equal(store_group_add(fx->st, &by_id), STORE_NOTFOUND);
+	assert_int_equal(store_chip_add(fx->st, "c2", "nogroup", SECRET, NULL),
+			 STORE_NOTFOUND);
+	assert_null(strstr(store_errmsg(fx->st), SECRET));
+	assert_int_equal(store_chip_get(fx->st, "c2", &chip), STORE_NOTFOUND);
+	assert_int_equal(store_repo_get(fx->st, "nowhere", &r), STORE_NOTFOUND);
+	assert_int_equal(store_chip_seen(fx->st, "c2", "10.0.0.1", 1),
+			 STORE_NOTFOUND);
+	assert_int_equal(
+	    store_held_set(fx->st, "c2", "chk", "worktree", NULL, 0),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_session_file(fx->st, 42, &f), STORE_NOTFOUND);
+	assert_int_equal(store_session_end(fx->st, 42, STORE_OUTCOME_CURRENT,
+					   NULL, NULL, 0, 0, 1),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_session_files(fx->st, 42, &files, &n),
+			 STORE_NOTFOUND);
+}
+
+/* Collects chip ids in order; stops after max. */
+struct collect {
+	char ids[8][24];
+	int n, max;
+};
+
+static int collect_chip(const struct store_chip *c, void *arg)
+{
+	struct collect *col = arg;
+
+	snprintf(col->ids[col->n], sizeof(col->ids[0]), "%s", c->id);
+	col->n++;
+	return col->n >= col->max;
+}
+
+static void chips_in_id_order(void **state)
+{
+	struct fixture *fx = *state;
+	const char *ids[] = { "b", "a2", "a10", "123" };
+	struct collect col = { .max = 8 };
+	size_t i;
+
+	populate(fx);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(
+		    store_chip_add(fx->st, ids[i], "g", SECRET, NULL), 0);
+	assert_int_equal(store_chip_foreach(fx->st, collect_chip, &col), 0);
+	assert_int_equal(col.n, 5);
+	assert_string_equal(col.ids[0], "123");
+	assert_string_equal(col.ids[1], "a10");
+	assert_string_equal(col.ids[2], "a2");
+	assert_string_equal(col.ids[3], "b");
+	assert_string_equal(col.ids[4], "c1");
+
+	memset(&col, 0, sizeof(col));
+	col.max = 2;
+	assert_int_equal(store_chip_foreach(fx->st, collect_chip, &col), 1);
+	assert_int_equal(col.n, 2);
+	/* The snapshot is closed again: writes work. */
+	assert_int_equal(store_chip_seen(fx->st, "b", "10.0.0.2", 5), 0);
+}
+
+static void chip_seen_keeps_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_chip chip;
+
+	populate(fx);
+	assert_int_equal(store_chip_seen(fx->st, "c1", "10.0.0.1", 100), 0);
+	assert_int_equal(store_chip_seen(fx->st, "c1", "10.0.0.7", 200), 0);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_int_equal(chip.first_seen, 100);
+	assert_int_equal(chip.last_seen, 200);
+	assert_string_equal(chip.last_addr, "10.0.0.7");
+	store_chip_free(&chip);
+}
+
+static void held_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file first[] = { { "init.lua", "t1" },
+					   { "a.txt", "t2" } };
+	struct store_held_file second[] = { { "b.lua", "t3" } };
+	struct store_held_file twice[] = { { "x", "1" }, { "x", "2" } };
+	struct store_held_file *held;
+	struct store_chip chip;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_held_get(fx->st, "c1", &held, &n), 0);
+	assert_int_equal(n, 0);
+	store_held_free(held, n);
+
+	assert_int_equal(
+	    store_held_set(fx->st, "c1", "chk1", "worktree", first, 2), 0);
+	assert_int_equal(store_held_get(fx->st, "c1", &held, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(held[0].name, "a.txt"); /* by name */
+	assert_string_equal(held[0].token, "t2");
+	assert_string_equal(held[1].name, "init.lua");
+	assert_string_equal(held[1].token, "t1");
+	store_held_free(held, n);
+
+	assert_int_equal(
+	    store_held_set(fx->st, "c1", "chk2", "abc123", second, 1), 0);
+	assert_int_equal(store_held_get(fx->st, "c1", &held, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(held[0].name, "b.lua");
+	store_held_free(held, n);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_string_equal(chip.chk, "chk2");
+	assert_string_equal(chip.revision, "abc123");
+	store_chip_free(&chip);
+
+	/* A failing replacement leaves the previous state whole. */
+	assert_int_equal(store_held_set(fx->st, "c1", "chk3", "def", twice, 2),
+			 STORE_EXISTS);
+	assert_int_equal(store_held_get(fx->st, "c1", &held, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(held[0].token, "t3");
+	store_held_free(held, n);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_string_equal(chip.chk, "chk2");
+	store_chip_free(&chip);
+}
+
+static void session_history(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_session_file f1 = { "init.lua", "cm", 1500, "OK", 900 };
+	struct store_session_file f2 = { "data.txt", "dl", 20, "OK", -1 };
+	struct store_session_file *files;
+	struct store_session *rows;
+	struct store_chip chip;
+	int64_t s1, s2, s3;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(
+	    store_session_begin(fx->st, "c1", "10.0.0.1:4000", 1000, &s1), 0);
+	assert_int_equal(store_session_file(fx->st, s1, &f1), 0);
+	assert_int_equal(store_session_file(fx->st, s1, &f2), 0);
+	assert_int_equal(store_session_end(fx->st, s1, STORE_OUTCOME_UPDATED,
+					   NULL, "worktree", 2, 1520, 1800),
+			 0);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_string_equal(chip.last_outcome, "updated");
+	store_chip_free(&chip);
+
+	/* An unknown chip is recorded under the id it claimed. */
+	assert_int_equal(
+	    store_session_begin(fx->st, "stranger", "10.0.0.9:1", 2000, &s2),
+	    0);
+	assert_int_equal(store_session_end(fx->st, s2, STORE_OUTCOME_REJECTED,
+					   "unknown chip", NULL, 0, 0, 2001),
+			 0);
+	assert_int_equal(
+	    store_session_begin(fx->st, NULL, "10.0.0.9:2", 3000, &s3), 0);
+
+	assert_int_equal(store_session_list(fx->st, NULL, 0, &rows, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(rows[0].id, s3); /* newest first */
+	assert_null(rows[0].chip_id);
+	assert_int_equal(rows[0].outcome, STORE_OUTCOME_STARTED);
+	assert_int_equal(rows[0].ended_ms, 0);
+	assert_int_equal(rows[1].id, s2);
+	assert_string_equal(rows[1].chip_id, "stranger");
+	assert_int_equal(rows[1].outcome, STORE_OUTCOME_REJECTED);
+	assert_string_equal(rows[1].reason, "unknown chip");
+	assert_int_equal(rows[2].id, s1);
+	assert_string_equal(rows[2].peer, "10.0.0.1:4000");
+	assert_int_equal(rows[2].started_ms, 1000);
+	assert_int_equal(rows[2].ended_ms, 1800);
+	assert_string_equal(rows[2].revision, "worktree");
+	assert_int_equal(rows[2].files_sent, 2);
+	assert_int_equal(rows[2].bytes_sent, 1520);
+	assert_null(rows[2].reason);
+	store_session_list_free(rows, n);
+
+	assert_int_equal(store_session_list(fx->st, NULL, 2, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	store_session_list_free(rows, n);
+	assert_int_equal(store_session_list(fx->st, "c1", 10, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, s1);
+	store_session_list_free(rows, n);
+
+	assert_int_equal(store_session_files(fx->st, s1, &files, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(files[0].name, "init.lua");
+	assert_string_equal(files[0].action, "cm");
+	assert_int_equal(files[0].bytes, 1500);
+	assert_string_equal(files[0].result, "OK");
+	assert_int_equal(files[0].lcsize, 900);
+	assert_string_equal(files[1].name, "data.txt");
+	assert_int_equal(files[1].lcsize, -1);
+	store_session_files_free(files, n);
+	assert_int_equal(store_session_files(fx->st, s2, &files, &n), 0);
+	assert_int_equal(n, 0);
+	store_session_files_free(files, n);
+}
+
+static void interrupt_marks_only_started(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_session *rows;
+	struct store_chip chip;
+	int64_t done, open1, open2;
+	size_t n;
+	int count;
+
+	populate(fx);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 10, &done), 0);
+	assert_int_equal(store_session_end(fx->st, done, STORE_OUTCOME_CURRENT,
+					   NULL, NULL, 0, 0, 11),
+			 0);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 20, &open1), 0);
+	assert_int_equal(store_session_begin(fx->st, "x", "p", 30, &open2), 0);
+	assert_int_equal(store_sessions_interrupt(fx->st, 99, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_session_list(fx->st, NULL, 0, &rows, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(rows[0].outcome, STORE_OUTCOME_INTERRUPTED);
+	assert_int_equal(rows[0].ended_ms, 99);
+	assert_int_equal(rows[1].outcome, STORE_OUTCOME_INTERRUPTED);
+	assert_int_equal(rows[2].outcome, STORE_OUTCOME_CURRENT);
+	assert_int_equal(rows[2].ended_ms, 11);
+	store_session_list_free(rows, n);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_string_equal(chip.last_outcome, "interrupted");
+	store_chip_free(&chip);
+	assert_int_equal(store_sessions_interrupt(fx->st, 100, &count), 0);
+	assert_int_equal(count, 0);
+}
+
+static void outcome_names(void **state)
+{
+	(void)state;
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_STARTED),
+			    "started");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_CURRENT),
+			    "current");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_UPDATED),
+			    "updated");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_PARTIAL),
+			    "partial");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_FAILED), "failed");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_REJECTED),
+			    "rejected");
+	assert_string_equal(store_outcome_name(STORE_OUTCOME_INTERRUPTED),
+			    "interrupted");
+	assert_string_equal(store_outcome_name((enum store_outcome)42),
+			    "unknown");
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void locked_write_is_busy(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file f = { "a", "t" };
+	struct store_chip chip;
+	int64_t start, sid;
+	sqlite3 *other;
+
+	populate(fx);
+	store_set_busy_timeout(fx->st, 50);
+	assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+
+	start = now_ms();
+	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL),
+			 STORE_BUSY);
+	/* The busy timeout was the wait, not an immediate failure. */
+	assert_true(now_ms() - start >= 40);
+	assert_non_null(strstr(store_errmsg(fx->st), "locked"));
+	assert_int_equal(store_held_set(fx->st, "c1", "k", "r", &f, 1),
+			 STORE_BUSY);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 1, &sid),
+			 STORE_BUSY);
+	/* Readers are not blocked by a writer in WAL mode. */
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	store_chip_free(&chip);
+
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL), 0);
+}
+
+static void garbage_file_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char junk[4096], back[4096];
+	FILE *fp;
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)("not a database "[i % 15]);
+	fp = fopen(fx->path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	fclose(fp);
+
+	assert_null(store_open(fx->path, STORE_CREATE));
+	assert_non_null(strstr(store_errmsg(NULL), "not a usable database"));
+	assert_null(store_open(fx->path, STORE_READONLY));
+	/* Never repaired: the bytes are untouched. */
+	fp = fopen(fx->path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(back));
+	fclose(fp);
+	assert_memory_equal(junk, back, sizeof(junk));
+}
+
+static void newer_schema_refused(void **state)
+{
+	struct fixture *fx = *state;
+
+	raw_exec(fx->path, "PRAGMA user_version = 999");
+	assert_null(store_open(fx->path, STORE_CREATE));
+	assert_non_null(strstr(store_errmsg(NULL), "newer"));
+}
+
+static void foreign_database_refused(void **state)
+{
+	struct fixture *fx = *state;
+
+	raw_exec(fx->path, "CREATE TABLE notes (body TEXT)");
+	assert_null(store_open(fx->path, STORE_CREATE));
+	assert_non_null(strstr(store_errmsg(NULL), "no luaota schema"));
+}
+
+static void readonly_refuses_writes(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_group g = { .name = "g2", .repo_name = "main" };
+	struct store_session *rows;
+	struct store_chip chip;
+	int64_t sid;
+	size_t n;
+	int count;
+
+	/* An empty file is neither created nor migrated read-only. */
+	raw_exec(fx->path, "PRAGMA user_version = 0");
+	assert_null(store_open(fx->path, STORE_READONLY | STORE_CREATE));
+	fx->st = open_ok(fx, STORE_CREATE);
+	assert_int_equal(store_schema_version(fx->st), store_schema_latest());
+	store_close(fx->st);
+	fx->st = NULL;
+
+	populate(fx);
+	store_close(fx->st);
+	fx->st = open_ok(fx, STORE_READONLY);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	store_chip_free(&chip);
+	assert_int_equal(store_session_list(fx->st, NULL, 0, &rows, &n), 0);
+	store_session_list_free(rows, n);
+
+	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL), -1);
+	assert_non_null(strstr(store_errmsg(fx->st), "read-only"));
+	assert_int_equal(store_repo_add(fx->st, "r", "/x", NULL), -1);
+	assert_int_equal(store_group_add(fx->st, &g), -1);
+	assert_int_equal(store_chip_seen(fx->st, "c1", "a", 1), -1);
+	assert_int_equal(store_held_set(fx->st, "c1", "k", "r", NULL, 0), -1);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 1, &sid), -1);
+	assert_int_equal(store_sessions_interrupt(fx->st, 1, &count), -1);
+	assert_int_equal(store_chip_get(fx->st, "c2", &chip), STORE_NOTFOUND);
+}
+
+/*
+ * The next allocation to fail: every one of the first fifty, then a
+ * prime stride, so that the whole run stays within seconds (each point
+ * writes a database with fsync) yet reaches every phase.
+ */
+static long next_fault(long n)
+{
+	return n < 50 ? n + 1 : n + 29;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t len;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((len = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, len, out), len);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Removes the fixture's database files, to start again. */
+static void remove_db(struct fixture *fx)
+{
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	char name[128];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
+		unlink(name);
+	}
+}
+
+/*
+ * Creating the schema with each allocation failing in turn: the open
+ * fails cleanly or succeeds, and never leaves a half-migrated file.
+ */
+static void faults_in_create(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st;
+	long n;
+
+	for (n = 1;; n = next_fault(n)) {
+		remove_db(fx);
+		fault_arm(n);
+		st = store_open(fx->path, STORE_CREATE);
+		fault_disarm();
+		if (st == NULL)
+			assert_true(strlen(store_errmsg(NULL)) > 0);
+		store_close(st);
+		st = store_open(fx->path, STORE_CREATE);
+		if (st == NULL)
+			fail_msg("after fault %ld: %s", n, store_errmsg(NULL));
+		assert_int_equal(store_schema_version(st),
+				 store_schema_latest());
+		store_close(st);
+		if (!fault_hit)
+			break;
+	}
+	print_message("# create: faults up to allocation %ld\n", n);
+}
+
+/* The update a session makes, step by step; stops at the first error. */
+static int update_workload(struct store *st)
+{
+	struct store_held_file held[] = { { "init.lua", "new1" },
+					  { "app.lua", "new2" } };
+	struct store_session_file f = { "init.lua", "cm", 10, "OK", 5 };
+	struct store_held_file *got;
+	struct store_chip chip;
+	struct store_group g;
+	int64_t sid;
+	size_t n;
+	int count;
+
+	if (store_chip_get(st, "c1", &chip) != 0)
+		return -1;
+	store_chip_free(&chip);
+	if (store_group_get(st, "g", &g) != 0)
+		return -1;
+	store_group_free(&g);
+	if (store_held_get(st, "c1", &got, &n) != 0)
+		return -1;
+	store_held_free(got, n);
+	if (store_chip_seen(st, "c1", "10.0.0.1", 7) != 0 ||
+	    store_session_begin(st, "c1", "10.0.0.1:1", 1000, &sid) != 0 ||
+	    store_session_file(st, sid, &f) != 0 ||
+	    store_held_set(st, "c1", "chk-new", "rev2", held, 2) != 0 ||
+	    store_session_end(st, sid, STORE_OUTCOME_UPDATED, NULL, "rev2", 1,
+			      10, 2000) != 0 ||
+	    store_sessions_interrupt(st, 3000, &count) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Each allocation of an update failing in turn: every call fails cleanly,
+ * the store stays usable (no transaction left open), and what was
+ * written is whole: held files with their chk, an outcome with its row.
+ */
+static void faults_in_update(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file old[] = { { "init.lua", "old1" } };
+	struct store_held_file *got;
+	struct store_session *rows;
+	struct store_chip chip;
+	char template[128];
+	size_t n, nrows;
+	long i;
+
+	/* Populated once; each round starts from a copy of the file. */
+	populate(fx);
+	assert_int_equal(
+	    store_held_set(fx->st, "c1", "chk-old", "rev1", old, 1), 0);
+	store_close(fx->st); /* the last close folds the WAL into the file */
+	snprintf(template, sizeof(template), "%s.template", fx->path);
+	assert_int_equal(rename(fx->path, template), 0);
+	for (i = 1;; i = next_fault(i)) {
+		remove_db(fx);
+		copy_file(template, fx->path);
+		fx->st = open_ok(fx, 0);
+		fault_arm(i);
+		update_workload(fx->st);
+		fault_disarm();
+		/* Still usable after the failure. */
+		assert_int_equal(store_chip_seen(fx->st, "c1", "10.0.0.2", 8),
+				 0);
+		store_close(fx->st);
+		fx->st = open_ok(fx, 0);
+		assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+		assert_int_equal(store_held_get(fx->st, "c1", &got, &n), 0);
+		if (strcmp(chip.chk, "chk-new") == 0) {
+			assert_int_equal(n, 2);
+			assert_string_equal(chip.revision, "rev2");
+		} else {
+			assert_string_equal(chip.chk, "chk-old");
+			assert_string_equal(chip.revision, "rev1");
+			assert_int_equal(n, 1);
+			assert_string_equal(got[0].token, "old1");
+		}
+		store_held_free(got, n);
+		assert_int_equal(
+		    store_session_list(fx->st, "c1", 0, &rows, &nrows), 0);
+		if (nrows == 1 && rows[0].outcome == STORE_OUTCOME_UPDATED)
+			assert_string_equal(chip.last_outcome, "updated");
+		else if (nrows == 1 && rows[0].outcome == STORE_OUTCOME_STARTED)
+			assert_null(chip.last_outcome);
+		store_session_list_free(rows, nrows);
+		store_chip_free(&chip);
+		store_close(fx->st);
+		fx->st = NULL;
+		if (!fault_hit)
+			break;
+	}
+	unlink(template);
+	print_message("# update: faults up to allocation %ld\n", i);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(create_and_migrate, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reopen_keeps_data, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(group_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(duplicates_exist, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(missing_rows_notfound, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chips_in_id_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chip_seen_keeps_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(held_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(session_history, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(interrupt_marks_only_started,
+						setup, teardown),
+		cmocka_unit_test(outcome_names),
+		cmocka_unit_test_setup_teardown(locked_write_is_busy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(garbage_file_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(foreign_database_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(readonly_refuses_writes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(faults_in_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(faults_in_update, setup,
+						teardown),
+	};
+
+	/* Before SQLite initialises: the allocator is fixed from then on. */
+	fault_install();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
