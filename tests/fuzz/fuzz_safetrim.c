@@ -1,0 +1,58 @@
+/*
+ * Fuzz target: SAFETRIM.  Every input is trimmed as is and again behind a
+ * "--SAFETRIM" line (so that the lexer always runs); either call may
+ * refuse (EINVAL), but when it answers, the output is never longer than
+ * the input and holds exactly as many '\n' and '\r' bytes.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/safetrim.h"
+
+#define MARKER "--SAFETRIM\n"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static size_t count(const char *s, size_t len, char c)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += s[i] == c;
+	return n;
+}
+
+static void check(const char *src, size_t len)
+{
+	char *out = NULL;
+	size_t out_len = 0;
+
+	if (plan_safetrim(src, len, &out, &out_len) != 0) {
+		if (errno != EINVAL || out != NULL)
+			abort();
+		return;
+	}
+	if (out_len > len || out[out_len] != '\0' ||
+	    count(src, len, '\n') != count(out, out_len, '\n') ||
+	    count(src, len, '\r') != count(out, out_len, '\r'))
+		abort();
+	free(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t ml = strlen(MARKER);
+	char *marked = malloc(ml + size + 1);
+
+	check((const char *)data, size);
+	if (marked == NULL)
+		return 0;
+	memcpy(marked, MARKER, ml);
+	if (size > 0)
+		memcpy(marked + ml, data, size);
+	check(marked, ml + size);
+	free(marked);
+	return 0;
+}
