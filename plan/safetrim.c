@@ -111,6 +111,11 @@ static void code_begins(struct trim *t)
 
 static void line_break(struct trim *t, char c)
 {
+	/* "\n" and "\r" with something dropped between must not become one
+	 * "\n\r" (a single line break to Lua): a space keeps them apart */
+	if (t->gap && t->n > 0 && is_newline(t->out[t->n - 1]) &&
+	    t->out[t->n - 1] != c)
+		put(t, ' ');
 	put(t, c);
 	t->gap = 0;
 	t->line_used = 0;
@@ -131,9 +136,12 @@ static int skip_comment(struct trim *t)
 	if (long_close(t, t->i + 2 + (size_t)level + 2, (size_t)level, &end) !=
 	    0)
 		return -1;
-	for (; t->i < end; t->i++)
+	for (; t->i < end; t->i++) {
 		if (is_newline(t->s[t->i]))
 			line_break(t, t->s[t->i]);
+		else
+			t->gap = 1;
+	}
 	t->gap = 1;
 	return 0;
 }

@@ -66,6 +66,9 @@ static void exact_outputs(void **state)
 	expect_trim("#!/usr/bin/lua  -- x\n--SAFETRIM\n",
 		    "#!/usr/bin/lua  -- x\n\n");
 	expect_trim("--SAFETRIM", "");
+	/* "\n \r" is two line breaks to Lua, "\n\r" only one */
+	expect_trim("--SAFETRIM\nx=1\n \ry=2\n", "\nx=1\n \ry=2\n");
+	expect_trim("--SAFETRIM\n--[[\nc\r]]\n", "\n\n \r \n");
 	/* the marker must be a whole line */
 	expect_trim(" --SAFETRIM\nx = 1 -- c\n", " --SAFETRIM\nx = 1 -- c\n");
 	expect_trim("--SAFETRIM2\nx = 1 -- c\n", "--SAFETRIM2\nx = 1 -- c\n");
@@ -329,6 +332,8 @@ static void separator(struct text *t, uint64_t *seed)
 		"--[[c]]", "--[==[ ]] \n ]==]",
 		"\n",	   "  -- comment -- \n   ",
 		"\n\t\n",  " --[=[\n\n]=]\t",
+		"\n \r",   "\r--c\n",
+		"\r\n",	   "--[[\nx\r]]",
 	};
 
 	/* "-" then "--[[" would read as "---[[", a line comment */
