@@ -57,7 +57,6 @@ int plan_content_new(const char *name, uint8_t *raw, size_t raw_len,
 		errno = ENOMEM;
 		goto fail;
 	}
-	plan_short_name(ct->digest, PLAN_TOKEN_LEN, ct->token);
 	*out = ct;
 	return 0;
 fail:

@@ -1,6 +1,6 @@
 /*
- * A file's content as it will be sent: SAFETRIMmed bytes, their digest and
- * version token, and compile results per Lua version.  Immutable once
+ * A file's content as it will be sent: SAFETRIMmed bytes, their digest,
+ * and compile results per Lua version.  Immutable once
  * built and reference-counted, so the cache and every manifest that points
  * at it share one copy (plan/ internal).
  */
@@ -27,7 +27,6 @@ struct plan_content {
 	int trimmed;	/* SAFETRIM applied */
 	uint8_t digest[PLAN_DIGEST_LEN];
 	char hash[PLAN_HASH_HEX + 1];
-	char token[PLAN_TOKEN_LEN + 1];
 	struct plan_compiled compiled[2]; /* Lua 5.1, 5.3 */
 };
 

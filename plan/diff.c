@@ -2,6 +2,7 @@
 #include "diff.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,19 @@ fail:
 	plan_steps_free(out);
 	errno = ENOMEM;
 	return -1;
+}
+
+int plan_device_name(const char *name, enum plan_action action, char *out,
+		     size_t out_len)
+{
+	size_t n = strlen(name);
+	int w;
+
+	if (action == PLAN_CM && n >= 4)
+		w = snprintf(out, out_len, "%.*s.lc", (int)(n - 4), name);
+	else
+		w = snprintf(out, out_len, "%s", name);
+	return w >= 0 && (size_t)w < out_len ? 0 : -1;
 }
 
 void plan_steps_free(struct plan_steps *s)

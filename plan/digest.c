@@ -1,6 +1,8 @@
 /* SHA-256 through the project's OpenSSL module; short base64url names. */
 #include "digest.h"
 
+#include <string.h>
+
 #include "proto/crypto_openssl.h"
 
 int plan_digest(const void *data, size_t len, uint8_t raw[PLAN_DIGEST_LEN],
@@ -9,6 +11,19 @@ int plan_digest(const void *data, size_t len, uint8_t raw[PLAN_DIGEST_LEN],
 	if (luaota_sha256(data, len, raw) != 0)
 		return -1;
 	luaota_hex(raw, PLAN_DIGEST_LEN, hex);
+	return 0;
+}
+
+int plan_token(const uint8_t digest[PLAN_DIGEST_LEN], int compiled,
+	       char out[PLAN_TOKEN_LEN + 1])
+{
+	uint8_t input[PLAN_DIGEST_LEN + 1], raw[PLAN_DIGEST_LEN];
+
+	input[0] = compiled ? 'c' : 'd';
+	memcpy(input + 1, digest, PLAN_DIGEST_LEN);
+	if (luaota_sha256(input, sizeof(input), raw) != 0)
+		return -1;
+	plan_short_name(raw, PLAN_TOKEN_LEN, out);
 	return 0;
 }
 

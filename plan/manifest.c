@@ -92,7 +92,7 @@ const char *plan_name_problem(const char *name)
 	return NULL;
 }
 
-/* name with anything unprintable as \xNN, so it can be logged as is. */
+/* text with control characters as \xNN, so it can be logged as is. */
 static char *printable(const char *name)
 {
 	size_t i, n = 0, len = name != NULL ? strlen(name) : 0;
@@ -102,7 +102,7 @@ static char *printable(const char *name)
 		return NULL;
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)name[i];
-		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+		if (ch < 0x20 || ch == 0x7f)
 			n += (size_t)sprintf(out + n, "\\x%02x", ch);
 		else
 			out[n++] = (char)ch;
@@ -125,7 +125,7 @@ static int set_error(struct manifest *m, const char *file, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	m->pub.error = strdup(text);
+	m->pub.error = printable(text);
 	if (file != NULL)
 		m->pub.error_file = printable(file);
 	if (m->pub.error == NULL || (file != NULL && m->pub.error_file == NULL))
@@ -138,23 +138,16 @@ static int fold_wants(struct manifest *m, const struct plan_spec *spec,
 		      struct wanted *w, size_t *n)
 {
 	const char *problem;
-	char *shown;
 	size_t i, j;
-	int rc;
 
 	*n = 0;
 	for (i = 0; i < spec->nfiles; i++) {
 		const struct plan_want *pw = &spec->files[i];
 
-		if ((problem = plan_name_problem(pw->name)) != NULL) {
-			shown = printable(pw->name);
-			if (shown == NULL)
-				return -1;
-			rc = set_error(m, pw->name, "\"%s\": %s", shown,
-				       problem);
-			free(shown);
-			return rc;
-		}
+		if ((problem = plan_name_problem(pw->name)) != NULL)
+			return set_error(
+			    m, pw->name != NULL ? pw->name : "", "\"%s\": %s",
+			    pw->name != NULL ? pw->name : "", problem);
 		if (pw->action != PLAN_AUTO && pw->action != PLAN_DL &&
 		    pw->action != PLAN_CM)
 			return set_error(m, pw->name, "%s: unknown action %d",
@@ -265,7 +258,8 @@ static int fill_file(struct manifest *m, const struct plan_spec *spec,
 	f->data = ct->data;
 	f->len = ct->len;
 	memcpy(f->hash, ct->hash, sizeof(f->hash));
-	memcpy(f->token, ct->token, sizeof(f->token));
+	if (plan_token(ct->digest, f->action == PLAN_CM, f->token) != 0)
+		return -1;
 	if (f->action == PLAN_CM && !plan_is_lua_name(f->name))
 		return set_error(m, f->name,
 				 "%s: cm needs a name ending in .lua", f->name);

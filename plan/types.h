@@ -44,13 +44,15 @@ struct plan_file {
 	const uint8_t *data;	 /* bytes to send (SAFETRIM applied) */
 	size_t len;
 	char hash[PLAN_HASH_HEX + 1];	/* SHA-256 of data */
-	char token[PLAN_TOKEN_LEN + 1]; /* short version token from hash */
+	char token[PLAN_TOKEN_LEN + 1]; /* from hash and action */
 };
 
 /*
  * A manifest resolved against the repository.  When error is set, the
  * manifest must not be sent at all (a missing file, a compile failure, a
- * file over the size policy): error_file names the culprit.
+ * file over the size policy): error_file names the culprit (NULL when no
+ * one file is at fault), and files holds at most those resolved before.
+ * Neither text holds a control character (escaped as \xNN).
  */
 struct plan_manifest {
 	struct plan_file *files;

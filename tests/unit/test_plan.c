@@ -308,6 +308,11 @@ static void actions_default_and_override(void **state)
 	plan_chk(m, "{}", chk1);
 	plan_chk(m2, "{}", chk2);
 	assert_string_not_equal(chk1, chk2);
+	/* the same bytes sent another way must be sent again */
+	assert_string_equal(file_named(m, "init.lua")->hash,
+			    file_named(m2, "init.lua")->hash);
+	assert_string_not_equal(file_named(m, "init.lua")->token,
+				file_named(m2, "init.lua")->token);
 	plan_manifest_free(m);
 	plan_manifest_free(m2);
 
@@ -552,6 +557,20 @@ static void diff_cases(void **state)
 	plan_manifest_free(m);
 }
 
+static void device_names(void **state)
+{
+	char out[PLAN_NAME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(plan_device_name("app.lua", PLAN_CM, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "app.lc");
+	assert_int_equal(plan_device_name("app.lua", PLAN_DL, out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "app.lua");
+	assert_int_equal(plan_device_name("app.lua", PLAN_CM, out, 6), -1);
+}
+
 static void chk_follows_config(void **state)
 {
 	struct repo *r = *state;
@@ -625,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lua_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(size_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(diff_cases, setup, teardown),
+		cmocka_unit_test(device_names),
 		cmocka_unit_test_setup_teardown(chk_follows_config, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(manifest_outlives_cache, setup,

@@ -425,7 +425,7 @@ static void random_programs(void **state)
 	s0 = seed;
 	printf("# random programs: PLAN_SEED=%llu\n", (unsigned long long)s0);
 	scratch_init(&s);
-	for (round = 0; round < 40; round++) {
+	for (round = 0; round < 25; round++) {
 		char label[64];
 
 		t.len = 0;
