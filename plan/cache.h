@@ -1,0 +1,45 @@
+/*
+ * The content cache: per source and path, the stamp last seen and the
+ * content it named; plus a memo of resolved manifests.  Public calls
+ * first, then those the rest of plan/ uses.
+ */
+#ifndef LUAOTA_PLAN_CACHE_H
+#define LUAOTA_PLAN_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+struct plan_cache;
+struct plan_content;
+struct plan_source;
+
+/* A content cache, shared by every check-in of the process. */
+struct plan_cache *plan_cache_new(void);
+void plan_cache_free(struct plan_cache *c);
+
+/* Counters for tests and benchmarks: files read and hashed so far. */
+uint64_t plan_cache_reads(const struct plan_cache *c);
+
+/*
+ * (plan/ internal) The content of name in src, read and hashed only when
+ * its stamp changed: 0 with a new reference in *out; 0 with *out NULL
+ * and why in err when the file cannot be served; -1 (ENOMEM).
+ */
+int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
+		      const char *name, struct plan_content **out, char *err,
+		      size_t err_len);
+
+/* (plan/ internal) The value memoised under key, or NULL. */
+void *plan_cache_memo_get(struct plan_cache *c, const void *key, size_t len);
+
+/*
+ * (plan/ internal) Memoises value under key (replacing and releasing any
+ * previous one); the cache calls release(value) when it drops it.  0, or
+ * -1 (ENOMEM: value is not kept, and not released).
+ */
+int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
+			void *value, void (*release)(void *value));
+
+#endif /* LUAOTA_PLAN_CACHE_H */

@@ -1,0 +1,162 @@
+/*
+ * Compile checks.  liblua5.1 and liblua5.3 export the same symbol names,
+ * so neither is linked: each is dlopen()ed with RTLD_LOCAL on first use
+ * and reached through the handful of functions looked up here.  Handles
+ * stay open for the life of the process.
+ */
+#include "luacheck.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Lua's own types stay opaque: only pointers to a state cross over. */
+struct lua_State;
+
+struct lua_lib {
+	const char *soname;
+	int version;
+	pthread_once_t once;
+	int ready;     /* 1 when every function below was found */
+	char why[256]; /* why not, when ready is 0 */
+	struct lua_State *(*newstate)(void);
+	int (*loadbuffer)(struct lua_State *L, const char *buf, size_t len,
+			  const char *name);
+	int (*loadbufferx)(struct lua_State *L, const char *buf, size_t len,
+			   const char *name, const char *mode);
+	const char *(*tolstring)(struct lua_State *L, int idx, size_t *len);
+	void (*settop)(struct lua_State *L, int idx);
+	void (*close)(struct lua_State *L);
+};
+
+static struct lua_lib lua51 = { .soname = "liblua5.1.so.0",
+				.version = 51,
+				.once = PTHREAD_ONCE_INIT };
+static struct lua_lib lua53 = { .soname = "liblua5.3.so.0",
+				.version = 53,
+				.once = PTHREAD_ONCE_INIT };
+
+/* dlsym into a function pointer without an object-to-function cast. */
+static int lookup(struct lua_lib *lib, void *handle, const char *symbol,
+		  void *fn, size_t fn_size)
+{
+	void *p = dlsym(handle, symbol);
+
+	if (p == NULL) {
+		snprintf(lib->why, sizeof(lib->why), "%s: no symbol %s",
+			 lib->soname, symbol);
+		return -1;
+	}
+	memcpy(fn, &p, fn_size);
+	return 0;
+}
+
+#define LOOKUP(lib, h, sym, field)                                             \
+	lookup(lib, h, sym, &(lib)->field, sizeof((lib)->field))
+
+static void load(struct lua_lib *lib)
+{
+	void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+	const char *err;
+
+	if (h == NULL) {
+		err = dlerror();
+		snprintf(lib->why, sizeof(lib->why),
+			 "cannot load Lua %d.%d: %s", lib->version / 10,
+			 lib->version % 10, err != NULL ? err : lib->soname);
+		return;
+	}
+	if (LOOKUP(lib, h, "luaL_newstate", newstate) != 0 ||
+	    LOOKUP(lib, h, "lua_tolstring", tolstring) != 0 ||
+	    LOOKUP(lib, h, "lua_settop", settop) != 0 ||
+	    LOOKUP(lib, h, "lua_close", close) != 0)
+		goto fail;
+	/* 5.1 has luaL_loadbuffer; from 5.2 on it is a macro over ...x */
+	if (lib->version == 51
+		? LOOKUP(lib, h, "luaL_loadbuffer", loadbuffer)
+		: LOOKUP(lib, h, "luaL_loadbufferx", loadbufferx))
+		goto fail;
+	lib->ready = 1;
+	return;
+fail:
+	dlclose(h);
+}
+
+static void load_51(void)
+{
+	load(&lua51);
+}
+
+static void load_53(void)
+{
+	load(&lua53);
+}
+
+static struct lua_lib *lib_for(int lua_version)
+{
+	if (lua_version == 51) {
+		pthread_once(&lua51.once, load_51);
+		return &lua51;
+	}
+	if (lua_version == 53) {
+		pthread_once(&lua53.once, load_53);
+		return &lua53;
+	}
+	return NULL;
+}
+
+int plan_lua_available(int lua_version, char *err, size_t err_len)
+{
+	struct lua_lib *lib = lib_for(lua_version);
+
+	if (lib == NULL) {
+		snprintf(err, err_len, "unsupported Lua version %d",
+			 lua_version);
+		return -1;
+	}
+	if (!lib->ready) {
+		snprintf(err, err_len, "%s", lib->why);
+		return -1;
+	}
+	return 0;
+}
+
+int plan_lua_check(const char *src, size_t len, const char *name,
+		   int lua_version, char *err, size_t err_len)
+{
+	struct lua_lib *lib;
+	struct lua_State *L;
+	char chunk[256];
+	const char *msg;
+	int rc;
+
+	if (plan_lua_available(lua_version, err, err_len) != 0)
+		return -1;
+	lib = lib_for(lua_version);
+	/* 5.1 would accept bytecode: a device compiling it would not. */
+	if (len > 0 && src[0] == '\033') {
+		snprintf(err, err_len, "%s: binary chunk, not Lua source",
+			 name);
+		return -1;
+	}
+	/* "=name" makes Lua print the name as is: "app.lua:3: ..." */
+	snprintf(chunk, sizeof(chunk), "=%s", name);
+	L = lib->newstate();
+	if (L == NULL) {
+		snprintf(err, err_len, "%s: out of memory", name);
+		return -1;
+	}
+	if (lib->version == 51)
+		rc = lib->loadbuffer(L, src, len, chunk);
+	else
+		rc = lib->loadbufferx(L, src, len, chunk, "t");
+	if (rc != 0) {
+		msg = lib->tolstring(L, -1, NULL);
+		snprintf(err, err_len, "%s",
+			 msg != NULL ? msg : "compile failed");
+	}
+	lib->settop(L, 0);
+	lib->close(L);
+	return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,33 @@
+/* Picks the source a spec names: see source.h. */
+#include "source.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "source_worktree.h"
+
+int plan_source_open(const struct plan_spec *spec, struct plan_source **out,
+		     char *err, size_t err_len)
+{
+	*out = NULL;
+	if (spec->repo_path == NULL || spec->repo_path[0] == '\0') {
+		snprintf(err, err_len, "no repository path");
+		errno = EINVAL;
+		return -1;
+	}
+	/* The seam for git: a source_git.c will serve spec->repo_ref. */
+	if (spec->repo_ref != NULL) {
+		snprintf(err, err_len,
+			 "%s: serving a git ref (%s) is not supported yet",
+			 spec->repo_path, spec->repo_ref);
+		errno = ENOTSUP;
+		return -1;
+	}
+	return plan_source_worktree_open(spec->repo_path, out, err, err_len);
+}
+
+void plan_source_close(struct plan_source *src)
+{
+	if (src != NULL)
+		src->ops->close(src);
+}
