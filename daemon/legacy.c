@@ -69,9 +69,9 @@ void legacy_run_free(struct legacy_run *run)
 	free(run);
 }
 
-static int reject(struct session *s, const char *fmt, const char *detail)
+static int reject(struct session *s, const char *why)
 {
-	session_set_outcome(s, STORE_OUTCOME_REJECTED, fmt, detail);
+	session_set_outcome(s, STORE_OUTCOME_REJECTED, "%s", why);
 	session_close(s, "rejected");
 	return -1;
 }
@@ -666,12 +666,12 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 	int rc;
 
 	if (a == NULL || strcmp(a, "HI") != 0)
-		return reject(s, "first record is not a HI%s", "");
+		return reject(s, "first record is not a HI");
 	if (hello_chip_id(s, obj) != 0)
-		return reject(s, "HI has no usable chip id%s", "");
+		return reject(s, "HI has no usable chip id");
 	rc = store_chip_get(d->store, s->chip_id, &s->chip);
 	if (rc == STORE_NOTFOUND)
-		return reject(s, "unknown chip%s", "");
+		return reject(s, "unknown chip");
 	if (rc != 0) {
 		/* Cannot tell: the device starts its application unchanged. */
 		session_set_outcome(s, STORE_OUTCOME_FAILED,
@@ -685,9 +685,9 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 			      (const uint8_t *)s->chip.secret,
 			      strlen(s->chip.secret), rec->json, rec->json_len,
 			      rec->sig) != 0)
-		return reject(s, "bad signature%s", "");
+		return reject(s, "bad signature");
 	if (!s->chip.enabled)
-		return reject(s, "chip disabled%s", "");
+		return reject(s, "chip disabled");
 	d->stats.checkins++;
 	if (store_chip_seen(d->store, s->chip_id, s->addr,
 			    daemon_wall_ms() / 1000) != 0) {
