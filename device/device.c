@@ -9,13 +9,14 @@
 #include "config.h"
 #include "json.h"
 #include "proto/frame.h"
+#include "proto/record.h"
 #include "proto/sig.h"
 
-#define DEVICE_TOKENS 128     /* jsmn tokens for config or one command */
-#define DEVICE_TX_MAX 1600    /* HI, a reply, or the next config */
-#define DEVICE_SECRET_MAX 127 /* longest secret the device keeps */
-#define DEVICE_HOST_MAX 127   /* longest server name */
-#define DEVICE_ERR_MAX 160    /* longest compile error sent back */
+#define DEVICE_TOKENS 128 /* jsmn tokens for config or one command */
+#define DEVICE_TX_MAX LUAOTA_SEGMENT_MAX /* HI, a reply, the next config */
+#define DEVICE_SECRET_MAX 127		 /* longest secret the device keeps */
+#define DEVICE_HOST_MAX 127		 /* longest server name */
+#define DEVICE_ERR_MAX 160		 /* longest compile error sent back */
 #define UL_MAX LUAOTA_CHUNK_SIZE
 
 /* Where a boot stands: each receive switches on it. */
@@ -100,16 +101,23 @@ static void discard_staging(struct device *d)
 static enum luaota_err send_record(struct device *d, size_t json_len,
 				   size_t payload_len)
 {
-	char sig[LUAOTA_SIG_LEN + 1];
 	const struct luaota_transport *t = &d->port->transport;
+	uint8_t *tx = (uint8_t *)d->tx;
+	size_t len = 0;
 
-	if (luaota_sig_compute(&d->port->crypto, (const uint8_t *)d->secret,
-			       d->secret_len, d->tx, json_len, sig) != 0)
+	/* In place: the writer moves nothing that is already where it goes. */
+	switch (luaota_record_write(
+	    &d->port->crypto, (const uint8_t *)d->secret, d->secret_len, d->tx,
+	    json_len, tx + json_len + LUAOTA_SIG_LEN + 1, payload_len, tx,
+	    sizeof(d->tx), &len)) {
+	case LUAOTA_RECORD_OK:
+		break;
+	case LUAOTA_RECORD_ECRYPTO:
 		return LUAOTA_ECRYPTO;
-	memcpy(d->tx + json_len, sig, LUAOTA_SIG_LEN);
-	d->tx[json_len + LUAOTA_SIG_LEN] = '\n';
-	if (t->send(t->ctx, (const uint8_t *)d->tx,
-		    json_len + LUAOTA_SIG_LEN + 1 + payload_len) != 0)
+	default:
+		return LUAOTA_ETOOBIG;
+	}
+	if (t->send(t->ctx, tx, len) != 0)
 		return LUAOTA_ENET;
 	return LUAOTA_OK;
 }
@@ -626,7 +634,7 @@ static enum luaota_err say_hi(struct device *d,
 	     ldev_config_load(&c, &d->port->flash, (char *)d->rx, sizeof(d->rx),
 			      d->tok, DEVICE_TOKENS) == 0
 		 ? "ok"
-		 : "missing or invalid, using {}",
+		 : "invalid, using {}",
 	     0);
 	app_settings(d->result, &c);
 	err = boot_settings(d, &c);
@@ -695,19 +703,19 @@ const char *luaota_strerror(enum luaota_err err)
 	case LUAOTA_OK:
 		return "success";
 	case LUAOTA_EAUTH:
-		return "a record in the session failed its signature";
+		return "bad signature in session";
 	case LUAOTA_EPROTO:
-		return "a malformed or oversized record in the session";
+		return "malformed record in session";
 	case LUAOTA_EFLASH:
-		return "the flash refused a write";
+		return "flash write failed";
 	case LUAOTA_ECONFIG:
-		return "the config names no usable server, port or secret";
+		return "no server, port or secret in config";
 	case LUAOTA_ENET:
-		return "the connection failed while sending";
+		return "send failed";
 	case LUAOTA_ETOOBIG:
-		return "a reply or the new config does not fit its limit";
+		return "reply or config too long";
 	case LUAOTA_ECRYPTO:
-		return "the HMAC could not be computed";
+		return "HMAC failed";
 	case LUAOTA_EINVAL:
 		return "invalid argument";
 	}
@@ -718,17 +726,17 @@ const char *luaota_outcome_str(enum luaota_outcome outcome)
 {
 	switch (outcome) {
 	case LUAOTA_APP_CURRENT:
-		return "no update needed: start the application";
+		return "server says current";
 	case LUAOTA_APP_NOREPLY:
-		return "no reply from the server: start the application";
+		return "no reply from server";
 	case LUAOTA_APP_REJECTED:
-		return "first reply not a valid command: start the application";
+		return "first reply rejected";
 	case LUAOTA_APP_TIMEOUT:
-		return "session timed out: start the application";
+		return "session timed out";
 	case LUAOTA_APP_CLOSED:
-		return "server closed the session: start the application";
+		return "server closed session";
 	case LUAOTA_REBOOT:
-		return "new config written: reboot";
+		return "new config: reboot";
 	}
 	return "unknown outcome";
 }
