@@ -386,16 +386,15 @@ static int file_fits(struct session *s, const struct plan_file *f)
 	return elapsed + records * (per_record + 1) <= c->session_budget_ms;
 }
 
+/* The compiled twin of a .lua name (x.lua -> x.lc), or NULL for others. */
 static const char *device_name(const char *name, char *buf, size_t len)
 {
 	size_t n = strlen(name);
 
-	if (n > 4 && strcmp(name + n - 4, ".lua") == 0 && n < len) {
-		memcpy(buf, name, n - 4);
-		memcpy(buf + n - 4, ".lc", 4);
-		return buf;
-	}
-	return NULL;
+	if (n <= 4 || strcmp(name + n - 4, ".lua") != 0 ||
+	    plan_device_name(name, PLAN_CM, buf, len) != 0)
+		return NULL;
+	return buf;
 }
 
 /* Sends the next command of the run, or restart when none is left. */

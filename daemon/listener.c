@@ -66,6 +66,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	log_debug("event=accept peer=%s", addr);
 	session_new(d, fd, sa, (socklen_t)salen);
 }
 
@@ -123,6 +124,8 @@ static int add_listener(struct daemon *d, int fd)
 {
 	struct evconnlistener *l;
 
+	/* Inherited sockets may be blocking: accept() must never wait. */
+	evutil_make_socket_nonblocking(fd);
 	l = evconnlistener_new(d->base, on_accept, d,
 			       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 			       LISTEN_BACKLOG, fd);

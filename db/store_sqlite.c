@@ -453,7 +453,7 @@ fail:
 static int check_and_migrate(struct store *st, const char *path, int flags)
 {
 	int latest = (int)ARRAY_LEN(store_migrations);
-	int version, tables;
+	int version = 0, tables = 0;
 
 	if (user_version(st, &version) != 0)
 		return set_error(st, -1, "%s: not a usable database: %s", path,

@@ -26,6 +26,20 @@ LUAOTAD = os.path.join(BUILD, "daemon", "luaotad")
 LUAOTACTL = os.path.join(BUILD, "ctl", "luaotactl")
 DEVICE = os.path.join(BUILD, "device", "luaota-device")
 READY_TIMEOUT = 20.0  # seconds to wait for READY=1 before calling it broken
+# tmpfs when there is one: the tests are about behaviour, not disk syncs.
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+# luaota-device exit codes (luaota-device(1)).
+DEVICE_APP_STARTED = 0
+DEVICE_NO_SESSION = 3  # no reply, or one it would not act on: app started
+DEVICE_REBOOTED = 10
+
+
+def read_device_file(flash, name):
+    """A file of a simulated flash: '/' in SPIFFS names is stored as %2F."""
+    with open(os.path.join(flash, name.replace("/", "%2F")), "rb") as fp:
+        return fp.read()
 
 
 def sign(secret, json_text):
@@ -109,7 +123,7 @@ class Case(unittest.TestCase):
     """A test with its own directory, database and (on demand) daemon."""
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="luaota-it-")
+        self.dir = tempfile.mkdtemp(prefix="luaota-it-", dir=SCRATCH)
         self.db = os.path.join(self.dir, "luaota.db")
         self.repo = os.path.join(self.dir, "repo")
         os.mkdir(self.repo)
@@ -118,11 +132,7 @@ class Case(unittest.TestCase):
     def tearDown(self):
         if self.daemon is not None:
             self.daemon.stop()
-        outcome = getattr(self, "_outcome", None)
-        if outcome is not None and not outcome.success:
-            sys.stderr.write(f"# kept {self.dir}\n")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        # TapResult.stopTest removes self.dir unless the test failed.
 
     # -- helpers ---------------------------------------------------------
 
@@ -191,9 +201,25 @@ class TapResult(unittest.TextTestResult):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.count = 0
+        self.failed_now = False
+
+    def startTest(self, test):
+        super().startTest(test)
+        self.failed_now = False
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        workdir = getattr(test, "dir", None)
+        if workdir is None:
+            return
+        if self.failed_now:
+            print(f"# kept {workdir}", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def _tap(self, ok, test, detail=None):
         self.count += 1
+        self.failed_now = self.failed_now or not ok
         print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}",
               flush=True)
         if detail:
