@@ -448,9 +448,10 @@ fail:
 /*
  * Checks what the file holds before anything writes to it: a file that
  * is no database, another program's database, or a newer schema is
- * refused, never repaired.
+ * refused, never repaired.  An older or empty one needs migration.
  */
-static int check_and_migrate(struct store *st, const char *path, int flags)
+static int check_schema(struct store *st, const char *path, int flags,
+			int *needs_migration)
 {
 	int latest = (int)ARRAY_LEN(store_migrations);
 	int version, tables;
@@ -483,14 +484,28 @@ static int check_and_migrate(struct store *st, const char *path, int flags)
 				 "open it read-write once to migrate",
 				 path, version, latest);
 	if (version < latest)
-		return migrate(st, path);
+		*needs_migration = 1;
+	return 0;
+}
+
+/* WAL, so that the CLI reads while the daemon writes; then durability. */
+static int set_journal(struct store *st)
+{
+	if (pragma_expect(st, "PRAGMA journal_mode = WAL", "wal") != 0)
+		return -1;
+	/* In WAL mode NORMAL never corrupts; a power cut may only lose the
+	 * last commits. */
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return sql_error(st, sqlite3_extended_errcode(st->db),
+				 "PRAGMA synchronous");
 	return 0;
 }
 
 struct store *store_open(const char *path, int flags)
 {
 	struct store *st;
-	int oflags, rc, i;
+	int oflags, rc, i, needs_migration = 0;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
@@ -526,21 +541,13 @@ struct store *store_open(const char *path, int flags)
 		if (stmt(st, (enum stmt_id)i) == NULL)
 			goto fail;
 	}
-	if (check_and_migrate(st, path, flags) != 0)
+	if (check_schema(st, path, flags, &needs_migration) != 0)
 		goto fail;
-	if (!st->readonly) {
-		/* WAL: the CLI reads while the daemon writes. */
-		if (pragma_expect(st, "PRAGMA journal_mode = WAL", "wal") != 0)
-			goto fail;
-		/* In WAL mode NORMAL never corrupts; a power cut may only
-		 * lose the last commits. */
-		if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL,
-				 NULL, NULL) != SQLITE_OK) {
-			sql_error(st, sqlite3_extended_errcode(st->db),
-				  "PRAGMA synchronous");
-			goto fail;
-		}
-	}
+	/* The journal mode first: the migration itself runs in WAL. */
+	if (!st->readonly && set_journal(st) != 0)
+		goto fail;
+	if (needs_migration && migrate(st, path) != 0)
+		goto fail;
 	return st;
 fail:
 	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
