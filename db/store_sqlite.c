@@ -181,13 +181,12 @@ static int sql_error(struct store *st, int rc, const char *what)
 {
 	int code = -1;
 
+	/* Every flavour of BUSY and LOCKED (the low byte is the primary code).
+	 */
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return set_error(st, STORE_BUSY, "%s: database is locked",
+				 what);
 	switch (rc) {
-	case SQLITE_BUSY:
-	case SQLITE_BUSY_SNAPSHOT:
-	case SQLITE_BUSY_RECOVERY:
-	case SQLITE_LOCKED:
-		code = STORE_BUSY;
-		break;
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
 	case SQLITE_CONSTRAINT_UNIQUE:
 		code = STORE_EXISTS;
@@ -196,8 +195,6 @@ static int sql_error(struct store *st, int rc, const char *what)
 		code = STORE_NOTFOUND;
 		break;
 	}
-	if (code == STORE_BUSY)
-		return set_error(st, code, "%s: database is locked", what);
 	return set_error(st, code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -372,8 +369,9 @@ static int count_tables(struct store *st, int *count)
 		return sql_error(st, rc, "reading the schema");
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, "reading the schema");
 		sqlite3_finalize(s);
-		return sql_error(st, rc, "reading the schema");
+		return rc;
 	}
 	*count = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -392,8 +390,9 @@ static int pragma_expect(struct store *st, const char *sql, const char *expect)
 		return sql_error(st, rc, sql);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, sql);
 		sqlite3_finalize(s);
-		return sql_error(st, rc, sql);
+		return rc;
 	}
 	got = sqlite3_column_text(s, 0);
 	ok = got != NULL && strcmp((const char *)got, expect) == 0;
@@ -418,6 +417,13 @@ static int migrate(struct store *st, const char *path)
 		return rc;
 	if ((rc = user_version(st, &version)) != 0)
 		goto fail;
+	if (version > latest) {
+		rc = set_error(st, -1,
+			       "%s: a newer program moved the schema to "
+			       "version %d meanwhile",
+			       path, version);
+		goto fail;
+	}
 	for (; version < latest; version++) {
 		if (sqlite3_exec(st->db, store_migrations[version], NULL, NULL,
 				 &err) != SQLITE_OK) {
