@@ -181,13 +181,12 @@ static int sql_error(struct store *st, int rc, const char *what)
 {
 	int code = -1;
 
+	/* Every flavour of BUSY and LOCKED (the low byte is the primary code).
+	 */
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return set_error(st, STORE_BUSY, "%s: database is locked",
+				 what);
 	switch (rc) {
-	case SQLITE_BUSY:
-	case SQLITE_BUSY_SNAPSHOT:
-	case SQLITE_BUSY_RECOVERY:
-	case SQLITE_LOCKED:
-		code = STORE_BUSY;
-		break;
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
 	case SQLITE_CONSTRAINT_UNIQUE:
 		code = STORE_EXISTS;
@@ -196,8 +195,6 @@ static int sql_error(struct store *st, int rc, const char *what)
 		code = STORE_NOTFOUND;
 		break;
 	}
-	if (code == STORE_BUSY)
-		return set_error(st, code, "%s: database is locked", what);
 	return set_error(st, code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -372,8 +369,9 @@ static int count_tables(struct store *st, int *count)
 		return sql_error(st, rc, "reading the schema");
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, "reading the schema");
 		sqlite3_finalize(s);
-		return sql_error(st, rc, "reading the schema");
+		return rc;
 	}
 	*count = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -392,8 +390,9 @@ static int pragma_expect(struct store *st, const char *sql, const char *expect)
 		return sql_error(st, rc, sql);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, sql);
 		sqlite3_finalize(s);
-		return sql_error(st, rc, sql);
+		return rc;
 	}
 	got = sqlite3_column_text(s, 0);
 	ok = got != NULL && strcmp((const char *)got, expect) == 0;
@@ -418,6 +417,13 @@ static int migrate(struct store *st, const char *path)
 		return rc;
 	if ((rc = user_version(st, &version)) != 0)
 		goto fail;
+	if (version > latest) {
+		rc = set_error(st, -1,
+			       "%s: a newer program moved the schema to "
+			       "version %d meanwhile",
+			       path, version);
+		goto fail;
+	}
 	for (; version < latest; version++) {
 		if (sqlite3_exec(st->db, store_migrations[version], NULL, NULL,
 				 &err) != SQLITE_OK) {
@@ -448,9 +454,10 @@ fail:
 /*
  * Checks what the file holds before anything writes to it: a file that
  * is no database, another program's database, or a newer schema is
- * refused, never repaired.
+ * refused, never repaired.  An older or empty one needs migration.
  */
-static int check_and_migrate(struct store *st, const char *path, int flags)
+static int check_schema(struct store *st, const char *path, int flags,
+			int *needs_migration)
 {
 	int latest = (int)ARRAY_LEN(store_migrations);
 	int version = 0, tables = 0;
@@ -483,14 +490,28 @@ static int check_and_migrate(struct store *st, const char *path, int flags)
 				 "open it read-write once to migrate",
 				 path, version, latest);
 	if (version < latest)
-		return migrate(st, path);
+		*needs_migration = 1;
+	return 0;
+}
+
+/* WAL, so that the CLI reads while the daemon writes; then durability. */
+static int set_journal(struct store *st)
+{
+	if (pragma_expect(st, "PRAGMA journal_mode = WAL", "wal") != 0)
+		return -1;
+	/* In WAL mode NORMAL never corrupts; a power cut may only lose the
+	 * last commits. */
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return sql_error(st, sqlite3_extended_errcode(st->db),
+				 "PRAGMA synchronous");
 	return 0;
 }
 
 struct store *store_open(const char *path, int flags)
 {
 	struct store *st;
-	int oflags, rc, i;
+	int oflags, rc, i, needs_migration = 0;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
@@ -526,21 +547,13 @@ struct store *store_open(const char *path, int flags)
 		if (stmt(st, (enum stmt_id)i) == NULL)
 			goto fail;
 	}
-	if (check_and_migrate(st, path, flags) != 0)
+	if (check_schema(st, path, flags, &needs_migration) != 0)
 		goto fail;
-	if (!st->readonly) {
-		/* WAL: the CLI reads while the daemon writes. */
-		if (pragma_expect(st, "PRAGMA journal_mode = WAL", "wal") != 0)
-			goto fail;
-		/* In WAL mode NORMAL never corrupts; a power cut may only
-		 * lose the last commits. */
-		if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL,
-				 NULL, NULL) != SQLITE_OK) {
-			sql_error(st, sqlite3_extended_errcode(st->db),
-				  "PRAGMA synchronous");
-			goto fail;
-		}
-	}
+	/* The journal mode first: the migration itself runs in WAL. */
+	if (!st->readonly && set_journal(st) != 0)
+		goto fail;
+	if (needs_migration && migrate(st, path) != 0)
+		goto fail;
 	return st;
 fail:
 	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
