@@ -459,6 +459,29 @@ static void lua_versions(void **state)
 	    plan_lua_check("\033Lua", 4, "b.lua", 51, err, sizeof(err)), -1);
 	assert_int_equal(
 	    plan_lua_check("\033Lua", 4, "b.lua", 53, err, sizeof(err)), -1);
+	{
+		uint8_t *a = NULL, *b = NULL;
+		size_t la = 0, lb = 0;
+
+		assert_int_equal(plan_lua_dump("return 1\n", 9, "d.lua", 51, &a,
+					       &la, err, sizeof(err)),
+				 0);
+		assert_int_equal(plan_lua_dump("return 1\n", 9, "d.lua", 53, &b,
+					       &lb, err, sizeof(err)),
+				 0);
+		/* both are Lua bytecode, of different versions */
+		assert_true(la > 4 && lb > 4);
+		assert_memory_equal(a, "\033Lua", 4);
+		assert_memory_equal(b, "\033Lua", 4);
+		assert_int_equal(a[4], 0x51);
+		assert_int_equal(b[4], 0x53);
+		free(a);
+		free(b);
+		assert_int_equal(plan_lua_dump("return +", 8, "d.lua", 51, &a,
+					       &la, err, sizeof(err)),
+				 -1);
+		assert_null(a);
+	}
 	assert_int_equal(plan_lua_available(51, err, sizeof(err)), 0);
 	assert_int_equal(plan_lua_available(53, err, sizeof(err)), 0);
 	assert_int_equal(plan_lua_available(52, err, sizeof(err)), -1);
