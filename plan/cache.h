@@ -15,8 +15,10 @@ struct plan_cache;
 struct plan_content;
 struct plan_source;
 
-/* A content cache, shared by every check-in of the process. */
+/* A content cache, shared by every check-in of the process; NULL: ENOMEM. */
 struct plan_cache *plan_cache_new(void);
+
+/* Frees c; manifests resolved through it stay valid until freed. */
 void plan_cache_free(struct plan_cache *c);
 
 /* Counters for tests and benchmarks: files read and hashed so far. */

@@ -13,6 +13,8 @@
  */
 int plan_diff(const struct plan_manifest *m, const struct plan_held *held,
 	      size_t nheld, struct plan_steps *out);
+
+/* Frees what plan_diff allocated in s and zeroes it. */
 void plan_steps_free(struct plan_steps *s);
 
 /*

@@ -8,11 +8,16 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Lua's own types stay opaque: only pointers to a state cross over. */
 struct lua_State;
+
+typedef int (*lua_writer_fn)(struct lua_State *L, const void *p, size_t sz,
+			     void *ud);
 
 struct lua_lib {
 	const char *soname;
@@ -28,6 +33,9 @@ struct lua_lib {
 	const char *(*tolstring)(struct lua_State *L, int idx, size_t *len);
 	void (*settop)(struct lua_State *L, int idx);
 	void (*close)(struct lua_State *L);
+	int (*dump51)(struct lua_State *L, lua_writer_fn w, void *ud);
+	int (*dump53)(struct lua_State *L, lua_writer_fn w, void *ud,
+		      int strip);
 };
 
 static struct lua_lib lua51 = { .soname = "liblua5.1.so.0",
@@ -74,8 +82,10 @@ static void load(struct lua_lib *lib)
 		goto fail;
 	/* 5.1 has luaL_loadbuffer; from 5.2 on it is a macro over ...x */
 	if (lib->version == 51
-		? LOOKUP(lib, h, "luaL_loadbuffer", loadbuffer)
-		: LOOKUP(lib, h, "luaL_loadbufferx", loadbufferx))
+		? LOOKUP(lib, h, "luaL_loadbuffer", loadbuffer) ||
+		      LOOKUP(lib, h, "lua_dump", dump51)
+		: LOOKUP(lib, h, "luaL_loadbufferx", loadbufferx) ||
+		      LOOKUP(lib, h, "lua_dump", dump53))
 		goto fail;
 	lib->ready = 1;
 	return;
@@ -122,8 +132,40 @@ int plan_lua_available(int lua_version, char *err, size_t err_len)
 	return 0;
 }
 
-int plan_lua_check(const char *src, size_t len, const char *name,
-		   int lua_version, char *err, size_t err_len)
+struct dump_buf {
+	uint8_t *data;
+	size_t len, cap;
+	int failed;
+};
+
+/* lua_Writer: appends a piece of bytecode to a dump_buf. */
+static int dump_write(struct lua_State *L, const void *p, size_t sz, void *ud)
+{
+	struct dump_buf *b = ud;
+	uint8_t *bigger;
+	size_t cap;
+
+	(void)L;
+	if (b->len + sz > b->cap) {
+		cap = (b->len + sz) * 2 + 64;
+		bigger = realloc(b->data, cap);
+		if (bigger == NULL) {
+			b->failed = 1;
+			return 1;
+		}
+		b->data = bigger;
+		b->cap = cap;
+	}
+	if (sz > 0)
+		memcpy(b->data + b->len, p, sz);
+	b->len += sz;
+	return 0;
+}
+
+/* Loads src; with dump, also serialises the function (debug info kept). */
+static int compile(const char *src, size_t len, const char *name,
+		   int lua_version, struct dump_buf *dump, char *err,
+		   size_t err_len)
 {
 	struct lua_lib *lib;
 	struct lua_State *L;
@@ -155,8 +197,40 @@ int plan_lua_check(const char *src, size_t len, const char *name,
 		msg = lib->tolstring(L, -1, NULL);
 		snprintf(err, err_len, "%s",
 			 msg != NULL ? msg : "compile failed");
+	} else if (dump != NULL) {
+		if (lib->version == 51)
+			lib->dump51(L, dump_write, dump);
+		else
+			lib->dump53(L, dump_write, dump, 0);
+		if (dump->failed) {
+			snprintf(err, err_len, "%s: out of memory", name);
+			rc = -1;
+		}
 	}
 	lib->settop(L, 0);
 	lib->close(L);
 	return rc == 0 ? 0 : -1;
+}
+
+int plan_lua_check(const char *src, size_t len, const char *name,
+		   int lua_version, char *err, size_t err_len)
+{
+	return compile(src, len, name, lua_version, NULL, err, err_len);
+}
+
+int plan_lua_dump(const char *src, size_t len, const char *name,
+		  int lua_version, uint8_t **out, size_t *out_len, char *err,
+		  size_t err_len)
+{
+	struct dump_buf b = { 0 };
+
+	*out = NULL;
+	*out_len = 0;
+	if (compile(src, len, name, lua_version, &b, err, err_len) != 0) {
+		free(b.data);
+		return -1;
+	}
+	*out = b.data;
+	*out_len = b.len;
+	return 0;
 }

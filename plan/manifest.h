@@ -14,6 +14,8 @@
  */
 int plan_manifest_resolve(struct plan_cache *c, const struct plan_spec *spec,
 			  struct plan_manifest **out);
+
+/* Releases a manifest from plan_manifest_resolve (NULL is fine). */
 void plan_manifest_free(struct plan_manifest *m);
 
 /*

@@ -36,7 +36,9 @@ struct plan_source_ops {
 
 struct plan_source {
 	const struct plan_source_ops *ops;
-	char *key;	   /* identity for cache keys, e.g. "worktree:/srv/r" */
+	/* identity for cache keys, e.g. "worktree:/srv/r"; a git source
+	 * names the commit here, so that a moved ref is a new source */
+	char *key;
 	char revision[64]; /* "worktree", or a commit id */
 };
 

@@ -3,13 +3,16 @@
  * "--SAFETRIM" line (so that the lexer always runs); either call may
  * refuse (EINVAL), but when it answers, the output is never longer than
  * the input, holds exactly as many '\n' and '\r' bytes, and as many line
- * breaks as Lua counts them ("\r\n" and "\n\r" are one).
+ * breaks as Lua counts them ("\r\n" and "\n\r" are one).  And whenever
+ * Lua 5.1 or 5.3 compiles the input, it compiles the output to the very
+ * same bytecode, debug information (line numbers) included.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan/luacheck.h"
 #include "plan/safetrim.h"
 
 #define MARKER "--SAFETRIM\n"
@@ -40,6 +43,25 @@ static size_t lua_lines(const char *s, size_t len)
 	return n;
 }
 
+/* Both texts compile alike under lua_version, or the input does not. */
+static void same_program(const char *src, size_t len, const char *out,
+			 size_t out_len, int lua_version)
+{
+	uint8_t *a = NULL, *b = NULL;
+	size_t la = 0, lb = 0;
+	char err[256];
+
+	if (plan_lua_dump(src, len, "f.lua", lua_version, &a, &la, err,
+			  sizeof(err)) != 0)
+		return;
+	if (plan_lua_dump(out, out_len, "f.lua", lua_version, &b, &lb, err,
+			  sizeof(err)) != 0 ||
+	    la != lb || memcmp(a, b, la) != 0)
+		abort();
+	free(a);
+	free(b);
+}
+
 static void check(const char *src, size_t len)
 {
 	char *out = NULL;
@@ -55,6 +77,8 @@ static void check(const char *src, size_t len)
 	    count(src, len, '\r') != count(out, out_len, '\r') ||
 	    lua_lines(src, len) != lua_lines(out, out_len))
 		abort();
+	same_program(src, len, out, out_len, 51);
+	same_program(src, len, out, out_len, 53);
 	free(out);
 }
 

@@ -459,6 +459,29 @@ static void lua_versions(void **state)
 	    plan_lua_check("\033Lua", 4, "b.lua", 51, err, sizeof(err)), -1);
 	assert_int_equal(
 	    plan_lua_check("\033Lua", 4, "b.lua", 53, err, sizeof(err)), -1);
+	{
+		uint8_t *a = NULL, *b = NULL;
+		size_t la = 0, lb = 0;
+
+		assert_int_equal(plan_lua_dump("return 1\n", 9, "d.lua", 51, &a,
+					       &la, err, sizeof(err)),
+				 0);
+		assert_int_equal(plan_lua_dump("return 1\n", 9, "d.lua", 53, &b,
+					       &lb, err, sizeof(err)),
+				 0);
+		/* both are Lua bytecode, of different versions */
+		assert_true(la > 4 && lb > 4);
+		assert_memory_equal(a, "\033Lua", 4);
+		assert_memory_equal(b, "\033Lua", 4);
+		assert_int_equal(a[4], 0x51);
+		assert_int_equal(b[4], 0x53);
+		free(a);
+		free(b);
+		assert_int_equal(plan_lua_dump("return +", 8, "d.lua", 51, &a,
+					       &la, err, sizeof(err)),
+				 -1);
+		assert_null(a);
+	}
 	assert_int_equal(plan_lua_available(51, err, sizeof(err)), 0);
 	assert_int_equal(plan_lua_available(53, err, sizeof(err)), 0);
 	assert_int_equal(plan_lua_available(52, err, sizeof(err)), -1);
@@ -608,6 +631,36 @@ static void manifest_outlives_cache(void **state)
 	plan_manifest_free(m);
 }
 
+static void many_files(void **state)
+{
+	struct repo *r = *state;
+	struct plan_want files[40];
+	char names[40][16];
+	struct plan_spec spec;
+	struct plan_manifest *m1, *m2;
+	uint64_t reads;
+	size_t i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%02zu.txt", i);
+		put(r, names[i], names[i]);
+		files[i].name = names[i];
+		files[i].action = PLAN_AUTO;
+	}
+	spec = spec_of(r, files, 40);
+	m1 = resolve_ok(r, &spec);
+	reads = plan_cache_reads(r->cache);
+	assert_int_equal(reads, 40);
+	m2 = resolve_ok(r, &spec);
+	assert_int_equal(plan_cache_reads(r->cache), reads);
+	assert_ptr_equal(m1, m2);
+	for (i = 0; i < 40; i++)
+		assert_memory_equal(m2->files[i].data, names[i],
+				    strlen(names[i]));
+	plan_manifest_free(m1);
+	plan_manifest_free(m2);
+}
+
 static void git_ref_not_yet(void **state)
 {
 	struct repo *r = *state;
@@ -649,6 +702,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(manifest_outlives_cache, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(many_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(git_ref_not_yet, setup,
 						teardown),
 	};
