@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct daemon *d = arg;
 	char addr[INET6_ADDRSTRLEN];
+	int one = 1;
 
 	(void)l;
 	if (d->draining) {
@@ -66,6 +69,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	/* Lock-step records: nothing is gained by waiting to coalesce. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	log_debug("event=accept peer=%s", addr);
 	session_new(d, fd, sa, (socklen_t)salen);
 }

@@ -1,0 +1,182 @@
+/* daemon/config.c: keywords, units, ranges and file:line errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+
+static char dir[] = "/tmp/luaota-config-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes text to a config file and loads it; stderr goes to *errors. */
+static int load(struct config *c, const char *text, char *errors,
+		size_t errors_len)
+{
+	char path[256], log_path[256];
+	FILE *fp;
+	int rc, saved = dup(2);
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/luaotad.conf", dir);
+	snprintf(log_path, sizeof(log_path), "%s/stderr", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	fflush(stderr);
+	assert_non_null(freopen(log_path, "w", stderr));
+	rc = config_load(c, path, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fp = fopen(log_path, "r");
+	assert_non_null(fp);
+	n = fread(errors, 1, errors_len - 1, fp);
+	errors[n] = '\0';
+	fclose(fp);
+	return rc;
+}
+
+static void defaults_listen_everywhere(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.nlisten, 2);
+	assert_string_equal(c.listen[0], "0.0.0.0:8266");
+	assert_string_equal(c.listen[1], "[::]:8266");
+	assert_int_equal(c.session_budget_ms, 20000);
+	assert_int_equal(c.max_file_size, 16384);
+	config_free(&c);
+}
+
+static void parses_every_unit(void **state)
+{
+	struct config c;
+	char errors[1024];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(load(&c,
+			      "# a comment\n"
+			      "\n"
+			      "listen = 127.0.0.1:9000   # trailing\n"
+			      "listen = [::1]:9000\n"
+			      "database=/var/tmp/x.db\n"
+			      "session_budget = 5s\n"
+			      "reply_timeout = 750ms\n"
+			      "first_record_timeout = 2500\n"
+			      "max_file_size = 32K\n"
+			      "session_max_bytes = 1M\n"
+			      "max_connections = 10\n"
+			      "log_level = debug\n",
+			      errors, sizeof(errors)),
+			 0);
+	assert_string_equal(errors, "");
+	assert_int_equal(c.nlisten, 2);
+	assert_string_equal(c.listen[0], "127.0.0.1:9000");
+	assert_string_equal(c.listen[1], "[::1]:9000");
+	assert_string_equal(c.database, "/var/tmp/x.db");
+	assert_int_equal(c.session_budget_ms, 5000);
+	assert_int_equal(c.reply_timeout_ms, 750);
+	assert_int_equal(c.first_record_ms, 2500);
+	assert_int_equal(c.max_file_size, 32768);
+	assert_int_equal(c.session_max_bytes, 1048576);
+	assert_int_equal(c.max_connections, 10);
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	config_free(&c);
+}
+
+static void reports_every_error_with_its_line(void **state)
+{
+	struct config c;
+	char errors[2048];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(load(&c,
+			      "max_connections = ten\n"
+			      "no_such_thing = 1\n"
+			      "just words\n"
+			      "session_budget = 3h\n"
+			      "max_connections = 0\n"
+			      "log_level = loud\n"
+			      "listen = 8266\n"
+			      "database =\n"
+			      "max_file_size = 99999999999999999999999\n",
+			      errors, sizeof(errors)),
+			 -1);
+	assert_non_null(strstr(errors, "luaotad.conf:1: max_connections: "
+				       "not a non-negative integer"));
+	assert_non_null(strstr(errors, ":2: no_such_thing: unknown keyword"));
+	assert_non_null(strstr(errors, ":3: expected keyword = value"));
+	assert_non_null(strstr(errors, ":4: session_budget: not a duration"));
+	assert_non_null(strstr(errors, ":5: max_connections: value out of "
+				       "range"));
+	assert_non_null(strstr(errors, ":6: log_level:"));
+	assert_non_null(strstr(errors, ":7: listen: listen needs"));
+	assert_non_null(strstr(errors, ":8: database: missing value"));
+	assert_non_null(strstr(errors, ":9: max_file_size: not a size"));
+	config_free(&c);
+}
+
+static void budget_must_be_below_deadline(void **state)
+{
+	struct config c;
+	char errors[1024];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(
+	    load(&c, "session_budget = 30s\n", errors, sizeof(errors)), -1);
+	assert_non_null(strstr(errors, "session_budget must be below"));
+	config_free(&c);
+}
+
+static void missing_file_is_fine_only_when_allowed(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/nonexistent/luaotad.conf", 1), 0);
+	assert_int_equal(c.nlisten, 2);
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_listen_everywhere),
+		cmocka_unit_test(parses_every_unit),
+		cmocka_unit_test(reports_every_error_with_its_line),
+		cmocka_unit_test(budget_must_be_below_deadline),
+		cmocka_unit_test(missing_file_is_fine_only_when_allowed),
+	};
+
+	log_init(0, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
