@@ -585,6 +585,28 @@ static void hostile_names_write_nothing(void **state)
 	}
 }
 
+static void escaped_names_decode_to_utf8(void **state)
+{
+	struct fake_world *w = *state;
+
+	fake_add(w,
+		 "{\"a\":\"dl\",\"name\":\"\\u00e9t\\u00E9\\/x\",\"data\":1}",
+		 "1", 1);
+	fake_add(w,
+		 "{\"a\":\"dl\",\"name\":\"\\ud83d\\ude00\\u20ac\",\"data\":1}",
+		 "2", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"\\ud83d\",\"data\":1}", "3", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"a\\u0000b\",\"data\":1}", "4", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"\\ude00\",\"data\":1}", "5", 1);
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_file(w, "\xc3\xa9t\xc3\xa9/x", "1");
+	assert_file(w, "\xf0\x9f\x98\x80\xe2\x82\xac", "2");
+	assert_string_equal(fake_sent_json(w, 3), "{\"s\":\"bad name\"}");
+	assert_string_equal(fake_sent_json(w, 4), "{\"s\":\"bad name\"}");
+	assert_string_equal(fake_sent_json(w, 5), "{\"s\":\"bad name\"}");
+	assert_int_equal(fake_count_files(w), 2);
+}
+
 static void name_check_rules(void **state)
 {
 	(void)state;
@@ -720,6 +742,7 @@ int main(void)
 		T(malformed_records_are_protocol_errors),
 		T(data_over_the_cap_and_extra_bytes),
 		T(hostile_names_write_nothing),
+		T(escaped_names_decode_to_utf8),
 		T(name_check_rules),
 		T(write_failure_midway_keeps_old_file),
 		T(rename_failure_keeps_old_file),
