@@ -124,6 +124,40 @@ static void missing_server_or_secret_is_config_error(void **state)
 	assert_int_equal(fake_boot(w, "1", NULL, 0), LUAOTA_ECONFIG);
 }
 
+/* Records captured from the NodeMCU client and example server (secret
+ * selftest-secret, chip 13572468), as bytes. */
+static void captured_records_are_understood(void **state)
+{
+	struct fake_world *w = *state;
+	static const char config[] =
+	    "{\"leave\":false,\"port\":37823,\"ssid\":\"dummy-ssid\","
+	    "\"spwd\":\"dummy-pwd\",\"server\":\"127.0.0.1\","
+	    "\"secret\":\"selftest-secret\"}";
+	static const char pu[] = "{\"a\":\"pu\",\"data\":1024}d4754b\n";
+	static const char ok[] = "{\"r\":\"OK!\"}fe4d30\n";
+	uint8_t rec[sizeof(pu) - 1 + 1024];
+
+	fake_put(w, CONFIG_FILE, config, strlen(config));
+	memcpy(rec, pu, sizeof(pu) - 1);
+	memset(rec + sizeof(pu) - 1, 'c', 1024);
+	fake_add_raw(w, rec, sizeof(rec));
+	assert_int_equal(fake_boot(w, "13572468", NULL, 0), LUAOTA_OK);
+	assert_string_equal(fake_sent_json(w, 0),
+			    "{\"leave\":false,\"port\":37823,\"ssid\":"
+			    "\"dummy-ssid\",\"spwd\":\"dummy-pwd\",\"server\":"
+			    "\"127.0.0.1\",\"a\":\"HI\",\"id\":13572468}");
+	assert_int_equal(w->net.port, 37823);
+	assert_int_equal(w->result.commands, 1);
+	assert_string_equal(fake_sent_json(w, 1), "{\"s\":\"OK\"}");
+
+	fake_world_free(w);
+	fake_world_init(w);
+	fake_put(w, CONFIG_FILE, config, strlen(config));
+	fake_add_raw(w, ok, sizeof(ok) - 1);
+	assert_int_equal(fake_boot(w, "13572468", NULL, 0), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_CURRENT);
+}
+
 static void ok_reply_starts_app_whatever_its_signature(void **state)
 {
 	struct fake_world *w = *state;
@@ -724,6 +758,7 @@ int main(void)
 		T(hi_carries_config_minus_secret),
 		T(hi_uses_config_and_string_ids),
 		T(missing_server_or_secret_is_config_error),
+		T(captured_records_are_understood),
 		T(ok_reply_starts_app_whatever_its_signature),
 		T(bad_first_reply_starts_app),
 		T(first_reply_waits_three_seconds),
