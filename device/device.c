@@ -18,7 +18,7 @@
 #define DEVICE_SECRET_MAX 127		 /* longest secret the device keeps */
 #define DEVICE_HOST_MAX 127		 /* longest server name */
 #define DEVICE_ERR_MAX 160		 /* longest compile error sent back */
-#define UL_MAX LUAOTA_CHUNK_SIZE
+#define UL_MAX LUAOTA_CHUNK_SIZE	 /* most bytes one "ul" returns */
 
 /* Where a boot stands: each receive switches on it. */
 enum device_state {
@@ -60,6 +60,7 @@ static void set_state(struct device *d, enum device_state next)
 	d->state = next;
 }
 
+/* Reports one step to the port's log, when it keeps one. */
 static void step(struct device *d, enum luaota_step_kind kind, const char *name,
 		 const char *text, uint32_t number)
 {
