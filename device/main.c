@@ -239,6 +239,9 @@ int main(int argc, char **argv)
 		printf("reboot\n");
 		if (boot >= o.boots)
 			break;
+		/* Overrides are typed once at the console: a reboot runs on
+		 * the config the server wrote. */
+		args.n_overrides = 0;
 	}
 	luaota_posix_close(&posix);
 	return exit_for(result.outcome);
