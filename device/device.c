@@ -684,13 +684,14 @@ enum luaota_err luaota_boot(struct luaota_device *dev,
 			    const struct luaota_boot_args *args,
 			    struct luaota_boot_result *result)
 {
-	struct device *d = (struct device *)(void *)dev->u.bytes;
+	struct device *d;
 	enum luaota_err err;
 
 	if (dev == NULL || port == NULL || args == NULL || result == NULL ||
 	    args->chip_id == NULL || port->clock.now_ms == NULL ||
 	    port->compiler.compile == NULL)
 		return LUAOTA_EINVAL;
+	d = (struct device *)(void *)dev->u.bytes;
 	memset(d, 0, sizeof(*d));
 	memset(result, 0, sizeof(*result));
 	d->port = port;

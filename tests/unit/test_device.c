@@ -735,6 +735,35 @@ static void unknown_command_gets_ok(void **state)
 	assert_string_equal(fake_sent_json(w, 2), "{\"s\":\"OK\"}");
 }
 
+static void failed_send_ends_the_boot(void **state)
+{
+	struct fake_world *w = *state;
+
+	w->net.fail_send_at = 1; /* HI */
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_NOREPLY);
+
+	fake_world_free(w);
+	fake_world_init(w);
+	fake_add(w, "{\"a\":\"pu\",\"data\":2}", "ab", 2);
+	w->net.fail_send_at = 2; /* the reply */
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_CLOSED);
+	assert_no_staging(w);
+}
+
+static void bad_arguments(void **state)
+{
+	struct fake_world *w = *state;
+	struct luaota_boot_args args = { NULL, NULL, 0 };
+
+	assert_int_equal(luaota_boot(NULL, &w->port, &args, &w->result),
+			 LUAOTA_EINVAL);
+	assert_int_equal(luaota_boot(&w->dev, &w->port, &args, &w->result),
+			 LUAOTA_EINVAL);
+	assert_int_equal(w->net.n_sent, 0);
+}
+
 static void strerror_covers_every_code(void **state)
 {
 	int e;
@@ -783,6 +812,8 @@ int main(void)
 		T(rename_failure_keeps_old_file),
 		T(session_backstop_is_thirty_seconds_in_all),
 		T(unknown_command_gets_ok),
+		T(failed_send_ends_the_boot),
+		T(bad_arguments),
 		T(strerror_covers_every_code),
 #undef T
 	};
