@@ -655,7 +655,7 @@ static enum luaota_err say_hi(struct device *d,
 	     ldev_config_load(&c, &d->port->flash, (char *)d->rx, sizeof(d->rx),
 			      d->tok, DEVICE_TOKENS) == 0
 		 ? "ok"
-		 : "invalid, using {}",
+		 : "absent or invalid: {}",
 	     0);
 	app_settings(d->result, &c);
 	err = boot_settings(d, &c);

@@ -3,6 +3,8 @@
  * directory, against a luaOTA server, once or until its application
  * starts.  Exit status: see docs/luaota-device.1 and enum exit_code.
  */
+#define LIBBSD_OPENBSD_VIS /* we use strvis() only; silences a warning */
+#include <bsd/vis.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -141,11 +143,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Prints one line per step of the boot. */
-static void print_step(void *ctx, const struct luaota_step *s)
+/* Bytes from the server, made safe to print: vis(3) encoding, capped. */
+static const char *safe(char out[4 * 200 + 1], const char *s)
 {
-	const struct luaota_tcp *tcp = ctx;
+	char cut[201];
 
+	snprintf(cut, sizeof(cut), "%s", s);
+	strvis(out, cut, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	return out;
+}
+
+/* Prints one line per step of the boot. */
+static void print_step(void *ctx, const struct luaota_step *step)
+{
+	static char action[4 * 200 + 1], name[4 * 200 + 1], text[4 * 200 + 1];
+	const struct luaota_tcp *tcp = ctx;
+	struct luaota_step safe_step = *step, *s = &safe_step;
+
+	s->action = safe(action, step->action);
+	s->name = safe(name, step->name);
+	s->text = safe(text, step->text);
 	switch (s->kind) {
 	case LUAOTA_STEP_CONFIG:
 		printf("config %s: %s\n", s->name, s->text);
