@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "luaota.h"
 #include "posix/compile_lua.h"
@@ -233,6 +234,12 @@ int main(int argc, char **argv)
 	args.chip_id = o.chip_id;
 	args.overrides = ov;
 	args.n_overrides = n;
+	/* A chip fresh from the factory has an empty flash. */
+	if (mkdir(o.flash, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "luaota-device: %s: %s\n", o.flash,
+			strerror(errno));
+		return EXIT_ERROR;
+	}
 	if (luaota_posix_open(&posix, o.flash) != 0) {
 		fprintf(stderr, "luaota-device: %s: %s\n", o.flash,
 			strerror(errno));
