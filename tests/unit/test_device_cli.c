@@ -112,6 +112,14 @@ static void slurp(const char *path, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
+/* A command to run luaota-device under (valgrind), or "". */
+static const char *wrapper(void)
+{
+	const char *w = getenv("LUAOTA_TEST_WRAPPER");
+
+	return w != NULL ? w : "";
+}
+
 /* Runs luaota-device with extra arguments against n scripted connections
  * (n < 0: nothing listens on the port). */
 static void run_device(struct run *r, const struct conn *conns, int n,
@@ -143,10 +151,10 @@ static void run_device(struct run *r, const struct conn *conns, int n,
 	}
 	close(ls);
 	snprintf(cmd, sizeof(cmd),
-		 "%s --flash %s --chip-id 13572468 --server 127.0.0.1:%s "
+		 "%s %s --flash %s --chip-id 13572468 --server 127.0.0.1:%s "
 		 "--secret %s %s >%s/.out 2>%s/.err",
-		 LUAOTA_DEVICE_EXE, r->dir, r->port, SECRET, extra, r->dir,
-		 r->dir);
+		 wrapper(), LUAOTA_DEVICE_EXE, r->dir, r->port, SECRET, extra,
+		 r->dir, r->dir);
 	status = system(cmd);
 	assert_true(WIFEXITED(status));
 	r->status = WEXITSTATUS(status);
