@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "proto/chipid.h"
+
 int ldev_config_load(struct ldev_config *c, const struct luaota_flash *flash,
 		     char *text, size_t text_cap, jsmntok_t *tok, unsigned ntok)
 {
@@ -124,17 +126,14 @@ static void separator(struct ldev_out *o, int *first)
 	*first = 0;
 }
 
-/* Whether the chip id is written as a JSON number: plain decimal digits. */
+/* Whether the chip id is written as a JSON number: plain decimal, as
+ * node.chipid() on an ESP8266; proto/ holds the rule. */
 static int id_is_number(const char *id)
 {
-	size_t n = strlen(id), i;
+	char canonical[LUAOTA_CHIPID_MAX + 1];
 
-	if (n == 0 || n > 15 || (n > 1 && id[0] == '0'))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (id[i] < '0' || id[i] > '9')
-			return 0;
-	return 1;
+	return luaota_chipid_normalize(LUAOTA_JSON_NUMBER, id, strlen(id),
+				       canonical) == 0;
 }
 
 /* Writes the members of config.json that survive into HI. */

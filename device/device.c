@@ -4,6 +4,7 @@
  */
 #include "luaota.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "config.h"
@@ -17,7 +18,7 @@
 #define DEVICE_SECRET_MAX 127		 /* longest secret the device keeps */
 #define DEVICE_HOST_MAX 127		 /* longest server name */
 #define DEVICE_ERR_MAX 160		 /* longest compile error sent back */
-#define UL_MAX LUAOTA_CHUNK_SIZE
+#define UL_MAX LUAOTA_CHUNK_SIZE	 /* most bytes one "ul" returns */
 
 /* Where a boot stands: each receive switches on it. */
 enum device_state {
@@ -52,6 +53,14 @@ struct device {
 typedef char device_state_fits
     [sizeof(struct device) <= sizeof(struct luaota_device) ? 1 : -1];
 
+/* Every change of state goes through here: only forward, never back. */
+static void set_state(struct device *d, enum device_state next)
+{
+	assert(next > d->state);
+	d->state = next;
+}
+
+/* Reports one step to the port's log, when it keeps one. */
 static void step(struct device *d, enum luaota_step_kind kind, const char *name,
 		 const char *text, uint32_t number)
 {
@@ -428,7 +437,7 @@ static enum luaota_err cmd_restart(struct device *d)
 		goto fail;
 	step(d, LUAOTA_STEP_COMMAND, LUAOTA_CONFIG_FILE, "OK", (uint32_t)o.len);
 	d->result->outcome = LUAOTA_REBOOT;
-	d->state = STATE_DONE;
+	set_state(d, STATE_DONE);
 	return LUAOTA_OK;
 fail:
 	f->remove(f->ctx, LUAOTA_STAGE_CONFIG);
@@ -439,31 +448,37 @@ fail:
 /* Serves the record in d->rec / d->cmd. */
 static enum luaota_err serve(struct device *d)
 {
-	int chunked = strcmp(d->action, "pu") == 0 ||
-		      strcmp(d->action, "dl") == 0 ||
-		      strcmp(d->action, "cm") == 0;
+	static const char actions[][8] = { "pu", "dl", "cm",	 "ls",
+					   "mv", "ul", "restart" };
+	size_t k;
 
 	d->result->commands++;
-	/* As the Lua client: these carry "data", even when it is 0. */
-	if (chunked && ldev_json_member(&d->cmd, "data") < 0)
+	for (k = 0; k < sizeof(actions) / sizeof(actions[0]); k++)
+		if (strcmp(d->action, actions[k]) == 0)
+			break;
+	/* As the Lua client: pu, dl and cm carry "data", even when 0. */
+	if (k < 3 && ldev_json_member(&d->cmd, "data") < 0)
 		return LUAOTA_EPROTO;
-	if (strcmp(d->action, "ls") == 0)
-		return cmd_ls(d);
-	if (strcmp(d->action, "mv") == 0)
-		return cmd_mv(d);
-	if (strcmp(d->action, "pu") == 0)
+	switch (k) {
+	case 0:
 		return cmd_pu(d);
-	if (strcmp(d->action, "dl") == 0)
+	case 1:
 		return cmd_dl(d);
-	if (strcmp(d->action, "cm") == 0)
+	case 2:
 		return cmd_cm(d);
-	if (strcmp(d->action, "ul") == 0)
+	case 3:
+		return cmd_ls(d);
+	case 4:
+		return cmd_mv(d);
+	case 5:
 		return cmd_ul(d);
-	if (strcmp(d->action, "restart") == 0)
+	case 6:
 		return cmd_restart(d);
-	/* Unknown commands get "OK", as from the Lua client. */
-	step(d, LUAOTA_STEP_COMMAND, "", "OK", 0);
-	return reply_status(d, "OK");
+	default:
+		/* Unknown commands get "OK", as from the Lua client. */
+		step(d, LUAOTA_STEP_COMMAND, "", "OK", 0);
+		return reply_status(d, "OK");
+	}
 }
 
 /* Ends the boot by starting the application. */
@@ -471,7 +486,7 @@ static enum luaota_err start_app(struct device *d, enum luaota_outcome why)
 {
 	discard_staging(d);
 	d->result->outcome = why;
-	d->state = STATE_DONE;
+	set_state(d, STATE_DONE);
 	return LUAOTA_OK;
 }
 
@@ -512,12 +527,18 @@ static enum luaota_err on_header(struct device *d)
 	if (d->state == STATE_FIRST) {
 		/* One backstop for the whole session, as tmr.alarm(0, 30000).
 		 */
-		d->state = STATE_SESSION;
+		set_state(d, STATE_SESSION);
 		d->deadline = now(d) + LUAOTA_SESSION_MS;
 	}
-	if (ldev_json_parse(&d->cmd, r->json, r->json_len, d->tok,
-			    DEVICE_TOKENS) != 0)
+	switch (ldev_json_parse(&d->cmd, r->json, r->json_len, d->tok,
+				DEVICE_TOKENS)) {
+	case 0:
+		break;
+	case LDEV_JSON_ENOMEM:
+		return LUAOTA_ETOOBIG;
+	default:
 		return LUAOTA_EPROTO;
+	}
 	if (ldev_json_string(&d->cmd, ldev_json_member(&d->cmd, "a"), d->action,
 			     sizeof(d->action)) < 0)
 		d->action[0] = '\0';
@@ -634,7 +655,7 @@ static enum luaota_err say_hi(struct device *d,
 	     ldev_config_load(&c, &d->port->flash, (char *)d->rx, sizeof(d->rx),
 			      d->tok, DEVICE_TOKENS) == 0
 		 ? "ok"
-		 : "invalid, using {}",
+		 : "absent or invalid: {}",
 	     0);
 	app_settings(d->result, &c);
 	err = boot_settings(d, &c);
@@ -663,13 +684,14 @@ enum luaota_err luaota_boot(struct luaota_device *dev,
 			    const struct luaota_boot_args *args,
 			    struct luaota_boot_result *result)
 {
-	struct device *d = (struct device *)(void *)dev->u.bytes;
+	struct device *d;
 	enum luaota_err err;
 
 	if (dev == NULL || port == NULL || args == NULL || result == NULL ||
 	    args->chip_id == NULL || port->clock.now_ms == NULL ||
 	    port->compiler.compile == NULL)
 		return LUAOTA_EINVAL;
+	d = (struct device *)(void *)dev->u.bytes;
 	memset(d, 0, sizeof(*d));
 	memset(result, 0, sizeof(*result));
 	d->port = port;

@@ -22,16 +22,18 @@ int ldev_json_parse(struct ldev_json *j, const char *js, size_t len,
 	j->tok = tok;
 	j->count = 0;
 	if (len > INT32_MAX)
-		return -1;
+		return LDEV_JSON_EINVAL;
 	jsmn_init(&parser);
 	count = jsmn_parse(&parser, js, len, tok, ntok);
+	if (count == JSMN_ERROR_NOMEM)
+		return LDEV_JSON_ENOMEM;
 	if (count < 1 || tok[0].type != JSMN_OBJECT)
-		return -1;
+		return LDEV_JSON_EINVAL;
 	/* One object and nothing after it but white space. */
 	for (end = (size_t)tok[0].end; end < len; end++)
 		if (js[end] != ' ' && js[end] != '\t' && js[end] != '\r' &&
 		    js[end] != '\n')
-			return -1;
+			return LDEV_JSON_EINVAL;
 	j->count = count;
 	/* Members are string keys each holding exactly one value. */
 	for (i = 1; i < count; i = ldev_json_skip(j, i + 1)) {
@@ -54,7 +56,7 @@ int ldev_json_parse(struct ldev_json *j, const char *js, size_t len,
 	return 0;
 fail:
 	j->count = 0;
-	return -1;
+	return LDEV_JSON_EINVAL;
 }
 
 int ldev_json_skip(const struct ldev_json *j, int i)
@@ -111,32 +113,19 @@ static long read_hex4(const char *p, const char *end)
 /* Appends code point cp as UTF-8; 0, or -1 when it does not fit. */
 static int put_utf8(char *out, size_t cap, size_t *n, unsigned long cp)
 {
-	unsigned char b[4];
-	size_t k, len;
+	static const unsigned char lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+	size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	size_t k;
 
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		len = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xc0 | (cp >> 6));
-		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		len = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xe0 | (cp >> 12));
-		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		len = 3;
-	} else {
-		b[0] = (unsigned char)(0xf0 | (cp >> 18));
-		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		len = 4;
-	}
 	if (cap - *n < len + 1)
 		return -1;
-	for (k = 0; k < len; k++)
-		out[(*n)++] = (char)b[k];
+	/* Continuation bytes from the last, six bits each. */
+	for (k = len - 1; k > 0; k--) {
+		out[*n + k] = (char)(0x80 | (cp & 0x3f));
+		cp >>= 6;
+	}
+	out[*n] = (char)(lead[len] | cp);
+	*n += len;
 	return 0;
 }
 
@@ -324,10 +313,19 @@ void ldev_out_str(struct ldev_out *o, const char *s)
 	ldev_out_raw(o, s, strlen(s));
 }
 
-void ldev_out_quoted(struct ldev_out *o, const char *s, size_t n)
+/* Appends control character c as \u00XX: never a raw newline. */
+static void out_control(struct ldev_out *o, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
-	char esc[6];
+
+	ldev_out_raw(o, "\\u00", 4);
+	ldev_out_raw(o, &hex[c >> 4], 1);
+	ldev_out_raw(o, &hex[c & 15], 1);
+}
+
+void ldev_out_quoted(struct ldev_out *o, const char *s, size_t n)
+{
+	char esc[2];
 	size_t i;
 
 	ldev_out_raw(o, "\"", 1);
@@ -339,11 +337,7 @@ void ldev_out_quoted(struct ldev_out *o, const char *s, size_t n)
 			esc[1] = (char)c;
 			ldev_out_raw(o, esc, 2);
 		} else if (c < 0x20 || c == 0x7f) {
-			/* Control characters as \u00XX: never a raw newline. */
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			ldev_out_raw(o, esc, 6);
+			out_control(o, c);
 		} else {
 			ldev_out_raw(o, (const char *)&s[i], 1);
 		}
@@ -365,10 +359,8 @@ void ldev_out_uint(struct ldev_out *o, uint32_t v)
 
 void ldev_out_token(struct ldev_out *o, const struct ldev_json *j, int i)
 {
-	static const char hex[] = "0123456789abcdef";
 	int start = j->tok[i].start, end = j->tok[i].end, k;
 	int in_string = 0, escaped = 0;
-	char esc[6];
 
 	if (j->tok[i].type == JSMN_STRING) {
 		start--;
@@ -386,10 +378,7 @@ void ldev_out_token(struct ldev_out *o, const struct ldev_json *j, int i)
 			else if (c == '"')
 				in_string = 0;
 			if (c < 0x20) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
-				ldev_out_raw(o, esc, 6);
+				out_control(o, c);
 				continue;
 			}
 		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {

@@ -36,7 +36,12 @@ struct ldev_out {
 	int overflow;
 };
 
-/* Parses js[0..len) as one JSON object into tok[0..ntok); 0, or -1. */
+/* ldev_json_parse() failures. */
+#define LDEV_JSON_EINVAL (-1)
+#define LDEV_JSON_ENOMEM (-2) /* valid so far, but more than ntok tokens */
+
+/* Parses js[0..len) as one JSON object into tok[0..ntok); 0, or one of
+ * LDEV_JSON_EINVAL and LDEV_JSON_ENOMEM. */
 int ldev_json_parse(struct ldev_json *j, const char *js, size_t len,
 		    jsmntok_t *tok, unsigned ntok);
 

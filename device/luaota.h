@@ -10,6 +10,13 @@
  * luaOTA/config.json, says HI to the server, serves the provisioning
  * session if the server starts one, and tells the caller what the chip
  * must do next: start its application, or reboot.
+ *
+ * Limits: every record either way fits LUAOTA_SEGMENT_MAX bytes (an "ls"
+ * reply that would not is answered "list too long"); a record's JSON may
+ * hold at most 128 tokens (a "restart" with more is LUAOTA_ETOOBIG, as is
+ * one whose config would exceed LUAOTA_CONFIG_MAX); "ul" reads at most
+ * LUAOTA_CHUNK_SIZE bytes.  Files sent with pu/dl/cm are staged on the
+ * flash and renamed into place whole, never held in RAM.
  */
 #ifndef LUAOTA_H
 #define LUAOTA_H

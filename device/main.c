@@ -3,11 +3,14 @@
  * directory, against a luaOTA server, once or until its application
  * starts.  Exit status: see docs/luaota-device.1 and enum exit_code.
  */
+#define LIBBSD_OPENBSD_VIS /* we use strvis() only; silences a warning */
+#include <bsd/vis.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "luaota.h"
 #include "posix/compile_lua.h"
@@ -141,11 +144,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Prints one line per step of the boot. */
-static void print_step(void *ctx, const struct luaota_step *s)
+/* Bytes from the server, made safe to print: vis(3) encoding, capped. */
+static const char *safe(char out[4 * 200 + 1], const char *s)
 {
-	const struct luaota_tcp *tcp = ctx;
+	char cut[201];
 
+	snprintf(cut, sizeof(cut), "%s", s);
+	strvis(out, cut, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	return out;
+}
+
+/* Prints one line per step of the boot. */
+static void print_step(void *ctx, const struct luaota_step *step)
+{
+	static char action[4 * 200 + 1], name[4 * 200 + 1], text[4 * 200 + 1];
+	const struct luaota_tcp *tcp = ctx;
+	struct luaota_step safe_step = *step, *s = &safe_step;
+
+	s->action = safe(action, step->action);
+	s->name = safe(name, step->name);
+	s->text = safe(text, step->text);
 	switch (s->kind) {
 	case LUAOTA_STEP_CONFIG:
 		printf("config %s: %s\n", s->name, s->text);
@@ -216,6 +234,12 @@ int main(int argc, char **argv)
 	args.chip_id = o.chip_id;
 	args.overrides = ov;
 	args.n_overrides = n;
+	/* A chip fresh from the factory has an empty flash. */
+	if (mkdir(o.flash, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "luaota-device: %s: %s\n", o.flash,
+			strerror(errno));
+		return EXIT_ERROR;
+	}
 	if (luaota_posix_open(&posix, o.flash) != 0) {
 		fprintf(stderr, "luaota-device: %s: %s\n", o.flash,
 			strerror(errno));
@@ -239,6 +263,9 @@ int main(int argc, char **argv)
 		printf("reboot\n");
 		if (boot >= o.boots)
 			break;
+		/* Overrides are typed once at the console: a reboot runs on
+		 * the config the server wrote. */
+		args.n_overrides = 0;
 	}
 	luaota_posix_close(&posix);
 	return exit_for(result.outcome);

@@ -151,7 +151,12 @@ static int flash_rename(void *ctx, const char *from, const char *to)
 	if (luaota_flash_dir_encode(from, a, sizeof(a)) != 0 ||
 	    luaota_flash_dir_encode(to, b, sizeof(b)) != 0)
 		return -1;
-	return renameat(dir_of(ctx), a, dir_of(ctx), b) == 0 ? 0 : -1;
+	if (renameat(dir_of(ctx), a, dir_of(ctx), b) != 0)
+		return -1;
+	/* The rename itself reaches the disk too: a power cut keeps one of
+	 * the two versions, whole. */
+	fsync(dir_of(ctx));
+	return 0;
 }
 
 static int flash_remove(void *ctx, const char *name)

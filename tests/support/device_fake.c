@@ -42,6 +42,8 @@ static int net_send(void *ctx, const uint8_t *buf, size_t len)
 	struct fake_net *n = ctx;
 
 	assert_true(n->connected);
+	if (n->fail_send_at > 0 && n->n_sent + 1 == n->fail_send_at)
+		return -1;
 	assert_true(n->n_sent < FAKE_RECORDS + 2);
 	assert_true(len <= FAKE_SENT_MAX - n->sent_total);
 	memcpy(n->sent + n->sent_total, buf, len);

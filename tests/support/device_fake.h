@@ -31,9 +31,10 @@ struct fake_net {
 	size_t n_records, next;
 	uint8_t pending[2048];
 	size_t pending_len, pending_off;
-	size_t piece;	    /* most bytes one recv returns (0: no limit) */
-	int eof_when_done;  /* after the script: EOF instead of silence */
-	int refuse_connect; /* connect fails */
+	size_t piece;	     /* most bytes one recv returns (0: no limit) */
+	int eof_when_done;   /* after the script: EOF instead of silence */
+	int refuse_connect;  /* connect fails */
+	size_t fail_send_at; /* the Nth send (1-based) fails; 0: none */
 	int connected;
 	char host[128];
 	uint16_t port;

@@ -124,6 +124,40 @@ static void missing_server_or_secret_is_config_error(void **state)
 	assert_int_equal(fake_boot(w, "1", NULL, 0), LUAOTA_ECONFIG);
 }
 
+/* Records captured from the NodeMCU client and example server (secret
+ * selftest-secret, chip 13572468), as bytes. */
+static void captured_records_are_understood(void **state)
+{
+	struct fake_world *w = *state;
+	static const char config[] =
+	    "{\"leave\":false,\"port\":37823,\"ssid\":\"dummy-ssid\","
+	    "\"spwd\":\"dummy-pwd\",\"server\":\"127.0.0.1\","
+	    "\"secret\":\"selftest-secret\"}";
+	static const char pu[] = "{\"a\":\"pu\",\"data\":1024}d4754b\n";
+	static const char ok[] = "{\"r\":\"OK!\"}fe4d30\n";
+	uint8_t rec[sizeof(pu) - 1 + 1024];
+
+	fake_put(w, CONFIG_FILE, config, strlen(config));
+	memcpy(rec, pu, sizeof(pu) - 1);
+	memset(rec + sizeof(pu) - 1, 'c', 1024);
+	fake_add_raw(w, rec, sizeof(rec));
+	assert_int_equal(fake_boot(w, "13572468", NULL, 0), LUAOTA_OK);
+	assert_string_equal(fake_sent_json(w, 0),
+			    "{\"leave\":false,\"port\":37823,\"ssid\":"
+			    "\"dummy-ssid\",\"spwd\":\"dummy-pwd\",\"server\":"
+			    "\"127.0.0.1\",\"a\":\"HI\",\"id\":13572468}");
+	assert_int_equal(w->net.port, 37823);
+	assert_int_equal(w->result.commands, 1);
+	assert_string_equal(fake_sent_json(w, 1), "{\"s\":\"OK\"}");
+
+	fake_world_free(w);
+	fake_world_init(w);
+	fake_put(w, CONFIG_FILE, config, strlen(config));
+	fake_add_raw(w, ok, sizeof(ok) - 1);
+	assert_int_equal(fake_boot(w, "13572468", NULL, 0), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_CURRENT);
+}
+
 static void ok_reply_starts_app_whatever_its_signature(void **state)
 {
 	struct fake_world *w = *state;
@@ -585,6 +619,28 @@ static void hostile_names_write_nothing(void **state)
 	}
 }
 
+static void escaped_names_decode_to_utf8(void **state)
+{
+	struct fake_world *w = *state;
+
+	fake_add(w,
+		 "{\"a\":\"dl\",\"name\":\"\\u00e9t\\u00E9\\/x\",\"data\":1}",
+		 "1", 1);
+	fake_add(w,
+		 "{\"a\":\"dl\",\"name\":\"\\ud83d\\ude00\\u20ac\",\"data\":1}",
+		 "2", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"\\ud83d\",\"data\":1}", "3", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"a\\u0000b\",\"data\":1}", "4", 1);
+	fake_add(w, "{\"a\":\"dl\",\"name\":\"\\ude00\",\"data\":1}", "5", 1);
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_file(w, "\xc3\xa9t\xc3\xa9/x", "1");
+	assert_file(w, "\xf0\x9f\x98\x80\xe2\x82\xac", "2");
+	assert_string_equal(fake_sent_json(w, 3), "{\"s\":\"bad name\"}");
+	assert_string_equal(fake_sent_json(w, 4), "{\"s\":\"bad name\"}");
+	assert_string_equal(fake_sent_json(w, 5), "{\"s\":\"bad name\"}");
+	assert_int_equal(fake_count_files(w), 2);
+}
+
 static void name_check_rules(void **state)
 {
 	(void)state;
@@ -679,6 +735,35 @@ static void unknown_command_gets_ok(void **state)
 	assert_string_equal(fake_sent_json(w, 2), "{\"s\":\"OK\"}");
 }
 
+static void failed_send_ends_the_boot(void **state)
+{
+	struct fake_world *w = *state;
+
+	w->net.fail_send_at = 1; /* HI */
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_NOREPLY);
+
+	fake_world_free(w);
+	fake_world_init(w);
+	fake_add(w, "{\"a\":\"pu\",\"data\":2}", "ab", 2);
+	w->net.fail_send_at = 2; /* the reply */
+	assert_int_equal(fake_boot_default(w), LUAOTA_OK);
+	assert_int_equal(w->result.outcome, LUAOTA_APP_CLOSED);
+	assert_no_staging(w);
+}
+
+static void bad_arguments(void **state)
+{
+	struct fake_world *w = *state;
+	struct luaota_boot_args args = { NULL, NULL, 0 };
+
+	assert_int_equal(luaota_boot(NULL, &w->port, &args, &w->result),
+			 LUAOTA_EINVAL);
+	assert_int_equal(luaota_boot(&w->dev, &w->port, &args, &w->result),
+			 LUAOTA_EINVAL);
+	assert_int_equal(w->net.n_sent, 0);
+}
+
 static void strerror_covers_every_code(void **state)
 {
 	int e;
@@ -702,6 +787,7 @@ int main(void)
 		T(hi_carries_config_minus_secret),
 		T(hi_uses_config_and_string_ids),
 		T(missing_server_or_secret_is_config_error),
+		T(captured_records_are_understood),
 		T(ok_reply_starts_app_whatever_its_signature),
 		T(bad_first_reply_starts_app),
 		T(first_reply_waits_three_seconds),
@@ -720,11 +806,14 @@ int main(void)
 		T(malformed_records_are_protocol_errors),
 		T(data_over_the_cap_and_extra_bytes),
 		T(hostile_names_write_nothing),
+		T(escaped_names_decode_to_utf8),
 		T(name_check_rules),
 		T(write_failure_midway_keeps_old_file),
 		T(rename_failure_keeps_old_file),
 		T(session_backstop_is_thirty_seconds_in_all),
 		T(unknown_command_gets_ok),
+		T(failed_send_ends_the_boot),
+		T(bad_arguments),
 		T(strerror_covers_every_code),
 #undef T
 	};

@@ -54,7 +54,20 @@ static int read_line(int fd)
 	return 0;
 }
 
-static void serve(int ls, const struct conn *conns, int n)
+/* Copies json, putting the server's port where it says "PORT". */
+static void expand_port(char *out, size_t cap, const char *json,
+			const char *port)
+{
+	const char *at = strstr(json, "PORT");
+
+	if (at == NULL)
+		snprintf(out, cap, "%s", json);
+	else
+		snprintf(out, cap, "%.*s%s%s", (int)(at - json), json, port,
+			 at + 4);
+}
+
+static void serve(int ls, const struct conn *conns, int n, const char *port)
 {
 	uint8_t rec[LUAOTA_SEGMENT_MAX];
 	size_t len;
@@ -68,10 +81,12 @@ static void serve(int ls, const struct conn *conns, int n)
 			const struct say *s = &conns[i].says[k];
 			const char *key = s->secret ? s->secret : SECRET;
 			size_t plen = s->payload ? strlen(s->payload) : 0;
+			char json[512];
 
+			expand_port(json, sizeof(json), s->json, port);
 			if (luaota_record_write(
 				&luaota_crypto_openssl, (const uint8_t *)key,
-				strlen(key), s->json, strlen(s->json),
+				strlen(key), json, strlen(json),
 				(const uint8_t *)s->payload, plen, rec,
 				sizeof(rec), &len) != LUAOTA_RECORD_OK ||
 			    write(fd, rec, len) != (ssize_t)len)
@@ -95,6 +110,14 @@ static void slurp(const char *path, char *buf, size_t cap)
 		fclose(fp);
 	}
 	buf[n] = '\0';
+}
+
+/* A command to run luaota-device under (valgrind), or "". */
+static const char *wrapper(void)
+{
+	const char *w = getenv("LUAOTA_TEST_WRAPPER");
+
+	return w != NULL ? w : "";
 }
 
 /* Runs luaota-device with extra arguments against n scripted connections
@@ -124,14 +147,14 @@ static void run_device(struct run *r, const struct conn *conns, int n,
 		pid = fork();
 		assert_true(pid >= 0);
 		if (pid == 0)
-			serve(ls, conns, n);
+			serve(ls, conns, n, r->port);
 	}
 	close(ls);
 	snprintf(cmd, sizeof(cmd),
-		 "%s --flash %s --chip-id 13572468 --server 127.0.0.1:%s "
+		 "%s %s --flash %s --chip-id 13572468 --server 127.0.0.1:%s "
 		 "--secret %s %s >%s/.out 2>%s/.err",
-		 LUAOTA_DEVICE_EXE, r->dir, r->port, SECRET, extra, r->dir,
-		 r->dir);
+		 wrapper(), LUAOTA_DEVICE_EXE, r->dir, r->port, SECRET, extra,
+		 r->dir, r->dir);
 	status = system(cmd);
 	assert_true(WIFEXITED(status));
 	r->status = WEXITSTATUS(status);
@@ -183,7 +206,9 @@ static void current_exits_0(void **state)
 
 static const struct conn update = { {
     { "{\"a\":\"dl\",\"name\":\"init.lua\",\"data\":9}", "print(42)", 1, 0 },
-    { "{\"a\":\"restart\",\"chk\":\"v1\",\"server\":\"127.0.0.1\"}", 0, 0, 0 },
+    { "{\"a\":\"restart\",\"chk\":\"v1\",\"server\":\"127.0.0.1\","
+      "\"port\":PORT}",
+      0, 0, 0 },
 } };
 
 static void update_exits_10(void **state)
@@ -201,8 +226,11 @@ static void update_exits_10(void **state)
 	assert_string_equal(text, "print(42)");
 	snprintf(path, sizeof(path), "%s/luaOTA%%2Fconfig.json", r.dir);
 	slurp(path, text, sizeof(text));
-	assert_string_equal(text, "{\"chk\":\"v1\",\"server\":\"127.0.0.1\","
-				  "\"secret\":\"selftest-secret\"}\n");
+	snprintf(path, sizeof(path),
+		 "{\"chk\":\"v1\",\"server\":\"127.0.0.1\",\"port\":%s,"
+		 "\"secret\":\"selftest-secret\"}\n",
+		 r.port);
+	assert_string_equal(text, path);
 	cleanup(&r);
 }
 
