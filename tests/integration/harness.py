@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -18,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -69,7 +69,12 @@ class Daemon:
         self.notify_path = os.path.join(workdir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
+        # systemd drains its notify socket at all times, and so must we: a
+        # full socket would block the daemon's sd_notify().
         self.notifications = []
+        self.notified = threading.Condition()
+        self.reader = threading.Thread(target=self._read_notify, daemon=True)
+        self.reader.start()
         fd = self.listener.fileno()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
         env.pop("LISTEN_FDNAMES", None)
@@ -82,22 +87,33 @@ class Daemon:
                                      stdout=self.log, stderr=self.log)
         self.wait_for("READY=1")
 
-    def wait_for(self, prefix, timeout=READY_TIMEOUT):
-        """Waits for a notification line starting with prefix."""
-        deadline = time.monotonic() + timeout
+    def _read_notify(self):
         while True:
-            for line in self.notifications:
-                if line.startswith(prefix):
-                    return line
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                raise AssertionError(
-                    f"luaotad: no {prefix} (exit {self.proc.poll()}): "
-                    + self.read_log()[-2000:])
-            ready, _, _ = select.select([self.notify], [], [], left)
-            if ready:
-                data = self.notify.recv(4096).decode()
-                self.notifications.extend(data.split("\n"))
+            try:
+                data = self.notify.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.notified:
+                self.notifications.extend(data.decode().split("\n"))
+                self.notified.notify_all()
+
+    def wait_for(self, prefix, timeout=READY_TIMEOUT, after=0):
+        """Waits for a notification line starting with prefix (among the
+        lines from index after on); returns the line."""
+        deadline = time.monotonic() + timeout
+        with self.notified:
+            while True:
+                for line in self.notifications[after:]:
+                    if line.startswith(prefix):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(
+                        f"luaotad: no {prefix} (exit {self.proc.poll()}): "
+                        + self.read_log()[-2000:])
+                self.notified.wait(min(left, 0.5))
 
     def read_log(self):
         self.log.flush()
@@ -114,6 +130,10 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.listener.close()
+        try:
+            self.notify.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.notify.close()
         self.log.close()
         return self.proc.returncode
