@@ -409,7 +409,7 @@ static int pragma_expect(struct store *st, const char *sql, const char *expect)
  */
 static int migrate(struct store *st, const char *path)
 {
-	int version, latest = (int)ARRAY_LEN(store_migrations), rc;
+	int version = 0, latest = (int)ARRAY_LEN(store_migrations), rc;
 	char *err = NULL;
 	char sql[64];
 
@@ -585,7 +585,7 @@ void store_set_busy_timeout(struct store *st, int ms)
 
 int store_schema_version(struct store *st)
 {
-	int version;
+	int version = 0;
 
 	if (user_version(st, &version) != 0)
 		return -1;
