@@ -415,6 +415,145 @@ class Journal(ServiceCase):
                 return entries
 
 
+GUIDE = os.path.join(SOURCE, "docs", "operators-guide.md")
+
+
+def guide_blocks():
+    """The runnable command lines of the operator's guide: its sh blocks."""
+    with open(GUIDE) as fp:
+        return [block.strip("\n").splitlines() for block in
+                re.findall(r"(?ms)^```sh\n(.*?)^```", fp.read())]
+
+
+class OperatorsGuide(ServiceCase):
+    """Runs the guide's command lines as written, in its order, with
+    /srv/luaota a scratch directory and 8266 the test daemon's port."""
+
+    def setUp(self):
+        super().setUp()
+        self.blocks = guide_blocks()
+        repo = os.path.join(self.dir, "greenhouse")
+        os.mkdir(repo)
+        with open(os.path.join(repo, "init.lua"), "w") as fp:
+            fp.write('dofile("app.lc")\n')
+        with open(os.path.join(repo, "app.lua"), "w") as fp:
+            fp.write(APP)
+        build = os.path.dirname(os.path.dirname(harness.LUAOTAD))
+        self.env = dict(os.environ, LUAOTA_DB=self.db, PATH=os.pathsep.join(
+            [os.path.dirname(harness.LUAOTAD),
+             os.path.dirname(harness.LUAOTACTL),
+             os.path.dirname(harness.DEVICE),
+             os.environ.get("PATH", "")]))
+        self.env.pop("LUAOTA_BUILD", None)
+        self.state = os.path.join(self.dir, "guide-state.sh")
+        with open(self.state, "w") as fp:
+            fp.write("SECRET=\n")
+        self.assertTrue(build)
+
+    def block(self, first_word):
+        """The guide's block whose first line starts with first_word."""
+        for block in self.blocks:
+            if block[0].startswith(first_word):
+                return block
+        self.fail(f"the guide has no sh block starting {first_word!r}")
+
+    def run_block(self, block, ok=True):
+        port = self.daemon.port if self.daemon else 8266
+        text = "\n".join(block).replace("/srv/luaota", self.dir)
+        text = text.replace("127.0.0.1:8266", f"127.0.0.1:{port}")
+        # $SECRET carries over from one block to the next, as in one shell.
+        script = f'set -e\n. "{self.state}"\n{text}\n' \
+            f'echo "SECRET=\'$SECRET\'" > "{self.state}"\n'
+        res = subprocess.run(["sh", "-c", script], env=self.env,
+                             capture_output=True, text=True, cwd=self.dir,
+                             timeout=120)
+        if ok:
+            self.assertEqual(res.returncode, 0, (block, res.stdout,
+                                                 res.stderr))
+        return res
+
+    def has_command(self, words):
+        res = subprocess.run([harness.LUAOTACTL, "--help"],
+                             capture_output=True, text=True)
+        return f"  {words} " in res.stdout + res.stderr
+
+    def test_install_lines_are_what_check_package_runs(self):
+        with open(os.path.join(SOURCE, "scripts", "check-package")) as fp:
+            script = fp.read()
+        for line in self.block("scripts/build-deb"):
+            self.assertIn(line, script)
+
+    def test_walk_through(self):
+        self.assertEqual(self.run_block(self.block("luaotad -n")).stdout,
+                         "configuration OK\n")
+        register = self.block("luaotactl group add greenhouse ")
+        out = self.run_block(register).stdout
+        self.assertIn("13572468", out)
+        self.start()
+        boot = self.block("mkdir -p /srv/luaota/sim-")
+        flash = os.path.join(self.dir, "sim-13572468")
+        first = self.run_block(boot, ok=False)
+        self.assertEqual(first.returncode, harness.DEVICE_REBOOTED,
+                         first.stdout + first.stderr)
+        with open(os.path.join(flash, "luaOTA%2Fconfig.json")) as fp:
+            self.assertIn('"ssid":"greenhouse-wifi"', fp.read())
+        second = self.run_block(boot, ok=False)
+        self.assertEqual(second.returncode, harness.DEVICE_APP_STARTED,
+                         second.stdout + second.stderr)
+
+        history = self.run_block(self.block("luaotactl history ")).stdout
+        self.assertIn("updated", history)
+        self.assertIn("current", history)
+
+
+    def provision(self):
+        """The guide's registration and a first boot."""
+        self.run_block(self.block("luaotactl group add greenhouse "))
+        self.start()
+        boot = self.block("mkdir -p /srv/luaota/sim-")
+        first = self.run_block(boot, ok=False)
+        self.assertEqual(first.returncode, harness.DEVICE_REBOOTED,
+                         first.stdout + first.stderr)
+        return boot
+
+    def test_move_fleet(self):
+        if not self.has_command("group set"):
+            self.skipTest("luaotactl group set is not in this build yet")
+        boot = self.provision()
+        self.run_block(self.block("luaotactl group set greenhouse "))
+        moved = self.run_block(boot, ok=False)
+        self.assertEqual(moved.returncode, harness.DEVICE_REBOOTED,
+                         moved.stdout + moved.stderr)
+        flash = os.path.join(self.dir, "sim-13572468")
+        with open(os.path.join(flash, "luaOTA%2Fconfig.json")) as fp:
+            self.assertIn('"server":"10.0.0.2"', fp.read())
+
+    def test_backup(self):
+        if not self.has_command("backup"):
+            self.skipTest("luaotactl backup is not in this build yet")
+        self.provision()
+        self.run_block(self.block("luaotactl backup "))
+        res = subprocess.run(
+            [harness.LUAOTACTL, "-D", os.path.join(self.dir, "backup.db"),
+             "history", "13572468"], capture_output=True, text=True)
+        self.assertIn("updated", res.stdout, res.stderr)
+
+    def test_git_ref(self):
+        if not self.has_command("repo add"):
+            self.skipTest("luaotactl repo add (git refs) is not in this "
+                          "build yet")
+        git = os.path.join(self.dir, "greenhouse.git")
+        subprocess.run(["git", "init", "-q", "-b", "production", git],
+                       check=True)
+        shutil.copy(os.path.join(self.dir, "greenhouse", "init.lua"), git)
+        shutil.copy(os.path.join(self.dir, "greenhouse", "app.lua"), git)
+        subprocess.run(["git", "-C", git, "add", "."], check=True)
+        subprocess.run(["git", "-C", git, "-c", "user.name=t", "-c",
+                        "user.email=t@example.org", "commit", "-qm", "app"],
+                       check=True)
+        self.run_block(self.block("luaotactl repo add "))
+
+
 INSTALLED = os.environ.get("LUAOTA_INSTALLED") == "1"
 
 
