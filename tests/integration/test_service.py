@@ -103,6 +103,36 @@ class Units(ServiceCase):
         self.assertLessEqual(float(match.group(1)), MAX_EXPOSURE, res.stdout)
         self.assertEqual(res.returncode, 0, res.stderr)
 
+    def test_sysusers_and_tmpfiles_in_a_scratch_root(self):
+        """The user, the state directory and the database file, laid out by
+        systemd's own tools under --root, as the package's postinst does."""
+        for tool in ("systemd-sysusers", "systemd-tmpfiles"):
+            if shutil.which(tool) is None:
+                self.skipTest(f"{tool} is not installed")
+        if os.geteuid() != 0:
+            self.skipTest("systemd-tmpfiles needs root to chown")
+        root = os.path.join(self.dir, "root")
+        os.makedirs(os.path.join(root, "etc"))
+        subprocess.run(["systemd-sysusers", f"--root={root}",
+                        os.path.join(UNITS, "luaota-sysusers.conf")],
+                       check=True, capture_output=True)
+        with open(os.path.join(root, "etc", "passwd")) as fp:
+            entry = [line.split(":") for line in fp
+                     if line.startswith("luaota:")]
+        self.assertEqual(len(entry), 1)
+        uid, gid = int(entry[0][2]), int(entry[0][3])
+        self.assertEqual(entry[0][5], "/var/lib/luaota")
+        subprocess.run(["systemd-tmpfiles", f"--root={root}", "--create",
+                        os.path.join(UNITS, "luaota-tmpfiles.conf")],
+                       check=True, capture_output=True)
+        state = os.path.join(root, "var", "lib", "luaota")
+        st = os.stat(state)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o7777),
+                         (uid, gid, 0o750))
+        st = os.stat(os.path.join(state, "luaota.db"))
+        self.assertEqual((st.st_uid, st.st_mode & 0o7777, st.st_size),
+                         (uid, 0o640, 0))
+
     def test_example_configuration_covers_every_keyword(self):
         names = keywords()
         self.assertGreater(len(names), 10)
