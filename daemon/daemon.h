@@ -36,6 +36,7 @@ struct daemon {
 	TAILQ_HEAD(, session) sessions;
 	struct daemon_stats stats;
 	int draining; /* SIGTERM seen: no new sessions, exit when idle */
+	int verbose;  /* -v: debug lines, kept across reloads */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

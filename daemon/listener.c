@@ -207,21 +207,55 @@ bad:
 	return -1;
 }
 
-int listener_open(struct daemon *d)
+/*
+ * Takes the sockets systemd passed: every listening stream socket, whatever
+ * its FileDescriptorName=; anything else (a stored fd, a datagram socket) is
+ * closed with a warning rather than served.  Returns how many were passed.
+ */
+static int inherited_listeners(struct daemon *d)
 {
-	int n = sd_listen_fds(1), i;
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), i;
 
-	if (n > LUAOTAD_MAX_LISTEN) {
-		log_warnx("systemd passed %d sockets, at most %d are used", n,
-			  LUAOTAD_MAX_LISTEN);
-		n = LUAOTAD_MAX_LISTEN;
-	}
-	if (n > 0) {
-		for (i = 0; i < n; i++)
-			if (add_listener(d, SD_LISTEN_FDS_START + i) != 0)
-				return -1;
+	if (n < 0) {
+		errno = -n;
+		log_warn("LISTEN_FDS");
 		return 0;
 	}
+	for (i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names != NULL ? names[i] : "unknown";
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_warnx("event=ignored-fd fd=%d name=%s: not a "
+				  "listening stream socket",
+				  fd, name);
+			close(fd);
+		} else if (d->nlisteners >= LUAOTAD_MAX_LISTEN) {
+			log_warnx("event=ignored-fd fd=%d name=%s: at most %d "
+				  "listeners",
+				  fd, name, LUAOTAD_MAX_LISTEN);
+			close(fd);
+		} else {
+			log_debug("event=inherited fd=%d name=%s", fd, name);
+			add_listener(d, fd);
+		}
+	}
+	if (names != NULL) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	return n;
+}
+
+int listener_open(struct daemon *d)
+{
+	int i;
+
+	/* Socket activation owns the addresses: never bind beside it. */
+	if (inherited_listeners(d) > 0)
+		return d->nlisteners > 0 ? 0 : -1;
 	for (i = 0; i < d->conf.nlisten; i++) {
 		if (bind_address(d, d->conf.listen[i]) != 0)
 			return -1;

@@ -5,9 +5,10 @@
 struct daemon;
 
 /*
- * Opens the listeners: the sockets systemd passed (LISTEN_FDS), else one
- * per configured address.  Logs each bound address (with the port the
- * kernel chose for ":0").  Returns 0, or -1 after logging why.
+ * Opens the listeners: the listening sockets systemd passed
+ * (sd_listen_fds_with_names), else one per configured address.  Logs each bound
+ * address (with the port the kernel chose for ":0").  Returns 0, or -1 after
+ * logging why.
  */
 int listener_open(struct daemon *d);
 

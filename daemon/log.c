@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -14,12 +15,18 @@
 #include <systemd/sd-journal.h>
 
 static int log_to_journal;
+static int log_plain; /* bare messages: luaotad -n prints file:line: why */
 static enum log_level log_max = LOG_LEVEL_INFO;
 
 void log_init(int to_journal, enum log_level level)
 {
 	log_to_journal = to_journal;
 	log_max = level;
+}
+
+void log_set_plain(int plain)
+{
+	log_plain = plain;
 }
 
 void log_set_level(enum log_level level)
@@ -54,6 +61,41 @@ static int syslog_priority(enum log_level level)
 	return LOG_DEBUG;
 }
 
+/* One journal entry; session fields only when present, so that
+ * "journalctl CHIP_ID=..." matches exactly the lines about that chip. */
+static void journal_send(enum log_level level, const struct log_fields *f,
+			 const char *msg)
+{
+	char message[1100], priority[16], chip[128], peer[80], session[40];
+	char outcome[40];
+	struct iovec iov[6];
+	int n = 0;
+
+	snprintf(message, sizeof(message), "MESSAGE=%s", msg);
+	iov[n++] = (struct iovec){ message, strlen(message) };
+	snprintf(priority, sizeof(priority), "PRIORITY=%d",
+		 syslog_priority(level));
+	iov[n++] = (struct iovec){ priority, strlen(priority) };
+	if (f != NULL && f->chip_id != NULL) {
+		snprintf(chip, sizeof(chip), "CHIP_ID=%s", f->chip_id);
+		iov[n++] = (struct iovec){ chip, strlen(chip) };
+	}
+	if (f != NULL && f->peer != NULL) {
+		snprintf(peer, sizeof(peer), "PEER=%s", f->peer);
+		iov[n++] = (struct iovec){ peer, strlen(peer) };
+	}
+	if (f != NULL && f->session_id != 0) {
+		snprintf(session, sizeof(session), "SESSION_ID=%lld",
+			 (long long)f->session_id);
+		iov[n++] = (struct iovec){ session, strlen(session) };
+	}
+	if (f != NULL && f->outcome != NULL) {
+		snprintf(outcome, sizeof(outcome), "OUTCOME=%s", f->outcome);
+		iov[n++] = (struct iovec){ outcome, strlen(outcome) };
+	}
+	sd_journal_sendv(iov, n);
+}
+
 static void emit(enum log_level level, const struct log_fields *f,
 		 const char *msg)
 {
@@ -64,17 +106,11 @@ static void emit(enum log_level level, const struct log_fields *f,
 	size_t n = 0;
 
 	if (log_to_journal) {
-		char session[32];
-
-		snprintf(session, sizeof(session), "SESSION_ID=%lld",
-			 f != NULL ? (long long)f->session_id : 0LL);
-		sd_journal_send(
-		    "MESSAGE=%s", msg, "PRIORITY=%d", syslog_priority(level),
-		    "CHIP_ID=%s", f != NULL && f->chip_id ? f->chip_id : "",
-		    "PEER=%s", f != NULL && f->peer ? f->peer : "", "%s",
-		    f != NULL && f->session_id ? session : "SESSION_ID=",
-		    "OUTCOME=%s", f != NULL && f->outcome ? f->outcome : "",
-		    NULL);
+		journal_send(level, f, msg);
+		return;
+	}
+	if (log_plain) {
+		fprintf(stderr, "%s\n", msg);
 		return;
 	}
 	if (f != NULL) {

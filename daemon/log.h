@@ -35,6 +35,9 @@ void log_init(int to_journal, enum log_level level);
 /* True when the caller runs under systemd with stderr connected to journald. */
 int log_stderr_is_journal(void);
 
+/* Prints bare messages on stderr, no time stamp or name (luaotad -n). */
+void log_set_plain(int plain);
+
 /* Changes the level at run time (SIGHUP reload). */
 void log_set_level(enum log_level level);
 

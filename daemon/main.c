@@ -50,10 +50,11 @@ static void notify_status(struct daemon *d)
 	sd_notifyf(
 	    0,
 	    "STATUS=sessions=%llu checkins=%llu current=%llu "
-	    "updates=%llu failures=%llu rejected=%llu",
+	    "updates=%llu failures=%llu rejected=%llu refused=%llu",
 	    (unsigned long long)st->open, (unsigned long long)st->checkins,
 	    (unsigned long long)st->current, (unsigned long long)st->updates,
-	    (unsigned long long)st->failures, (unsigned long long)st->rejected);
+	    (unsigned long long)st->failures, (unsigned long long)st->rejected,
+	    (unsigned long long)st->refused);
 }
 
 void daemon_session_gone(struct daemon *d)
@@ -88,7 +89,9 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	sd_notify(0, "RELOADING=1");
+	/* MONOTONIC_USEC lets a Type=notify-reload manager match the reply. */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)daemon_now_ms() * 1000);
 	config_defaults(&fresh);
 	if (config_load(&fresh, d->conf_path, d->conf_missing_ok) != 0) {
 		log_warnx("event=reload-failed file=%s: keeping the running "
@@ -97,7 +100,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		config_free(&fresh);
 	} else {
 		/* Listeners and the database stay: they need a restart. */
-		fresh.nlisten = 0;
+		while (fresh.nlisten > 0)
+			free(fresh.listen[--fresh.nlisten]);
 		memcpy(fresh.listen, d->conf.listen, sizeof(fresh.listen));
 		fresh.nlisten = d->conf.nlisten;
 		d->conf.nlisten = 0;
@@ -106,6 +110,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		d->conf.database = NULL;
 		config_free(&d->conf);
 		d->conf = fresh;
+		if (d->verbose)
+			d->conf.log_level = LOG_LEVEL_DEBUG;
 		log_set_level(d->conf.log_level);
 		store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
 		log_info("event=reloaded file=%s", d->conf_path);
@@ -139,7 +145,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	const char *db_path = NULL, *env;
-	int foreground = 0, check_only = 0, verbose = 0, ch, nlisten = 0;
+	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
 	uint64_t watchdog_usec = 0;
 	struct event *sigterm, *sigint, *sighup, *status_timer;
@@ -159,7 +165,7 @@ int main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'v':
-			verbose++;
+			d.verbose = 1;
 			break;
 		case 'f':
 			d.conf_path = optarg;
@@ -179,6 +185,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* -n reports like a compiler: file:line: message, nothing else. */
+	log_set_plain(check_only);
 	if (nlisten > 0) {
 		/* -l replaces the configured addresses: load, then re-apply. */
 		struct config cli = d.conf;
@@ -204,9 +212,8 @@ int main(int argc, char **argv)
 		free(d.conf.database);
 		d.conf.database = strdup(db_path);
 	}
-	if (verbose > 0)
-		d.conf.log_level =
-		    verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_DEBUG;
+	if (d.verbose)
+		d.conf.log_level = LOG_LEVEL_DEBUG;
 	log_init(!foreground && log_stderr_is_journal(), d.conf.log_level);
 
 	d.store = store_open(d.conf.database, STORE_CREATE);

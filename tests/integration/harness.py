@@ -55,7 +55,8 @@ def record(secret, json_text, payload=b""):
 class Daemon:
     """A luaotad process listening on a socket the harness bound."""
 
-    def __init__(self, workdir, database, config_text=None, extra_args=()):
+    def __init__(self, workdir, database, config_text=None, extra_args=(),
+                 env=None, binary=None, wrapper=()):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "luaotad.log")
         self.conf_path = os.path.join(workdir, "luaotad.conf")
@@ -76,12 +77,18 @@ class Daemon:
         self.reader = threading.Thread(target=self._read_notify, daemon=True)
         self.reader.start()
         fd = self.listener.fileno()
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
-        env.pop("LISTEN_FDNAMES", None)
-        # LISTEN_PID must be the daemon's own pid: the shell execs it.
-        cmd = ["sh", "-c", f'exec 3<&{fd}; LISTEN_PID=$$ exec "$0" "$@"',
-               LUAOTAD, "-d", "-v", "-f", self.conf_path, "-D", database,
-               *extra_args]
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1",
+                   **(env or {}))
+        if "LISTEN_FDNAMES" not in (env or {}):
+            env.pop("LISTEN_FDNAMES", None)
+        # LISTEN_PID (and WATCHDOG_PID) must be the daemon's own pid: the
+        # shell execs it, through a wrapper that execs too (setpriv).
+        pids = "LISTEN_PID=$$"
+        if "WATCHDOG_USEC" in env:
+            pids += " WATCHDOG_PID=$$"
+        cmd = ["sh", "-c", f'exec 3<&{fd}; {pids} exec "$0" "$@"',
+               *wrapper, binary or LUAOTAD, "-d", "-v",
+               "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
                                      stdout=self.log, stderr=self.log)
@@ -99,15 +106,15 @@ class Daemon:
                 self.notifications.extend(data.decode().split("\n"))
                 self.notified.notify_all()
 
-    def wait_for(self, prefix, timeout=READY_TIMEOUT, after=0):
-        """Waits for a notification line starting with prefix (among the
-        lines from index after on); returns the line."""
+    def wait_for(self, prefix, timeout=READY_TIMEOUT, count=1):
+        """Waits for the count-th notification line starting with prefix."""
         deadline = time.monotonic() + timeout
         with self.notified:
             while True:
-                for line in self.notifications[after:]:
-                    if line.startswith(prefix):
-                        return line
+                seen = [line for line in self.notifications
+                        if line.startswith(prefix)]
+                if len(seen) >= count:
+                    return seen[count - 1]
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
                     raise AssertionError(
