@@ -19,10 +19,9 @@
 #endif
 
 static const struct ctl_cmd *const commands[] = {
-	&cmd_group_add_entry,
-	&cmd_add_entry,
-	&cmd_list_entry,
-	&cmd_history_entry,
+	&cmd_group_add_entry,  &cmd_group_set_entry,	&cmd_group_list_entry,
+	&cmd_group_show_entry, &cmd_group_remove_entry, &cmd_add_entry,
+	&cmd_list_entry,       &cmd_history_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
