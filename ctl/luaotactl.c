@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cmd_chip.h"
+#include "cmd_diff.h"
 #include "cmd_group.h"
 #include "cmd_history.h"
 #include "ctl.h"
@@ -18,11 +19,21 @@
 #define LUAOTA_VERSION "unknown"
 #endif
 
+/* In the order --help lists them. */
+/* clang-format off */
 static const struct ctl_cmd *const commands[] = {
-	&cmd_group_add_entry,  &cmd_group_set_entry,	&cmd_group_list_entry,
-	&cmd_group_show_entry, &cmd_group_remove_entry, &cmd_add_entry,
-	&cmd_list_entry,       &cmd_history_entry,
+	&cmd_add_entry,
+	&cmd_list_entry,
+	&cmd_history_entry,
+	&cmd_diff_entry,
+	&cmd_reprovision_entry,
+	&cmd_group_add_entry,
+	&cmd_group_set_entry,
+	&cmd_group_list_entry,
+	&cmd_group_show_entry,
+	&cmd_group_remove_entry,
 };
+/* clang-format on */
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -1,6 +1,7 @@
 /* The legacy luaOTA protocol module: see legacy.h and PROTOCOL.md part 1. */
 #include "legacy.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,13 +114,12 @@ static const char *string_field(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Applies a JSON object of overrides onto cfg and into merged. */
-static int apply_overrides(const char *text, struct json_object *cfg,
-			   struct json_object *merged)
+/* Copies the keys of the merged overrides (JSON text) onto cfg. */
+static int apply_overrides(const char *text, struct json_object *cfg)
 {
 	struct json_object *o;
 
-	if (text == NULL || *text == '\0')
+	if (text == NULL)
 		return 0;
 	o = json_tokener_parse(text);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
@@ -127,14 +127,7 @@ static int apply_overrides(const char *text, struct json_object *cfg,
 		return -1;
 	}
 	json_object_object_foreach(o, key, val)
-	{
-		/* The device keeps its own secret; never overwrite it. */
-		if (strcmp(key, "secret") == 0 || strcmp(key, "a") == 0 ||
-		    strcmp(key, "id") == 0)
-			continue;
-		json_object_object_add(cfg, key, json_object_get(val));
-		json_object_object_add(merged, key, json_object_get(val));
-	}
+	    json_object_object_add(cfg, key, json_object_get(val));
 	json_object_put(o);
 	return 0;
 }
@@ -195,9 +188,8 @@ static int in_manifest(const struct plan_manifest *m, const char *name)
 }
 
 /*
- * Works out what the chip holds.  Our records are trusted only when the
- * chip reports the chk we last gave it; otherwise every file is resent,
- * but files we provisioned and the manifest dropped are still deleted.
+ * Works out what the chip holds (the decision is plan_update_steps's,
+ * shared with luaotactl diff); run->held starts as what it holds for sure.
  */
 static int load_held(struct session *s, struct legacy_run *run,
 		     const char *device_chk)
@@ -210,19 +202,19 @@ static int load_held(struct session *s, struct legacy_run *run,
 
 	if (store_held_get(d->store, s->chip_id, &stored, &n) != 0)
 		return -1;
-	trusted = device_chk != NULL && s->chip.chk != NULL &&
-		  strcmp(device_chk, s->chip.chk) == 0;
+	trusted = plan_held_trusted(device_chk, s->chip.chk);
 	view = calloc(n + 1, sizeof(*view));
 	if (view == NULL)
 		goto done;
 	for (i = 0; i < n; i++) {
 		view[i].name = stored[i].name;
-		view[i].token = trusted ? stored[i].token : "";
+		view[i].token = stored[i].token;
 		if ((trusted || !in_manifest(run->manifest, stored[i].name)) &&
 		    held_add(run, stored[i].name, stored[i].token) != 0)
 			goto done;
 	}
-	rc = plan_diff(run->manifest, view, n, &run->steps);
+	rc = plan_update_steps(run->manifest, device_chk, s->chip.chk, view, n,
+			       &run->steps);
 done:
 	free(view);
 	store_held_free(stored, n);
@@ -559,7 +551,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 	struct plan_want *wants = NULL;
 	struct plan_spec spec;
 	struct legacy_run *run = NULL;
-	struct json_object *merged = NULL;
+	char *merged = NULL;
 	const char *device_chk = string_field(hello, "chk");
 	char why[512];
 	size_t i;
@@ -573,8 +565,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 	}
 	run = calloc(1, sizeof(*run));
 	wants = calloc(group.nfiles + 1, sizeof(*wants));
-	merged = json_object_new_object();
-	if (run == NULL || wants == NULL || merged == NULL)
+	if (run == NULL || wants == NULL)
 		goto oom;
 	for (i = 0; i < group.nfiles; i++) {
 		wants[i].name = group.files[i].name;
@@ -612,17 +603,17 @@ static int plan_update(struct session *s, struct json_object *hello)
 			json_object_object_add(run->config, key,
 					       json_object_get(val));
 	}
-	if (apply_overrides(group.config_json, run->config, merged) != 0 ||
-	    apply_overrides(s->chip.config_json, run->config, merged) != 0) {
+	if (plan_overrides_merge(group.config_json, s->chip.config_json,
+				 &merged) != 0) {
+		if (errno == ENOMEM)
+			goto oom;
 		rc = fail(s, "config overrides are not a JSON object");
 		goto out;
 	}
-	plan_chk(run->manifest,
-		 json_object_object_length(merged) > 0
-		     ? json_object_to_json_string_ext(merged, JSON_FLAGS)
-		     : NULL,
-		 run->target_chk);
-	if (device_chk != NULL && strcmp(device_chk, run->target_chk) == 0) {
+	if (apply_overrides(merged, run->config) != 0)
+		goto oom;
+	plan_chk(run->manifest, merged, run->target_chk);
+	if (plan_is_current(run->target_chk, device_chk, s->chip.chk)) {
 		legacy_run_free(run);
 		run = NULL;
 		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0) {
@@ -646,7 +637,7 @@ oom:
 	rc = fail(s, "out of memory");
 out:
 	legacy_run_free(run);
-	json_object_put(merged);
+	free(merged);
 	free(wants);
 	store_repo_free(&repo);
 	store_group_free(&group);
