@@ -24,6 +24,9 @@
 static const struct ctl_cmd *const commands[] = {
 	&cmd_add_entry,
 	&cmd_list_entry,
+	&cmd_show_entry,
+	&cmd_set_entry,
+	&cmd_remove_entry,
 	&cmd_history_entry,
 	&cmd_diff_entry,
 	&cmd_reprovision_entry,
