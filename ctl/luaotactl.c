@@ -13,6 +13,7 @@
 #include "cmd_diff.h"
 #include "cmd_group.h"
 #include "cmd_history.h"
+#include "cmd_repo.h"
 #include "ctl.h"
 
 #ifndef LUAOTA_VERSION
@@ -35,6 +36,9 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_group_list_entry,
 	&cmd_group_show_entry,
 	&cmd_group_remove_entry,
+	&cmd_repo_add_entry,
+	&cmd_repo_list_entry,
+	&cmd_repo_show_entry,
 };
 /* clang-format on */
 
