@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cmd_admin.h"
 #include "cmd_chip.h"
 #include "cmd_diff.h"
 #include "cmd_group.h"
@@ -28,6 +29,7 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_show_entry,
 	&cmd_set_entry,
 	&cmd_remove_entry,
+	&cmd_history_show_entry, /* before "history": a longer name */
 	&cmd_history_entry,
 	&cmd_diff_entry,
 	&cmd_reprovision_entry,
@@ -39,6 +41,11 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_repo_add_entry,
 	&cmd_repo_list_entry,
 	&cmd_repo_show_entry,
+	&cmd_import_entry,
+	&cmd_export_entry,
+	&cmd_check_entry,
+	&cmd_backup_entry,
+	&cmd_status_entry,
 };
 /* clang-format on */
 
