@@ -65,6 +65,8 @@ struct store *ctl_open_store(const struct ctl *ctl, int flags)
 	/* The store's message already names the file. */
 	if (st == NULL)
 		ctl_error("cannot open the inventory: %s", store_errmsg(NULL));
+	else if (ctl->busy_ms >= 0)
+		store_set_busy_timeout(st, ctl->busy_ms);
 	return st;
 }
 

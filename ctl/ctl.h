@@ -56,6 +56,7 @@ struct ctl_cmd {
 /* The invocation: global options and the command being run. */
 struct ctl {
 	const char *db_path;
+	int busy_ms; /* lock wait; -1: the store's default */
 	const struct ctl_cmd *cmd;
 };
 

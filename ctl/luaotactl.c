@@ -56,11 +56,13 @@ static void help(FILE *fp)
 	size_t i;
 
 	fprintf(fp,
-		"usage: luaotactl [-D DATABASE] COMMAND [ARGS]\n"
+		"usage: luaotactl [-D DATABASE] [-w MS] COMMAND [ARGS]\n"
 		"\n"
 		"Options:\n"
 		"  -D, --database PATH  the inventory (default: $LUAOTA_DB, "
 		"else " CTL_DEFAULT_DB ")\n"
+		"  -w, --wait MS        how long to wait for a database "
+		"another process locked (default 5000)\n"
 		"  -h, --help           this help; COMMAND --help: "
 		"its usage\n"
 		"  -V, --version        the version\n"
@@ -184,11 +186,13 @@ int main(int argc, char **argv)
 {
 	static const struct option global_options[] = {
 		{ "database", required_argument, NULL, 'D' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl = { .db_path = getenv("LUAOTA_DB") };
+	struct ctl ctl = { .db_path = getenv("LUAOTA_DB"), .busy_ms = -1 };
+	int64_t wait_ms;
 	struct ctl_args args;
 	int c, words, rc;
 
@@ -197,11 +201,19 @@ int main(int argc, char **argv)
 	umask(077);
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+:D:hV", global_options, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "+:D:w:hV", global_options,
+				NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			ctl.db_path = optarg;
+			break;
+		case 'w':
+			if (ctl_parse_int(optarg, 0, 3600000, &wait_ms) != 0) {
+				ctl_error("bad --wait '%s' (milliseconds)",
+					  optarg);
+				return CTL_EXIT_USAGE;
+			}
+			ctl.busy_ms = (int)wait_ms;
 			break;
 		case 'h':
 			help(stdout);
