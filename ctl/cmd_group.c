@@ -213,6 +213,21 @@ done:
 	return CTL_EXIT_OK;
 }
 
+/*
+ * Whether arg names a registered repository (repo add): a plain name, no
+ * '/', and no --ref of its own (the repository has one).
+ */
+static int named_repo(struct store *st, const char *arg, const char *ref,
+		      struct store_repo *repo)
+{
+	if (ref != NULL || strchr(arg, '/') != NULL)
+		return 0;
+	if (store_repo_get(st, arg, repo) == 0)
+		return 1;
+	store_repo_free(repo);
+	return 0;
+}
+
 static int group_add(struct ctl *ctl, const struct ctl_args *args)
 {
 	struct store_group_file files[MAX_FILES];
@@ -262,6 +277,10 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 
 	rc = CTL_EXIT_ERROR;
+	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
+		goto out;
+	if (named_repo(st, repo_arg, ref, &repo))
+		goto add;
 	if ((dir = realpath(repo_arg, NULL)) == NULL) {
 		ctl_error("cannot add group %s: %s: %s", g.name, repo_arg,
 			  strerror(errno));
@@ -272,10 +291,9 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 			  dir);
 		goto out;
 	}
-	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
-		goto out;
 	if (ensure_repo(st, g.name, dir, ref, &repo) != CTL_EXIT_OK)
 		goto out;
+add:
 	g.repo_id = repo.id;
 	g.repo_name = repo.name;
 	switch (store_group_add(st, &g)) {
@@ -299,7 +317,7 @@ out:
 
 const struct ctl_cmd cmd_group_add_entry = {
 	.name = "group add",
-	.usage = "NAME --repo DIR --files FILE,... [--ref REF] "
+	.usage = "NAME --repo DIR|REPOSITORY --files FILE,... [--ref REF] "
 		 "[--action FILE=dl|cm|auto]... [--max-file-size BYTES] "
 		 "[--lua 5.1|5.3] [--config JSON]",
 	.summary = "define a group: the files its chips hold, from DIR (a "
@@ -390,7 +408,10 @@ static int group_set(struct ctl *ctl, const struct ctl_args *args)
 		config = NULL;
 	}
 	rc = CTL_EXIT_ERROR;
-	if (repo_arg != NULL) {
+	if (repo_arg != NULL && named_repo(st, repo_arg, ref, &repo)) {
+		g.repo_id = repo.id;
+		g.repo_name = NULL;
+	} else if (repo_arg != NULL) {
 		struct stat sb;
 
 		if ((dir = realpath(repo_arg, NULL)) == NULL) {
@@ -624,7 +645,7 @@ static int group_remove(struct ctl *ctl, const struct ctl_args *args)
 const struct ctl_cmd cmd_group_set_entry = {
 	.name = "group set",
 	.usage = "NAME [--files FILE,...] [--action FILE=dl|cm|auto]... "
-		 "[--repo DIR [--ref REF]] [--config JSON] "
+		 "[--repo DIR|REPOSITORY [--ref REF]] [--config JSON] "
 		 "[--max-file-size BYTES] [--lua 5.1|5.3]",
 	.summary = "change a group: only what is given changes (--files "
 		   "replaces the list; --config '' clears the overrides)",

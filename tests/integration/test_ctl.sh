@@ -382,6 +382,12 @@ out_has "code"
 out_has "(worktree)"
 run 0 "repo list --json" repo list --json
 json_ok "repositories with revisions" '[(r["name"], r["revision"]) for r in d] == [("code", "worktree"), ("lua", "worktree"), ("lua-2", "worktree")]'
+run 0 "group add --repo NAME" group add byname --repo code --files init.lua
+[ "$(sql "SELECT r.name FROM groups g JOIN repositories r ON r.id = g.repo_id
+	WHERE g.name = 'byname'")" = code ] &&
+	pass "--repo names a registered repository" || fail "--repo by name"
+run 0 "group set --repo NAME" group set byname --repo lua
+run 0 "group remove byname" group remove byname
 run 0 "repo show --json" repo show lua --json
 json_ok "repo show groups" 'd["groups"] == ["g", "h"] and d["ref"] is None'
 run 1 "repo show, unknown" repo show nosuch
