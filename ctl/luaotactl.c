@@ -14,6 +14,7 @@
 #include "cmd_diff.h"
 #include "cmd_group.h"
 #include "cmd_history.h"
+#include "cmd_pull.h"
 #include "cmd_repo.h"
 #include "ctl.h"
 
@@ -33,6 +34,9 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_history_entry,
 	&cmd_diff_entry,
 	&cmd_reprovision_entry,
+	&cmd_pull_entry,
+	&cmd_pulls_show_entry, /* before "pulls": a longer name */
+	&cmd_pulls_entry,
 	&cmd_group_add_entry,
 	&cmd_group_set_entry,
 	&cmd_group_list_entry,

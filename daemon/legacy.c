@@ -27,6 +27,8 @@ struct held {
 };
 
 enum run_phase {
+	RUN_LS,	     /* pulls are queued: listing the flash for their sizes */
+	RUN_PULL,    /* reading pulls[pull_index] with ul */
 	RUN_SEND,    /* sending steps.send[send_index] */
 	RUN_REMOVE,  /* deleting steps.remove[remove_index] */
 	RUN_RESTART, /* restart queued */
@@ -50,7 +52,13 @@ struct legacy_run {
 	int64_t first_command_ms;
 	int64_t last_send_ms;
 	int64_t records;
-	int64_t record_ms; /* summed round trips, for estimates */
+	int64_t record_ms;	  /* summed round trips, for estimates */
+	struct store_pull *pulls; /* files the operator asked to read back */
+	size_t npulls;
+	int64_t *pull_sizes; /* per pull, from ls; -1: not on the device */
+	size_t pull_index;
+	uint8_t *pull_data; /* what the current pull read so far */
+	size_t pull_len;
 };
 
 void legacy_run_free(struct legacy_run *run)
@@ -67,6 +75,9 @@ void legacy_run_free(struct legacy_run *run)
 		free(run->held[i].token);
 	}
 	free(run->held);
+	store_pull_list_free(run->pulls, run->npulls);
+	free(run->pull_sizes);
+	free(run->pull_data);
 	free(run);
 }
 
@@ -389,11 +400,105 @@ static const char *device_name(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* Records how a pull ended; a store failure is logged, not fatal. */
+static void pull_finish(struct session *s, const struct store_pull *p,
+			const char *state, const uint8_t *data, size_t len,
+			const char *reason)
+{
+	struct log_fields f = session_fields(s);
+
+	if (store_pull_finish(s->daemon->store, p->id, state, data, len, reason,
+			      daemon_wall_ms() / 1000) != 0)
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-write-failed error=\"%s\"",
+			    store_errmsg(s->daemon->store));
+	else
+		log_session(LOG_LEVEL_INFO, &f,
+			    "event=pull name=%s state=%s bytes=%zu", p->name,
+			    state, len);
+}
+
+/*
+ * Sends the next ul of the queued pulls, finishing each as it completes;
+ * *sent says whether a command went out (else the pulls are done).
+ */
+static int pull_next(struct session *s, int *sent)
+{
+	struct legacy_run *run = s->run;
+	struct json_object *cmd;
+	uint8_t *grown;
+
+	*sent = 0;
+	while (run->pull_index < run->npulls) {
+		const struct store_pull *p = &run->pulls[run->pull_index];
+		int64_t size = run->pull_sizes[run->pull_index];
+		size_t chunk;
+
+		if (size < 0) {
+			pull_finish(s, p, "missing", NULL, 0,
+				    "not on the device");
+			run->pull_index++;
+			continue;
+		}
+		if ((int64_t)run->pull_len < size) {
+			chunk = (size_t)size - run->pull_len;
+			if (chunk > LUAOTA_CHUNK_SIZE)
+				chunk = LUAOTA_CHUNK_SIZE;
+			/* The whole file at once: sizes come from ls. */
+			if (run->pull_data == NULL) {
+				grown = malloc((size_t)size + 1);
+				if (grown == NULL)
+					return fail(s, "out of memory");
+				run->pull_data = grown;
+			}
+			cmd = json_object_new_object();
+			json_object_object_add(cmd, "a",
+					       json_object_new_string("ul"));
+			json_object_object_add(cmd, "name",
+					       json_object_new_string(p->name));
+			json_object_object_add(
+			    cmd, "offset",
+			    json_object_new_int64((int64_t)run->pull_len));
+			json_object_object_add(
+			    cmd, "len", json_object_new_int64((int64_t)chunk));
+			run->pending = "ul";
+			run->pending_bytes = chunk;
+			/* The reply carries the bytes with no "data" field. */
+			s->raw_payload = (int64_t)chunk;
+			*sent = 1;
+			return send_command(s, cmd, NULL, 0);
+		}
+		pull_finish(s, p, "done",
+			    run->pull_data != NULL ? run->pull_data
+						   : (const uint8_t *)"",
+			    run->pull_len, NULL);
+		free(run->pull_data);
+		run->pull_data = NULL;
+		run->pull_len = 0;
+		run->pull_index++;
+	}
+	run->phase = RUN_SEND;
+	return 0;
+}
+
 /* Sends the next command of the run, or restart when none is left. */
 static int advance(struct session *s)
 {
 	struct legacy_run *run = s->run;
 	struct json_object *cmd;
+
+	if (run->phase == RUN_LS) {
+		cmd = json_object_new_object();
+		json_object_object_add(cmd, "a", json_object_new_string("ls"));
+		run->pending = "ls";
+		return send_command(s, cmd, NULL, 0);
+	}
+	if (run->phase == RUN_PULL) {
+		int sent, rc = pull_next(s, &sent);
+
+		if (rc != 0 || sent)
+			return rc;
+	}
 
 	if (run->phase == RUN_SEND && run->send_index < run->steps.nsend) {
 		const struct plan_file *f =
@@ -484,6 +589,42 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 	run->records++;
 	run->record_ms += daemon_now_ms() - run->last_send_ms;
 
+	if (strcmp(run->pending, "ls") == 0) {
+		size_t i;
+
+		if (strcmp(status, "OK") != 0)
+			return fail(s, "device: ls failed");
+		run->pull_sizes = calloc(run->npulls + 1, sizeof(int64_t));
+		if (run->pull_sizes == NULL)
+			return fail(s, "out of memory");
+		for (i = 0; i < run->npulls; i++) {
+			struct json_object *v;
+
+			run->pull_sizes[i] = -1;
+			if (json_object_object_get_ex(obj, run->pulls[i].name,
+						      &v) &&
+			    json_object_is_type(v, json_type_int) &&
+			    json_object_get_int64(v) >= 0 &&
+			    json_object_get_int64(v) <= PLAN_READ_MAX)
+				run->pull_sizes[i] = json_object_get_int64(v);
+		}
+		run->phase = RUN_PULL;
+		return advance(s);
+	}
+	if (strcmp(run->pending, "ul") == 0) {
+		const struct store_pull *p = &run->pulls[run->pull_index];
+
+		if (strcmp(status, "OK") != 0 ||
+		    rec->payload_len != run->pending_bytes) {
+			pull_finish(s, p, "failed", NULL, 0,
+				    "device: ul failed");
+			return fail(s, "device: ul failed");
+		}
+		memcpy(run->pull_data + run->pull_len, rec->payload,
+		       rec->payload_len);
+		run->pull_len += rec->payload_len;
+		return advance(s);
+	}
 	if (strcmp(run->pending, "mv") == 0) {
 		const char *name = run->steps.remove[run->remove_index];
 		char lc[LUAOTA_NAME_MAX + 8];
@@ -613,7 +754,18 @@ static int plan_update(struct session *s, struct json_object *hello)
 	if (apply_overrides(merged, run->config) != 0)
 		goto oom;
 	plan_chk(run->manifest, merged, run->target_chk);
-	if (plan_is_current(run->target_chk, device_chk, s->chip.chk)) {
+	if (store_pull_pending(d->store, s->chip_id, &run->pulls,
+			       &run->npulls) != 0) {
+		struct log_fields f = session_fields(s);
+
+		/* Pulls wait for a later boot; provisioning goes on. */
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-read-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	/* Queued pulls need a session even when the chip is current. */
+	if (run->npulls == 0 &&
+	    plan_is_current(run->target_chk, device_chk, s->chip.chk)) {
 		legacy_run_free(run);
 		run = NULL;
 		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0) {
@@ -629,6 +781,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 		rc = fail(s, "could not read what the chip holds");
 		goto out;
 	}
+	run->phase = run->npulls > 0 ? RUN_LS : RUN_SEND;
 	s->run = run;
 	run = NULL;
 	rc = advance(s);

@@ -276,6 +276,46 @@ int store_integrity_check(struct store *st, char **report);
 /* Copies the database to path as one consistent snapshot (online). */
 int store_backup(struct store *st, const char *path);
 
+/* A file the operator asked to read back from a chip. */
+struct store_pull {
+	int64_t id;
+	char *chip_id;
+	char *name;
+	int64_t requested; /* Unix seconds */
+	char *state;	   /* "pending", "done", "missing", "failed" */
+	int64_t done;	   /* when it finished; 0 while pending */
+	int64_t size;	   /* bytes fetched; -1 when none */
+	char *reason;	   /* why it failed, or NULL */
+	uint8_t *data;	   /* the bytes (store_pull_get only), or NULL */
+	size_t data_len;
+};
+
+/* Queues a pull of name from chip_id; its id in *id. */
+int store_pull_add(struct store *st, const char *chip_id, const char *name,
+		   int64_t now, int64_t *id);
+
+/* The chip's pending pulls, oldest first, without data. */
+int store_pull_pending(struct store *st, const char *chip_id,
+		       struct store_pull **out, size_t *n);
+
+/* Pulls newest first (chip_id NULL: every chip), without data. */
+int store_pull_list(struct store *st, const char *chip_id,
+		    struct store_pull **out, size_t *n);
+
+/* One pull with its data (free with store_pull_free). */
+int store_pull_get(struct store *st, int64_t id, struct store_pull *out);
+
+/*
+ * Finishes a pending pull as state ("done" with data, "missing",
+ * "failed" with reason); STORE_NOTFOUND when it is not pending.
+ */
+int store_pull_finish(struct store *st, int64_t id, const char *state,
+		      const uint8_t *data, size_t len, const char *reason,
+		      int64_t now);
+
+void store_pull_free(struct store_pull *p);
+void store_pull_list_free(struct store_pull *p, size_t n);
+
 /* Outcome names as stored and printed ("current", "updated", ...). */
 const char *store_outcome_name(enum store_outcome o);
 

@@ -64,6 +64,12 @@ enum stmt_id {
 	ST_CHIP_REPROVISION,
 	ST_SESSION_GET,
 	ST_SESSION_QUERY,
+	ST_PULL_ADD,
+	ST_PULL_PENDING,
+	ST_PULL_FINISH,
+	ST_PULL_LIST_ALL,
+	ST_PULL_LIST_CHIP,
+	ST_PULL_GET,
 	ST_COUNT
 };
 
@@ -76,6 +82,7 @@ enum stmt_id {
 	"c.protocol, c.enabled, c.created, c.first_seen, c.last_seen, "        \
 	"c.last_addr, c.last_outcome, c.chk, c.revision "                      \
 	"FROM chips c JOIN groups g ON g.id = c.group_id"
+#define PULL_COLUMNS "id, chip_id, name, requested, state, done, size, reason"
 #define SESSION_COLUMNS                                                        \
 	"id, chip_id, peer, started_ms, ended_ms, outcome, reason, revision, " \
 	"files_sent, bytes_sent FROM sessions"
@@ -160,6 +167,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "AND started_ms >= ?2 AND (?3 = 0 OR outcome IN "
 	    "('failed', 'rejected', 'interrupted')) "
 	    "ORDER BY started_ms DESC, id DESC LIMIT ?4",
+	[ST_PULL_ADD] = "INSERT INTO pulls (chip_id, name, requested) "
+			"VALUES (?1, ?2, ?3)",
+	[ST_PULL_PENDING] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			    "WHERE chip_id = ?1 AND state = 'pending' "
+			    "ORDER BY id",
+	[ST_PULL_FINISH] = "UPDATE pulls SET state = ?2, data = ?3, size = ?4, "
+			   "reason = ?5, done = ?6 WHERE id = ?1 "
+			   "AND state = 'pending'",
+	[ST_PULL_LIST_ALL] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			     "ORDER BY id DESC",
+	[ST_PULL_LIST_CHIP] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			      "WHERE chip_id = ?1 ORDER BY id DESC",
+	[ST_PULL_GET] =
+	    "SELECT " PULL_COLUMNS ", data FROM pulls WHERE id = ?1",
 };
 
 struct store {
@@ -241,6 +262,8 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 	}
 	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
 				SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc == SQLITE_OK && s == NULL)
+		rc = SQLITE_MISUSE; /* no SQL text for id: a bug */
 	if (rc != SQLITE_OK) {
 		sql_error(st, rc, "prepare");
 		return NULL;
@@ -1925,4 +1948,183 @@ int store_backup(struct store *st, const char *path)
 	if (sqlite3_close(dest) != SQLITE_OK)
 		return set_error(st, -1, "%s: cannot close", path);
 	return 0;
+}
+
+/* Pulls. */
+
+int store_pull_add(struct store *st, const char *chip_id, const char *name,
+		   int64_t now, int64_t *id)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_ADD);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, chip_id);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, now);
+	if ((rc = run(st, s, "adding a pull")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such chip: %s", chip_id);
+		return rc;
+	}
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Reads the current row of a PULL_COLUMNS query (data column 8). */
+static int pull_read(struct store *st, sqlite3_stmt *s, struct store_pull *out)
+{
+	const void *blob;
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	out->requested = sqlite3_column_int64(s, 3);
+	out->done = sqlite3_column_int64(s, 5);
+	out->size = sqlite3_column_int64(s, 6);
+	if (column_text(st, s, 1, &out->chip_id) != 0 ||
+	    column_text(st, s, 2, &out->name) != 0 ||
+	    column_text(st, s, 4, &out->state) != 0 ||
+	    column_text(st, s, 7, &out->reason) != 0)
+		return -1;
+	if (sqlite3_column_type(s, 8) == SQLITE_BLOB) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 8);
+
+		blob = sqlite3_column_blob(s, 8);
+		if ((out->data = malloc(len + 1)) == NULL)
+			return set_error(st, -1, "out of memory");
+		if (len > 0)
+			memcpy(out->data, blob, len);
+		out->data_len = len;
+	}
+	return 0;
+}
+
+/* Runs a bound pull query into an array. */
+static int pull_rows(struct store *st, sqlite3_stmt *s, struct store_pull **out,
+		     size_t *n)
+{
+	struct store_pull *rows = NULL;
+	size_t count = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
+			goto fail;
+		count++;
+		if (pull_read(st, s, &rows[count - 1]) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_pull_list_free(rows, count);
+		return sql_error(st, rc, "listing pulls");
+	}
+	*out = rows;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_pull_list_free(rows, count);
+	return -1;
+}
+
+int store_pull_pending(struct store *st, const char *chip_id,
+		       struct store_pull **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_PENDING);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, chip_id);
+	return pull_rows(st, s, out, n);
+}
+
+int store_pull_list(struct store *st, const char *chip_id,
+		    struct store_pull **out, size_t *n)
+{
+	sqlite3_stmt *s =
+	    stmt(st, chip_id != NULL ? ST_PULL_LIST_CHIP : ST_PULL_LIST_ALL);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	if (chip_id != NULL)
+		bind_text(s, 1, chip_id);
+	return pull_rows(st, s, out, n);
+}
+
+int store_pull_get(struct store *st, int64_t id, struct store_pull *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_GET);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = step_row(st, s, "pull")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such pull: %lld", (long long)id);
+		return rc;
+	}
+	rc = pull_read(st, s, out);
+	sqlite3_reset(s);
+	if (rc != 0)
+		store_pull_free(out);
+	return rc;
+}
+
+int store_pull_finish(struct store *st, int64_t id, const char *state,
+		      const uint8_t *data, size_t len, const char *reason,
+		      int64_t now)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_FINISH);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	if (data != NULL)
+		sqlite3_bind_blob64(s, 3, data, len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, data != NULL ? (int64_t)len : -1);
+	bind_text(s, 5, reason);
+	sqlite3_bind_int64(s, 6, now);
+	if ((rc = run(st, s, "finishing a pull")) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return set_error(st, STORE_NOTFOUND, "no pending pull %lld",
+				 (long long)id);
+	return 0;
+}
+
+void store_pull_free(struct store_pull *p)
+{
+	if (p == NULL)
+		return;
+	free(p->chip_id);
+	free(p->name);
+	free(p->state);
+	free(p->reason);
+	free(p->data);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_pull_list_free(struct store_pull *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < n; i++)
+		store_pull_free(&p[i]);
+	free(p);
 }

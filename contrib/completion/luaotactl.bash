@@ -54,7 +54,7 @@ _luaotactl()
 	done
 
 	case $prev in
-	-D | --database | --repo | backup | import)
+	-D | --database | --repo | --output | backup | import)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		[[ $prev == --repo ]] &&
 			COMPREPLY+=($(compgen -W "$(_luaotactl_repos)" -- "$cur"))
@@ -76,7 +76,7 @@ _luaotactl()
 
 	if [[ -z $cmd ]]; then
 		COMPREPLY=($(compgen -W "add list show set remove history diff
-			reprovision group repo import export check backup status
+			reprovision pull pulls group repo import export check backup status
 			-D --database -w --wait -h --help -V --version" -- "$cur"))
 		return
 	fi
@@ -99,6 +99,12 @@ _luaotactl()
 		;;
 	diff) opts="--group --json" ;;
 	reprovision) opts="--group" ;;
+	pull)
+		((nargs == 0)) &&
+			COMPREPLY=($(compgen -W "$(_luaotactl_chips)" -- "$cur"))
+		return
+		;;
+	pulls) opts="show --output --json" ;;
 	history)
 		case $sub in
 		"") COMPREPLY=($(compgen -W "show --since --failed --limit --json

@@ -456,6 +456,23 @@ out_lacks "created"
 run 1 "import a directory without example files" import "$work/repo"
 err_has "no ESP-<id>.json or default.json"
 
+# pull: queued here, fetched by the daemon.
+run 0 "pull" pull 300 init.lua
+out_has "1"
+run 1 "pull from an unknown chip" pull 999 init.lua
+err_has "luaotactl: cannot pull from chip 999: no such chip"
+run 2 "pull a bad name" pull 300 ../x
+run 0 "pulls" pulls
+out_has "pending"
+run 0 "pulls --json" pulls 300 --json
+json_ok "pulls fields" 'd[0]["chip"] == "300" and d[0]["name"] == "init.lua" and d[0]["state"] == "pending" and d[0]["size"] is None'
+run 0 "pulls show" pulls show 1
+out_has "state:    pending"
+run 1 "pulls show --output of a pending pull" pulls show 1 --output "$work/p"
+err_has "it is pending"
+run 1 "pulls show, unknown" pulls show 9
+err_has "no such pull"
+
 # remove.
 run 0 "remove" remove 300
 run 1 "remove, unknown" remove 300
