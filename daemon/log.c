@@ -101,6 +101,10 @@ static void emit(enum log_level level, const struct log_fields *f,
 
 static void vlog(enum log_level level, const struct log_fields *f,
 		 const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void vlog(enum log_level level, const struct log_fields *f,
+		 const char *suffix, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	int saved = errno;
