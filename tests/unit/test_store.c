@@ -839,6 +839,11 @@ static void queries_pulls_backup(void **state)
 	assert_int_equal(n, 1);
 	store_pull_list_free(pulls, n);
 	store_close(copy);
+	/* The copy is in WAL mode too: reading it may leave these. */
+	snprintf(path, sizeof(path), "%s.template-wal", fx->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.template-shm", fx->path);
+	unlink(path);
 }
 
 /*
