@@ -88,8 +88,11 @@ static int reject(struct session *s, const char *why)
 	return -1;
 }
 
+static void fail_pulls(struct session *s, const char *why);
+
 static int fail(struct session *s, const char *why)
 {
+	fail_pulls(s, why);
 	session_set_outcome(s, STORE_OUTCOME_FAILED, "%s", why);
 	session_close(s, "failed");
 	return -1;
@@ -419,6 +422,21 @@ static void pull_finish(struct session *s, const struct store_pull *p,
 }
 
 /*
+ * A session failing while it pulls fails the pulls left, so that the next
+ * boot does not run into the same failure again.
+ */
+static void fail_pulls(struct session *s, const char *why)
+{
+	struct legacy_run *run = s->run;
+
+	if (run == NULL || (run->phase != RUN_LS && run->phase != RUN_PULL))
+		return;
+	for (; run->pull_index < run->npulls; run->pull_index++)
+		pull_finish(s, &run->pulls[run->pull_index], "failed", NULL, 0,
+			    why);
+}
+
+/*
  * Sends the next ul of the queued pulls, finishing each as it completes;
  * *sent says whether a command went out (else the pulls are done).
  */
@@ -612,14 +630,10 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 		return advance(s);
 	}
 	if (strcmp(run->pending, "ul") == 0) {
-		const struct store_pull *p = &run->pulls[run->pull_index];
-
+		/* fail() marks this pull and the rest failed. */
 		if (strcmp(status, "OK") != 0 ||
-		    rec->payload_len != run->pending_bytes) {
-			pull_finish(s, p, "failed", NULL, 0,
-				    "device: ul failed");
+		    rec->payload_len != run->pending_bytes)
 			return fail(s, "device: ul failed");
-		}
 		memcpy(run->pull_data + run->pull_len, rec->payload,
 		       rec->payload_len);
 		run->pull_len += rec->payload_len;
