@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
 #include "proto/chipid.h"
+#include "preview.h"
 #include "proto/crypto_openssl.h"
+#include "proto/protocol.h"
 
 #define SECRET_MAX 128
 #define LABEL_MAX 128
@@ -30,8 +33,16 @@ static const struct option add_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+enum {
+	OPT_STALE = 'S',
+	OPT_FAILING = 'F',
+};
+
 static const struct option list_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "stale", required_argument, NULL, OPT_STALE },
+	{ "failing", no_argument, NULL, OPT_FAILING },
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -154,13 +165,37 @@ static struct json_object *json_time(int64_t seconds)
 	return json_object_new_string(when);
 }
 
-/* Adds one chip to the JSON array arg; the secret is left out. */
-static int list_json_chip(const struct store_chip *c, void *arg)
+/* Which chips list shows, and where JSON rows go. */
+struct list_filter {
+	const char *group;   /* NULL: every group */
+	int64_t seen_before; /* 0: any; else last seen before (or never) */
+	int failing;	     /* last outcome failed, rejected, interrupted */
+	struct json_object *array;
+};
+
+static int outcome_failing(const char *outcome)
+{
+	return outcome != NULL && (strcmp(outcome, "failed") == 0 ||
+				   strcmp(outcome, "rejected") == 0 ||
+				   strcmp(outcome, "interrupted") == 0);
+}
+
+static int list_wanted(const struct list_filter *f, const struct store_chip *c)
+{
+	if (f->group != NULL && strcmp(c->group_name, f->group) != 0)
+		return 0;
+	if (f->seen_before != 0 && c->last_seen >= f->seen_before)
+		return 0;
+	return !f->failing || outcome_failing(c->last_outcome);
+}
+
+/* One chip as JSON; the secret is left out. */
+static struct json_object *chip_json(const struct store_chip *c)
 {
 	struct json_object *o = json_object_new_object();
 
 	if (o == NULL)
-		return -1;
+		return NULL;
 	json_object_object_add(o, "id", json_text(c->id));
 	json_object_object_add(o, "label", json_text(c->label));
 	json_object_object_add(o, "group", json_text(c->group_name));
@@ -174,7 +209,23 @@ static int list_json_chip(const struct store_chip *c, void *arg)
 	json_object_object_add(o, "last_outcome", json_text(c->last_outcome));
 	json_object_object_add(o, "revision", json_text(c->revision));
 	json_object_object_add(o, "chk", json_text(c->chk));
-	return json_object_array_add(arg, o) != 0 ? -1 : 0;
+	json_object_object_add(
+	    o, "config",
+	    c->config_json != NULL ? json_tokener_parse(c->config_json) : NULL);
+	return o;
+}
+
+/* Adds one chip to the JSON array of the filter arg. */
+static int list_json_chip(const struct store_chip *c, void *arg)
+{
+	struct list_filter *f = arg;
+	struct json_object *o;
+
+	if (!list_wanted(f, c))
+		return 0;
+	if ((o = chip_json(c)) == NULL)
+		return -1;
+	return json_object_array_add(f->array, o) != 0 ? -1 : 0;
 }
 
 #define LIST_COLUMNS(id, group, enabled, seen, outcome, label)                 \
@@ -190,7 +241,8 @@ static int list_human_chip(const struct store_chip *c, void *arg)
 {
 	char seen[32] = "never";
 
-	(void)arg;
+	if (!list_wanted(arg, c))
+		return 0;
 	if (c->last_seen != 0)
 		ctl_format_time(c->last_seen, seen, sizeof(seen));
 	LIST_COLUMNS(c->id, c->group_name, c->enabled ? "yes" : "no", seen,
@@ -201,10 +253,22 @@ static int list_human_chip(const struct store_chip *c, void *arg)
 static int list(struct ctl *ctl, const struct ctl_args *args)
 {
 	int json = ctl_arg_has(args, OPT_JSON);
+	const char *stale = ctl_arg_get(args, OPT_STALE);
+	struct list_filter filter = {
+		.group = ctl_arg_get(args, OPT_GROUP),
+		.failing = ctl_arg_has(args, OPT_FAILING),
+	};
 	struct json_object *array = NULL;
 	struct store *st;
+	int64_t days;
 	int rc = CTL_EXIT_ERROR;
 
+	if (stale != NULL) {
+		if (ctl_parse_int(stale, 0, 100000, &days) != 0)
+			return ctl_usage_error(ctl, "bad --stale '%s' (days)",
+					       stale);
+		filter.seen_before = (int64_t)time(NULL) - days * 86400;
+	}
 	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		return CTL_EXIT_ERROR;
 	if (json) {
@@ -212,7 +276,8 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 			ctl_error("out of memory");
 			goto out;
 		}
-		if (store_chip_foreach(st, list_json_chip, array) != 0) {
+		filter.array = array;
+		if (store_chip_foreach(st, list_json_chip, &filter) != 0) {
 			ctl_error("cannot list chips: %s", store_errmsg(st));
 			goto out;
 		}
@@ -222,7 +287,7 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 	} else {
 		LIST_COLUMNS("CHIP", "GROUP", "ENABLED", "LAST SEEN", "OUTCOME",
 			     "LABEL");
-		if (store_chip_foreach(st, list_human_chip, NULL) != 0) {
+		if (store_chip_foreach(st, list_human_chip, &filter) != 0) {
 			ctl_error("cannot list chips: %s", store_errmsg(st));
 			goto out;
 		}
@@ -248,11 +313,413 @@ const struct ctl_cmd cmd_add_entry = {
 
 const struct ctl_cmd cmd_list_entry = {
 	.name = "list",
-	.usage = "[--json]",
-	.summary = "list the chips: group, enabled, last seen, last outcome",
+	.usage = "[--group NAME] [--stale DAYS] [--failing] [--json]",
+	.summary = "list the chips: group, enabled, last seen, last outcome; "
+		   "--stale: not seen for DAYS days (or never), --failing: "
+		   "last check-in failed, rejected or interrupted",
 	.optstring = "h",
 	.options = list_options,
 	.min_args = 0,
 	.max_args = 0,
 	.handler = list,
+};
+
+static const struct option json_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	CTL_HELP_OPTION,
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option plain_options[] = {
+	CTL_HELP_OPTION,
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Normalises a CHIPID argument into id; usage error when it is none. */
+static int chip_arg(const struct ctl *ctl, const char *given,
+		    char id[LUAOTA_CHIPID_MAX + 1])
+{
+	if (luaota_chipid_normalize(LUAOTA_JSON_STRING, given, strlen(given),
+				    id) != 0)
+		return ctl_usage_error(ctl, "bad chip id '%s'", given);
+	return CTL_EXIT_OK;
+}
+
+/* Reads chip id, printing why not ("cannot <verb> chip ID: ..."). */
+static int chip_load(struct store *st, const char *verb, const char *id,
+		     struct store_chip *c)
+{
+	int rc = store_chip_get(st, id, c);
+
+	if (rc == STORE_NOTFOUND)
+		return ctl_error("cannot %s chip %s: no such chip", verb, id);
+	if (rc != 0)
+		return ctl_error("cannot %s chip %s: %s", verb, id,
+				 store_errmsg(st));
+	return CTL_EXIT_OK;
+}
+
+static int chip_remove(struct ctl *ctl, const struct ctl_args *args)
+{
+	char id[LUAOTA_CHIPID_MAX + 1];
+	struct store *st;
+	int rc;
+
+	if ((rc = chip_arg(ctl, args->argv[0], id)) != CTL_EXIT_OK)
+		return rc;
+	if ((st = ctl_open_store(ctl, 0)) == NULL)
+		return CTL_EXIT_ERROR;
+	switch (store_chip_remove(st, id)) {
+	case 0:
+		break;
+	case STORE_NOTFOUND:
+		rc = ctl_error("cannot remove chip %s: no such chip", id);
+		break;
+	default:
+		rc = ctl_error("cannot remove chip %s: %s", id,
+			       store_errmsg(st));
+	}
+	store_close(st);
+	return rc;
+}
+
+/* The pending changes of a preview, as JSON (for show). */
+static struct json_object *pending_json(const struct ctl_preview *p)
+{
+	struct json_object *o = json_object_new_object(), *send, *del;
+	size_t i;
+
+	json_object_object_add(o, "error", json_text(p->manifest->error));
+	json_object_object_add(o, "current",
+			       json_object_new_boolean(p->current));
+	send = json_object_new_array();
+	for (i = 0; i < p->steps.nsend; i++)
+		json_object_array_add(
+		    send, json_object_new_string(
+			      p->manifest->files[p->steps.send[i]].name));
+	del = json_object_new_array();
+	for (i = 0; i < p->steps.nremove; i++)
+		json_object_array_add(
+		    del, json_object_new_string(p->steps.remove[i]));
+	json_object_object_add(o, "send", send);
+	json_object_object_add(o, "delete", del);
+	json_object_object_add(o, "bytes",
+			       json_object_new_int64((int64_t)p->steps.bytes));
+	return o;
+}
+
+static void show_time(const char *title, int64_t t)
+{
+	char when[32] = "never";
+
+	if (t != 0)
+		ctl_format_time(t, when, sizeof(when));
+	printf("%-14s%s\n", title, when);
+}
+
+static int chip_show(struct ctl *ctl, const struct ctl_args *args)
+{
+	char id[LUAOTA_CHIPID_MAX + 1], err[512];
+	struct store_chip c = { 0 };
+	struct store_group g = { 0 };
+	struct store_held_file *held = NULL;
+	struct json_object *o = NULL, *files, *hf;
+	struct plan_cache *cache = NULL;
+	struct ctl_preview p;
+	struct store *st;
+	size_t nheld = 0, i;
+	int rc, previewed = 0;
+
+	if ((rc = chip_arg(ctl, args->argv[0], id)) != CTL_EXIT_OK)
+		return rc;
+	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+		return CTL_EXIT_ERROR;
+	if ((rc = chip_load(st, "show", id, &c)) != CTL_EXIT_OK)
+		goto out;
+	rc = CTL_EXIT_ERROR;
+	if (store_group_get_id(st, c.group_id, &g) != 0 ||
+	    store_held_get(st, id, &held, &nheld) != 0) {
+		ctl_error("cannot show chip %s: %s", id, store_errmsg(st));
+		goto out;
+	}
+	if ((cache = plan_cache_new()) == NULL) {
+		ctl_error("out of memory");
+		goto out;
+	}
+	if (ctl_preview_chip(st, cache, &c, &p, err, sizeof(err)) == 0)
+		previewed = 1;
+	if (ctl_arg_has(args, OPT_JSON)) {
+		o = chip_json(&c);
+		files = json_object_new_array();
+		for (i = 0; i < g.nfiles; i++)
+			json_object_array_add(
+			    files, json_object_new_string(g.files[i].name));
+		json_object_object_add(o, "manifest", files);
+		hf = json_object_new_object();
+		for (i = 0; i < nheld; i++)
+			json_object_object_add(
+			    hf, held[i].name,
+			    json_object_new_string(held[i].token));
+		json_object_object_add(o, "held", hf);
+		json_object_object_add(o, "pending",
+				       previewed ? pending_json(&p)
+						 : json_object_new_string(err));
+		printf("%s\n", json_object_to_json_string_ext(
+				   o, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		printf("%-14s%s\n", "chip:", c.id);
+		printf("%-14s%s\n", "label:", c.label ? c.label : "-");
+		printf("%-14s%s\n", "group:", c.group_name);
+		printf("%-14s%s\n", "enabled:", c.enabled ? "yes" : "no");
+		printf("%-14s", "manifest:");
+		for (i = 0; i < g.nfiles; i++)
+			printf("%s%s", i ? "," : "", g.files[i].name);
+		printf("\n%-14s%s\n",
+		       "config:", c.config_json ? c.config_json : "-");
+		show_time("created:", c.created);
+		show_time("first seen:", c.first_seen);
+		show_time("last seen:", c.last_seen);
+		printf("%-14s%s\n",
+		       "last address:", c.last_addr ? c.last_addr : "-");
+		printf("%-14s%s\n",
+		       "last outcome:", c.last_outcome ? c.last_outcome : "-");
+		printf("%-14s%s\n", "revision:", c.revision ? c.revision : "-");
+		printf("%-14s", "holds:");
+		for (i = 0; i < nheld; i++)
+			printf("%s%s", i ? "," : "", held[i].name);
+		printf("%s\n", nheld == 0 ? "-" : "");
+		printf("%-14s", "pending:");
+		if (!previewed)
+			printf("unknown: %s\n", err);
+		else if (p.manifest->error != NULL)
+			printf("nothing can be sent: %s\n", p.manifest->error);
+		else if (p.current)
+			printf("none (current)\n");
+		else
+			printf("%zu file%s to send (%llu bytes), %zu to "
+			       "delete, config %s (see diff)\n",
+			       p.steps.nsend, p.steps.nsend == 1 ? "" : "s",
+			       (unsigned long long)p.steps.bytes,
+			       p.steps.nremove,
+			       p.overrides ? p.overrides : "unchanged");
+	}
+	rc = CTL_EXIT_OK;
+out:
+	if (previewed)
+		ctl_preview_free(&p);
+	json_object_put(o);
+	plan_cache_free(cache);
+	store_held_free(held, nheld);
+	store_group_free(&g);
+	store_chip_free(&c);
+	store_close(st);
+	return rc;
+}
+
+/* Config keys a chip may override; the device keeps secret, a and id. */
+static int config_key(const char *key)
+{
+	static const char *const keys[] = {
+		"server", "port",  "ssid", "spwd", "app",      "entry",
+		"leave",  "espip", "gw",   "nm",   "nsserver",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Sets (value non-empty) or drops (empty) one override in *config_json. */
+static int set_override(const struct ctl *ctl, char **config_json,
+			const char *key, const char *value)
+{
+	struct json_object *o = NULL, *v;
+	char *text;
+	int64_t n;
+
+	if (*config_json != NULL)
+		o = json_tokener_parse(*config_json);
+	if (o == NULL)
+		o = json_object_new_object();
+	if (value[0] == '\0')
+		json_object_object_del(o, key);
+	else {
+		/* port is a number, leave a boolean; the rest are strings. */
+		if (strcmp(key, "port") == 0) {
+			if (ctl_parse_int(value, 1, 65535, &n) != 0) {
+				json_object_put(o);
+				return ctl_usage_error(ctl, "bad port '%s'",
+						       value);
+			}
+			v = json_object_new_int64(n);
+		} else if (strcmp(key, "leave") == 0) {
+			if (strcmp(value, "true") != 0 &&
+			    strcmp(value, "false") != 0) {
+				json_object_put(o);
+				return ctl_usage_error(
+				    ctl, "leave must be true or false");
+			}
+			v = json_object_new_boolean(value[0] == 't');
+		} else {
+			v = json_object_new_string(value);
+		}
+		json_object_object_add(o, key, v);
+	}
+	text = NULL;
+	if (json_object_object_length(o) > 0) {
+		const char *t = json_object_to_json_string_ext(
+		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+		if (strlen(t) > LUAOTA_CONFIG_MAX) {
+			json_object_put(o);
+			return ctl_usage_error(ctl,
+					       "config overrides would exceed "
+					       "%d bytes",
+					       LUAOTA_CONFIG_MAX);
+		}
+		text = strdup(t);
+	}
+	json_object_put(o);
+	free(*config_json);
+	*config_json = text;
+	return CTL_EXIT_OK;
+}
+
+static int chip_set(struct ctl *ctl, const struct ctl_args *args)
+{
+	char id[LUAOTA_CHIPID_MAX + 1];
+	struct store_chip c = { 0 };
+	struct store *st;
+	char *group = NULL, *label = NULL;
+	int rc, i;
+
+	if ((rc = chip_arg(ctl, args->argv[0], id)) != CTL_EXIT_OK)
+		return rc;
+	/* Every key is checked before the store is touched. */
+	for (i = 1; i < args->argc; i++) {
+		const char *kv = args->argv[i], *eq = strchr(kv, '=');
+		size_t klen = eq != NULL ? (size_t)(eq - kv) : 0;
+		char key[32];
+
+		if (eq == NULL || klen == 0 || klen >= sizeof(key))
+			return ctl_usage_error(ctl, "want KEY=VALUE, not '%s'",
+					       kv);
+		memcpy(key, kv, klen);
+		key[klen] = '\0';
+		if (strcmp(key, "secret") == 0 || strcmp(key, "a") == 0 ||
+		    strcmp(key, "id") == 0)
+			return ctl_usage_error(ctl,
+					       "%s cannot be set (the device "
+					       "keeps it)",
+					       key);
+		if (strcmp(key, "label") != 0 && strcmp(key, "group") != 0 &&
+		    strcmp(key, "enabled") != 0 && !config_key(key))
+			return ctl_usage_error(ctl, "unknown key '%s'", key);
+		if (strcmp(key, "label") == 0 && eq[1] != '\0' &&
+		    !valid_text(eq + 1, LABEL_MAX, 1))
+			return ctl_usage_error(ctl, "bad label");
+		if (strcmp(key, "enabled") == 0 && strcmp(eq + 1, "yes") != 0 &&
+		    strcmp(eq + 1, "no") != 0 && strcmp(eq + 1, "true") != 0 &&
+		    strcmp(eq + 1, "false") != 0 && strcmp(eq + 1, "1") != 0 &&
+		    strcmp(eq + 1, "0") != 0)
+			return ctl_usage_error(ctl,
+					       "enabled must be yes or no");
+	}
+	if ((st = ctl_open_store(ctl, 0)) == NULL)
+		return CTL_EXIT_ERROR;
+	if ((rc = chip_load(st, "change", id, &c)) != CTL_EXIT_OK)
+		goto out;
+	for (i = 1; i < args->argc; i++) {
+		const char *kv = args->argv[i], *eq = strchr(kv, '=');
+		const char *v = eq + 1;
+
+		if (strncmp(kv, "label=", 6) == 0) {
+			free(label);
+			label = v[0] != '\0' ? strdup(v) : NULL;
+		} else if (strncmp(kv, "group=", 6) == 0) {
+			free(group);
+			group = strdup(v);
+		} else if (strncmp(kv, "enabled=", 8) == 0) {
+			c.enabled = v[0] == 'y' || v[0] == 't' || v[0] == '1';
+		} else {
+			char key[32];
+
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			if ((rc = set_override(ctl, &c.config_json, key, v)) !=
+			    CTL_EXIT_OK)
+				goto out;
+		}
+	}
+	for (i = 1; i < args->argc; i++)
+		if (strncmp(args->argv[i], "label=", 6) == 0) {
+			free(c.label);
+			c.label = label;
+			label = NULL;
+		}
+	if (group != NULL) {
+		free(c.group_name);
+		c.group_name = group;
+		group = NULL;
+	} else {
+		/* Unchanged: by id, so a rename race cannot move it. */
+		free(c.group_name);
+		c.group_name = NULL;
+	}
+	switch (store_chip_update(st, &c)) {
+	case 0:
+		rc = CTL_EXIT_OK;
+		break;
+	case STORE_NOTFOUND:
+		rc = ctl_error("cannot change chip %s: %s", id,
+			       store_errmsg(st));
+		break;
+	default:
+		rc = ctl_error("cannot change chip %s: %s", id,
+			       store_errmsg(st));
+	}
+out:
+	free(label);
+	free(group);
+	store_chip_free(&c);
+	store_close(st);
+	return rc;
+}
+
+const struct ctl_cmd cmd_remove_entry = {
+	.name = "remove",
+	.usage = "CHIPID",
+	.summary = "unregister a chip (its history stays)",
+	.optstring = "h",
+	.options = plain_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = chip_remove,
+};
+
+const struct ctl_cmd cmd_show_entry = {
+	.name = "show",
+	.usage = "CHIPID [--json]",
+	.summary = "one chip: group, manifest, config overrides, first and "
+		   "last seen, address, outcome, revision, pending changes",
+	.optstring = "h",
+	.options = json_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = chip_show,
+};
+
+const struct ctl_cmd cmd_set_entry = {
+	.name = "set",
+	.usage = "CHIPID KEY=VALUE...",
+	.summary = "change label, group, enabled (yes|no) or a config "
+		   "override (server, port, ssid, spwd, app, entry, leave, "
+		   "espip, gw, nm, nsserver; empty VALUE drops it)",
+	.optstring = "h",
+	.options = plain_options,
+	.min_args = 2,
+	.max_args = -1,
+	.handler = chip_set,
 };

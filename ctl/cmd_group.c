@@ -1,4 +1,4 @@
-/* luaotactl group add: a group, and its repository row when new. */
+/* luaotactl group add|set|list|show|remove: the groups of chips. */
 #include "cmd_group.h"
 
 #include <errno.h>
@@ -34,6 +34,12 @@ static const struct option group_add_options[] = {
 	{ "max-file-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "lua", required_argument, NULL, OPT_LUA },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	CTL_HELP_OPTION,
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option json_options[] = {
+	{ "json", no_argument, NULL, 'j' },
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -146,7 +152,7 @@ static int parse_config(const struct ctl *ctl, const char *text, char **out)
 	const char *canonical;
 
 	*out = NULL;
-	if (text == NULL)
+	if (text == NULL || text[0] == '\0')
 		return CTL_EXIT_OK;
 	obj = json_tokener_parse_verbose(text, &err);
 	if (obj == NULL)
@@ -207,6 +213,21 @@ done:
 	return CTL_EXIT_OK;
 }
 
+/*
+ * Whether arg names a registered repository (repo add): a plain name, no
+ * '/', and no --ref of its own (the repository has one).
+ */
+static int named_repo(struct store *st, const char *arg, const char *ref,
+		      struct store_repo *repo)
+{
+	if (ref != NULL || strchr(arg, '/') != NULL)
+		return 0;
+	if (store_repo_get(st, arg, repo) == 0)
+		return 1;
+	store_repo_free(repo);
+	return 0;
+}
+
 static int group_add(struct ctl *ctl, const struct ctl_args *args)
 {
 	struct store_group_file files[MAX_FILES];
@@ -256,6 +277,10 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 
 	rc = CTL_EXIT_ERROR;
+	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
+		goto out;
+	if (named_repo(st, repo_arg, ref, &repo))
+		goto add;
 	if ((dir = realpath(repo_arg, NULL)) == NULL) {
 		ctl_error("cannot add group %s: %s: %s", g.name, repo_arg,
 			  strerror(errno));
@@ -266,10 +291,9 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 			  dir);
 		goto out;
 	}
-	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
-		goto out;
 	if (ensure_repo(st, g.name, dir, ref, &repo) != CTL_EXIT_OK)
 		goto out;
+add:
 	g.repo_id = repo.id;
 	g.repo_name = repo.name;
 	switch (store_group_add(st, &g)) {
@@ -293,7 +317,7 @@ out:
 
 const struct ctl_cmd cmd_group_add_entry = {
 	.name = "group add",
-	.usage = "NAME --repo DIR --files FILE,... [--ref REF] "
+	.usage = "NAME --repo DIR|REPOSITORY --files FILE,... [--ref REF] "
 		 "[--action FILE=dl|cm|auto]... [--max-file-size BYTES] "
 		 "[--lua 5.1|5.3] [--config JSON]",
 	.summary = "define a group: the files its chips hold, from DIR (a "
@@ -303,4 +327,365 @@ const struct ctl_cmd cmd_group_add_entry = {
 	.min_args = 1,
 	.max_args = 1,
 	.handler = group_add,
+};
+
+/* Applies --lua and --max-file-size onto g when given. */
+static int parse_policy(const struct ctl *ctl, const struct ctl_args *args,
+			struct store_group *g)
+{
+	const char *lua = ctl_arg_get(args, OPT_LUA);
+	const char *max_size = ctl_arg_get(args, OPT_MAX_SIZE);
+
+	if (lua != NULL && strcmp(lua, "5.3") == 0)
+		g->lua_version = 53;
+	else if (lua != NULL && strcmp(lua, "5.1") == 0)
+		g->lua_version = 51;
+	else if (lua != NULL)
+		return ctl_usage_error(ctl, "--lua must be 5.1 or 5.3");
+	if (max_size != NULL && ctl_parse_int(max_size, 0, MAX_FILE_SIZE_LIMIT,
+					      &g->max_file_size) != 0)
+		return ctl_usage_error(ctl, "bad --max-file-size '%s'",
+				       max_size);
+	return CTL_EXIT_OK;
+}
+
+static int group_set(struct ctl *ctl, const struct ctl_args *args)
+{
+	struct store_group_file files[MAX_FILES];
+	struct store_group_file *old_files;
+	const char *name = args->argv[0];
+	const char *repo_arg = ctl_arg_get(args, OPT_REPO);
+	const char *files_arg = ctl_arg_get(args, OPT_FILES);
+	const char *config_arg = ctl_arg_get(args, OPT_CONFIG);
+	const char *ref = ctl_arg_get(args, OPT_REF);
+	struct store_group g = { 0 };
+	struct store_repo repo = { 0 };
+	struct store *st = NULL;
+	char *list = NULL, *dir = NULL, *config = NULL, *old_repo_name;
+	size_t old_nfiles = 0;
+	int rc = CTL_EXIT_ERROR;
+
+	if (ref != NULL && repo_arg == NULL)
+		return ctl_usage_error(ctl, "--ref goes with --repo DIR");
+	if (ref != NULL && ref[0] == '\0')
+		return ctl_usage_error(ctl, "empty --ref");
+	if ((st = ctl_open_store(ctl, 0)) == NULL)
+		return CTL_EXIT_ERROR;
+	switch (store_group_get(st, name, &g)) {
+	case 0:
+		break;
+	case STORE_NOTFOUND:
+		ctl_error("cannot change group %s: no such group", name);
+		goto out;
+	default:
+		ctl_error("cannot change group %s: %s", name, store_errmsg(st));
+		goto out;
+	}
+	old_files = g.files;
+	old_nfiles = g.nfiles;
+	old_repo_name = g.repo_name;
+	if ((rc = parse_policy(ctl, args, &g)) != CTL_EXIT_OK)
+		goto restore;
+	if (files_arg != NULL) {
+		rc = CTL_EXIT_ERROR;
+		if ((list = strdup(files_arg)) == NULL) {
+			ctl_error("out of memory");
+			goto restore;
+		}
+		rc = CTL_EXIT_USAGE;
+		if (parse_files(ctl, list, files, &g.nfiles) != 0)
+			goto restore;
+		g.files = files;
+	}
+	if ((rc = parse_actions(ctl, args, g.files, g.nfiles)) != CTL_EXIT_OK)
+		goto restore;
+	if (config_arg != NULL) {
+		if ((rc = parse_config(ctl, config_arg, &config)) !=
+		    CTL_EXIT_OK)
+			goto restore;
+		free(g.config_json);
+		g.config_json = config;
+		config = NULL;
+	}
+	rc = CTL_EXIT_ERROR;
+	if (repo_arg != NULL && named_repo(st, repo_arg, ref, &repo)) {
+		g.repo_id = repo.id;
+		g.repo_name = NULL;
+	} else if (repo_arg != NULL) {
+		struct stat sb;
+
+		if ((dir = realpath(repo_arg, NULL)) == NULL) {
+			ctl_error("cannot change group %s: %s: %s", name,
+				  repo_arg, strerror(errno));
+			goto restore;
+		}
+		if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			ctl_error("cannot change group %s: %s: not a "
+				  "directory",
+				  name, dir);
+			goto restore;
+		}
+		if (ensure_repo(st, name, dir, ref, &repo) != CTL_EXIT_OK)
+			goto restore;
+		g.repo_id = repo.id;
+		g.repo_name = NULL;
+	}
+	if (store_group_update(st, &g) != 0)
+		ctl_error("cannot change group %s: %s", name, store_errmsg(st));
+	else
+		rc = CTL_EXIT_OK;
+restore:
+	/* The strings parsed from the command line are not ours to free. */
+	g.files = old_files;
+	g.nfiles = old_nfiles;
+	g.repo_name = old_repo_name;
+out:
+	store_group_free(&g);
+	store_repo_free(&repo);
+	store_close(st);
+	free(config);
+	free(dir);
+	free(list);
+	return rc;
+}
+
+static const char *action_name(enum store_action a)
+{
+	return a == STORE_ACTION_DL   ? "dl"
+	       : a == STORE_ACTION_CM ? "cm"
+				      : "auto";
+}
+
+/* One group as a JSON object, with its chip count. */
+static struct json_object *group_json(const struct store_group *g,
+				      const struct store_repo *repo,
+				      int64_t chips)
+{
+	struct json_object *o = json_object_new_object(), *files, *cfg = NULL;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	files = json_object_new_array();
+	for (i = 0; files != NULL && i < g->nfiles; i++) {
+		struct json_object *f = json_object_new_object();
+
+		json_object_object_add(
+		    f, "name", json_object_new_string(g->files[i].name));
+		json_object_object_add(
+		    f, "action",
+		    json_object_new_string(action_name(g->files[i].action)));
+		json_object_array_add(files, f);
+	}
+	if (g->config_json != NULL)
+		cfg = json_tokener_parse(g->config_json);
+	json_object_object_add(o, "name", json_object_new_string(g->name));
+	json_object_object_add(o, "repository",
+			       json_object_new_string(g->repo_name));
+	json_object_object_add(o, "path",
+			       repo != NULL && repo->path != NULL
+				   ? json_object_new_string(repo->path)
+				   : NULL);
+	json_object_object_add(o, "ref",
+			       repo != NULL && repo->ref != NULL
+				   ? json_object_new_string(repo->ref)
+				   : NULL);
+	json_object_object_add(o, "files", files);
+	json_object_object_add(o, "config", cfg);
+	json_object_object_add(o, "max_file_size",
+			       json_object_new_int64(g->max_file_size));
+	json_object_object_add(
+	    o, "lua",
+	    json_object_new_string(g->lua_version == 53 ? "5.3" : "5.1"));
+	json_object_object_add(o, "chips", json_object_new_int64(chips));
+	return o;
+}
+
+static void print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(
+			   o, JSON_C_TO_STRING_PRETTY |
+				  JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int group_list(struct ctl *ctl, const struct ctl_args *args)
+{
+	struct store_group *groups = NULL;
+	struct json_object *array = NULL;
+	struct store *st;
+	char chips_text[24];
+	size_t n = 0, i;
+	int64_t chips;
+	int rc = CTL_EXIT_ERROR;
+
+	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+		return CTL_EXIT_ERROR;
+	if (store_group_list(st, &groups, &n) != 0) {
+		ctl_error("cannot list groups: %s", store_errmsg(st));
+		goto out;
+	}
+	if (ctl_arg_has(args, 'j'))
+		array = json_object_new_array();
+	else {
+		ctl_cell("GROUP", 16);
+		ctl_cell("REPOSITORY", 16);
+		ctl_cell("FILES", 5);
+		ctl_cell("CHIPS", 5);
+		ctl_cell("LUA", 0);
+	}
+	for (i = 0; i < n; i++) {
+		if (store_group_chips(st, groups[i].id, &chips) != 0) {
+			ctl_error("cannot list groups: %s", store_errmsg(st));
+			goto out;
+		}
+		if (array != NULL) {
+			json_object_array_add(
+			    array, group_json(&groups[i], NULL, chips));
+			continue;
+		}
+		ctl_cell(groups[i].name, 16);
+		ctl_cell(groups[i].repo_name, 16);
+		snprintf(chips_text, sizeof(chips_text), "%zu",
+			 groups[i].nfiles);
+		ctl_cell(chips_text, 5);
+		snprintf(chips_text, sizeof(chips_text), "%lld",
+			 (long long)chips);
+		ctl_cell(chips_text, 5);
+		ctl_cell(groups[i].lua_version == 53 ? "5.3" : "5.1", 0);
+	}
+	if (array != NULL)
+		print_json(array);
+	rc = CTL_EXIT_OK;
+out:
+	json_object_put(array);
+	store_group_list_free(groups, n);
+	store_close(st);
+	return rc;
+}
+
+static int group_show(struct ctl *ctl, const struct ctl_args *args)
+{
+	const char *name = args->argv[0];
+	struct store_group g = { 0 };
+	struct store_repo repo = { 0 };
+	struct json_object *o = NULL;
+	struct store *st;
+	int64_t chips = 0;
+	size_t i;
+	int rc = CTL_EXIT_ERROR, got;
+
+	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+		return CTL_EXIT_ERROR;
+	got = store_group_get(st, name, &g);
+	if (got == STORE_NOTFOUND) {
+		ctl_error("cannot show group %s: no such group", name);
+		goto out;
+	}
+	if (got != 0 || store_repo_get_id(st, g.repo_id, &repo) != 0 ||
+	    store_group_chips(st, g.id, &chips) != 0) {
+		ctl_error("cannot show group %s: %s", name, store_errmsg(st));
+		goto out;
+	}
+	if (ctl_arg_has(args, 'j')) {
+		o = group_json(&g, &repo, chips);
+		print_json(o);
+	} else {
+		printf("group:         %s\n", g.name);
+		printf("repository:    %s (%s%s%s)\n", repo.name, repo.path,
+		       repo.ref != NULL ? " at " : ", working tree",
+		       repo.ref != NULL ? repo.ref : "");
+		printf("lua:           %s\n",
+		       g.lua_version == 53 ? "5.3" : "5.1");
+		printf("max file size: %lld%s\n", (long long)g.max_file_size,
+		       g.max_file_size == 0 ? " (the daemon's default)" : "");
+		printf("config:        %s\n",
+		       g.config_json != NULL ? g.config_json : "-");
+		printf("chips:         %lld\n", (long long)chips);
+		printf("files:\n");
+		for (i = 0; i < g.nfiles; i++)
+			printf("  %-31s  %s\n", g.files[i].name,
+			       action_name(g.files[i].action));
+	}
+	rc = CTL_EXIT_OK;
+out:
+	json_object_put(o);
+	store_group_free(&g);
+	store_repo_free(&repo);
+	store_close(st);
+	return rc;
+}
+
+static int group_remove(struct ctl *ctl, const struct ctl_args *args)
+{
+	const char *name = args->argv[0];
+	struct store *st;
+	int rc = CTL_EXIT_OK;
+
+	if ((st = ctl_open_store(ctl, 0)) == NULL)
+		return CTL_EXIT_ERROR;
+	switch (store_group_remove(st, name)) {
+	case 0:
+		break;
+	case STORE_NOTFOUND:
+		rc = ctl_error("cannot remove group %s: no such group", name);
+		break;
+	case STORE_INUSE:
+		rc = ctl_error("cannot remove group %s: %s (move or remove "
+			       "them first)",
+			       name, store_errmsg(st));
+		break;
+	default:
+		rc = ctl_error("cannot remove group %s: %s", name,
+			       store_errmsg(st));
+	}
+	store_close(st);
+	return rc;
+}
+
+const struct ctl_cmd cmd_group_set_entry = {
+	.name = "group set",
+	.usage = "NAME [--files FILE,...] [--action FILE=dl|cm|auto]... "
+		 "[--repo DIR|REPOSITORY [--ref REF]] [--config JSON] "
+		 "[--max-file-size BYTES] [--lua 5.1|5.3]",
+	.summary = "change a group: only what is given changes (--files "
+		   "replaces the list; --config '' clears the overrides)",
+	.optstring = "h",
+	.options = group_add_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = group_set,
+};
+
+const struct ctl_cmd cmd_group_list_entry = {
+	.name = "group list",
+	.usage = "[--json]",
+	.summary = "list the groups: repository, files, chips",
+	.optstring = "h",
+	.options = json_options,
+	.min_args = 0,
+	.max_args = 0,
+	.handler = group_list,
+};
+
+const struct ctl_cmd cmd_group_show_entry = {
+	.name = "group show",
+	.usage = "NAME [--json]",
+	.summary =
+	    "a group's repository, files with actions, config and policy",
+	.optstring = "h",
+	.options = json_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = group_show,
+};
+
+const struct ctl_cmd cmd_group_remove_entry = {
+	.name = "group remove",
+	.usage = "NAME",
+	.summary = "remove a group no chip belongs to",
+	.optstring = "h",
+	.options = json_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = group_remove,
 };

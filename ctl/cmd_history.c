@@ -16,11 +16,15 @@
 enum {
 	OPT_JSON = 'j',
 	OPT_LIMIT = 'n',
+	OPT_SINCE = 's',
+	OPT_FAILED = 'f',
 };
 
 static const struct option history_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "failed", no_argument, NULL, OPT_FAILED },
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -180,11 +184,15 @@ static void print_human(const struct store_session *rows, size_t n)
 static int history(struct ctl *ctl, const struct ctl_args *args)
 {
 	const char *limit_arg = ctl_arg_get(args, OPT_LIMIT);
+	const char *since = ctl_arg_get(args, OPT_SINCE);
+	struct store_session_filter filter = {
+		.failed_only = ctl_arg_has(args, OPT_FAILED),
+	};
 	char id[LUAOTA_CHIPID_MAX + 1];
 	const char *chip = NULL;
 	struct store_session *rows;
 	struct store *st;
-	int64_t limit = HISTORY_DEFAULT_LIMIT;
+	int64_t limit = HISTORY_DEFAULT_LIMIT, since_s;
 	size_t n;
 	int rc;
 
@@ -200,9 +208,23 @@ static int history(struct ctl *ctl, const struct ctl_args *args)
 		return ctl_usage_error(ctl,
 				       "bad --limit '%s' (0 to %d; 0: all)",
 				       limit_arg, HISTORY_MAX_LIMIT);
+	if (since != NULL) {
+		if (ctl_parse_time(since, &since_s) != 0)
+			return ctl_usage_error(ctl,
+					       "bad --since '%s' (ISO 8601 "
+					       "UTC, or an age: 30m, 12h, "
+					       "7d)",
+					       since);
+		filter.since_ms = since_s * 1000;
+		/* With a start given, the default cap would hide rows. */
+		if (limit_arg == NULL)
+			limit = 0;
+	}
+	filter.chip_id = chip;
+	filter.limit = (int)limit;
 	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		return CTL_EXIT_ERROR;
-	if (store_session_list(st, chip, (int)limit, &rows, &n) != 0) {
+	if (store_session_query(st, &filter, &rows, &n) != 0) {
 		rc = ctl_error("cannot read the history: %s", store_errmsg(st));
 		store_close(st);
 		return rc;
@@ -219,13 +241,115 @@ static int history(struct ctl *ctl, const struct ctl_args *args)
 
 const struct ctl_cmd cmd_history_entry = {
 	.name = "history",
-	.usage = "[CHIPID] [--json] [--limit N]",
+	.usage = "[CHIPID] [--since TIME] [--failed] [--limit N] [--json]",
 	.summary = "sessions newest first (all chips, or one): time, peer, "
-		   "outcome, files, bytes, duration; --limit 0: all "
-		   "(default 20)",
+		   "outcome, files, bytes, duration; --failed: failed, "
+		   "rejected or interrupted only; --limit 0: all (default 20, "
+		   "none with --since)",
 	.optstring = "h",
 	.options = history_options,
 	.min_args = 0,
 	.max_args = 1,
 	.handler = history,
+};
+
+static const struct option show_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	CTL_HELP_OPTION,
+	{ NULL, 0, NULL, 0 },
+};
+
+static int history_show(struct ctl *ctl, const struct ctl_args *args)
+{
+	struct store_session s;
+	struct store_session_file *files = NULL;
+	struct json_object *o;
+	struct store *st;
+	char when[40], lcsize[24];
+	int64_t id;
+	size_t n = 0, i;
+	int rc = CTL_EXIT_ERROR, got;
+
+	if (ctl_parse_int(args->argv[0], 1, INT64_MAX, &id) != 0)
+		return ctl_usage_error(ctl, "bad session id '%s'",
+				       args->argv[0]);
+	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+		return CTL_EXIT_ERROR;
+	got = store_session_get(st, id, &s);
+	if (got == STORE_NOTFOUND) {
+		ctl_error("cannot show session %s: no such session",
+			  args->argv[0]);
+		goto out;
+	}
+	if (got != 0) {
+		ctl_error("cannot show session %s: %s", args->argv[0],
+			  store_errmsg(st));
+		goto out;
+	}
+	if (ctl_arg_has(args, OPT_JSON)) {
+		if ((o = json_session(st, &s)) == NULL) {
+			ctl_error("cannot show session %s: %s", args->argv[0],
+				  store_errmsg(st));
+			goto free_session;
+		}
+		printf("%s\n", json_object_to_json_string_ext(
+				   o, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		rc = CTL_EXIT_OK;
+		goto free_session;
+	}
+	if (store_session_files(st, id, &files, &n) != 0) {
+		ctl_error("cannot show session %s: %s", args->argv[0],
+			  store_errmsg(st));
+		goto free_session;
+	}
+	format_ms(s.started_ms, when, sizeof(when));
+	printf("%-10s%" PRId64 "\n", "session:", s.id);
+	printf("%-10s%s\n", "chip:", s.chip_id ? s.chip_id : "-");
+	printf("%-10s%s\n", "peer:", s.peer);
+	printf("%-10s%s\n", "started:", when);
+	if (s.ended_ms != 0)
+		printf("%-10s%.3fs\n",
+		       "duration:", (double)(s.ended_ms - s.started_ms) / 1000);
+	printf("%-10s%s%s%s\n", "outcome:", store_outcome_name(s.outcome),
+	       s.reason ? ": " : "", s.reason ? s.reason : "");
+	printf("%-10s%s\n", "revision:", s.revision ? s.revision : "-");
+	printf("%-10s%" PRId64 " files, %" PRId64 " bytes\n",
+	       "sent:", s.files_sent, s.bytes_sent);
+	if (n > 0) {
+		printf("\n");
+		ctl_cell("FILE", 31);
+		ctl_cell("ACTION", 6);
+		ctl_cell("BYTES", 8);
+		ctl_cell("LCSIZE", 6);
+		ctl_cell("RESULT", 0);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(when, sizeof(when), "%" PRId64, files[i].bytes);
+		snprintf(lcsize, sizeof(lcsize), "%" PRId64, files[i].lcsize);
+		ctl_cell(files[i].name, 31);
+		ctl_cell(files[i].action, 6);
+		ctl_cell(when, 8);
+		ctl_cell(files[i].lcsize >= 0 ? lcsize : "-", 6);
+		ctl_cell(files[i].result, 0);
+	}
+	rc = CTL_EXIT_OK;
+free_session:
+	store_session_files_free(files, n);
+	store_session_free(&s);
+out:
+	store_close(st);
+	return rc;
+}
+
+const struct ctl_cmd cmd_history_show_entry = {
+	.name = "history show",
+	.usage = "SESSION [--json]",
+	.summary = "one session in full, file by file",
+	.optstring = "h",
+	.options = show_options,
+	.min_args = 1,
+	.max_args = 1,
+	.handler = history_show,
 };

@@ -4,7 +4,10 @@
 
 #include "ctl.h"
 
-/* history [CHIPID] [--json] [--limit N]: sessions, newest first. */
+/* history [CHIPID] [--since T] [--failed] [--json]: newest first. */
 extern const struct ctl_cmd cmd_history_entry;
+
+/* history show SESSION [--json]: one session with its per-file rows. */
+extern const struct ctl_cmd cmd_history_show_entry;
 
 #endif /* LUAOTA_CMD_HISTORY_H */

@@ -65,6 +65,8 @@ struct store *ctl_open_store(const struct ctl *ctl, int flags)
 	/* The store's message already names the file. */
 	if (st == NULL)
 		ctl_error("cannot open the inventory: %s", store_errmsg(NULL));
+	else if (ctl->busy_ms >= 0)
+		store_set_busy_timeout(st, ctl->busy_ms);
 	return st;
 }
 
@@ -110,4 +112,39 @@ void ctl_cell(const char *text, int width)
 	else
 		printf("%s\n", text);
 	free(shown);
+}
+
+int ctl_parse_time(const char *text, int64_t *out)
+{
+	static const char *const formats[] = {
+		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
+		"%Y-%m-%dT%H:%M",     "%Y-%m-%d",
+	};
+	size_t len = strlen(text), i;
+	int64_t n, unit;
+	struct tm tm;
+	char num[32];
+	const char *end;
+
+	if (len >= 2 && len < sizeof(num) && strchr("smhd", text[len - 1])) {
+		memcpy(num, text, len - 1);
+		num[len - 1] = '\0';
+		unit = text[len - 1] == 's'   ? 1
+		       : text[len - 1] == 'm' ? 60
+		       : text[len - 1] == 'h' ? 3600
+					      : 86400;
+		if (ctl_parse_int(num, 0, INT64_MAX / 86400, &n) == 0) {
+			*out = (int64_t)time(NULL) - n * unit;
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(text, formats[i], &tm);
+		if (end != NULL && *end == '\0') {
+			*out = (int64_t)timegm(&tm);
+			return 0;
+		}
+	}
+	return -1;
 }

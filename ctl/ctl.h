@@ -56,6 +56,7 @@ struct ctl_cmd {
 /* The invocation: global options and the command being run. */
 struct ctl {
 	const char *db_path;
+	int busy_ms; /* lock wait; -1: the store's default */
 	const struct ctl_cmd *cmd;
 };
 
@@ -78,6 +79,13 @@ struct store *ctl_open_store(const struct ctl *ctl, int flags);
 
 /* Unix seconds as ISO 8601 UTC ("2026-01-31T12:00:00Z") into buf. */
 void ctl_format_time(int64_t seconds, char *buf, size_t size);
+
+/*
+ * Parses a point in time: ISO 8601 UTC ("2026-01-31", "2026-01-31T12:00",
+ * "2026-01-31T12:00:00Z") or an age before now ("90s", "30m", "12h",
+ * "7d") into Unix seconds; 0, or -1 when it is neither.
+ */
+int ctl_parse_time(const char *text, int64_t *out);
 
 /* Parses a decimal integer in [min, max]; 0, or -1 when it is not one. */
 int ctl_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);

@@ -9,21 +9,49 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cmd_admin.h"
 #include "cmd_chip.h"
+#include "cmd_diff.h"
 #include "cmd_group.h"
 #include "cmd_history.h"
+#include "cmd_pull.h"
+#include "cmd_repo.h"
 #include "ctl.h"
 
 #ifndef LUAOTA_VERSION
 #define LUAOTA_VERSION "unknown"
 #endif
 
+/* In the order --help lists them. */
+/* clang-format off */
 static const struct ctl_cmd *const commands[] = {
-	&cmd_group_add_entry,
 	&cmd_add_entry,
 	&cmd_list_entry,
+	&cmd_show_entry,
+	&cmd_set_entry,
+	&cmd_remove_entry,
+	&cmd_history_show_entry, /* before "history": a longer name */
 	&cmd_history_entry,
+	&cmd_diff_entry,
+	&cmd_reprovision_entry,
+	&cmd_pull_entry,
+	&cmd_pulls_show_entry, /* before "pulls": a longer name */
+	&cmd_pulls_entry,
+	&cmd_group_add_entry,
+	&cmd_group_set_entry,
+	&cmd_group_list_entry,
+	&cmd_group_show_entry,
+	&cmd_group_remove_entry,
+	&cmd_repo_add_entry,
+	&cmd_repo_list_entry,
+	&cmd_repo_show_entry,
+	&cmd_import_entry,
+	&cmd_export_entry,
+	&cmd_check_entry,
+	&cmd_backup_entry,
+	&cmd_status_entry,
 };
+/* clang-format on */
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -32,11 +60,13 @@ static void help(FILE *fp)
 	size_t i;
 
 	fprintf(fp,
-		"usage: luaotactl [-D DATABASE] COMMAND [ARGS]\n"
+		"usage: luaotactl [-D DATABASE] [-w MS] COMMAND [ARGS]\n"
 		"\n"
 		"Options:\n"
 		"  -D, --database PATH  the inventory (default: $LUAOTA_DB, "
 		"else " CTL_DEFAULT_DB ")\n"
+		"  -w, --wait MS        how long to wait for a database "
+		"another process locked (default 5000)\n"
 		"  -h, --help           this help; COMMAND --help: "
 		"its usage\n"
 		"  -V, --version        the version\n"
@@ -160,11 +190,13 @@ int main(int argc, char **argv)
 {
 	static const struct option global_options[] = {
 		{ "database", required_argument, NULL, 'D' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl = { .db_path = getenv("LUAOTA_DB") };
+	struct ctl ctl = { .db_path = getenv("LUAOTA_DB"), .busy_ms = -1 };
+	int64_t wait_ms;
 	struct ctl_args args;
 	int c, words, rc;
 
@@ -173,11 +205,19 @@ int main(int argc, char **argv)
 	umask(077);
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+:D:hV", global_options, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "+:D:w:hV", global_options,
+				NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			ctl.db_path = optarg;
+			break;
+		case 'w':
+			if (ctl_parse_int(optarg, 0, 3600000, &wait_ms) != 0) {
+				ctl_error("bad --wait '%s' (milliseconds)",
+					  optarg);
+				return CTL_EXIT_USAGE;
+			}
+			ctl.busy_ms = (int)wait_ms;
 			break;
 		case 'h':
 			help(stdout);

@@ -1,6 +1,7 @@
 /* The legacy luaOTA protocol module: see legacy.h and PROTOCOL.md part 1. */
 #include "legacy.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct held {
 };
 
 enum run_phase {
+	RUN_LS,	     /* pulls are queued: listing the flash for their sizes */
+	RUN_PULL,    /* reading pulls[pull_index] with ul */
 	RUN_SEND,    /* sending steps.send[send_index] */
 	RUN_REMOVE,  /* deleting steps.remove[remove_index] */
 	RUN_RESTART, /* restart queued */
@@ -49,7 +52,13 @@ struct legacy_run {
 	int64_t first_command_ms;
 	int64_t last_send_ms;
 	int64_t records;
-	int64_t record_ms; /* summed round trips, for estimates */
+	int64_t record_ms;	  /* summed round trips, for estimates */
+	struct store_pull *pulls; /* files the operator asked to read back */
+	size_t npulls;
+	int64_t *pull_sizes; /* per pull, from ls; -1: not on the device */
+	size_t pull_index;
+	uint8_t *pull_data; /* what the current pull read so far */
+	size_t pull_len;
 };
 
 void legacy_run_free(struct legacy_run *run)
@@ -66,6 +75,9 @@ void legacy_run_free(struct legacy_run *run)
 		free(run->held[i].token);
 	}
 	free(run->held);
+	store_pull_list_free(run->pulls, run->npulls);
+	free(run->pull_sizes);
+	free(run->pull_data);
 	free(run);
 }
 
@@ -76,8 +88,11 @@ static int reject(struct session *s, const char *why)
 	return -1;
 }
 
+static void fail_pulls(struct session *s, const char *why);
+
 static int fail(struct session *s, const char *why)
 {
+	fail_pulls(s, why);
 	session_set_outcome(s, STORE_OUTCOME_FAILED, "%s", why);
 	session_close(s, "failed");
 	return -1;
@@ -113,13 +128,12 @@ static const char *string_field(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Applies a JSON object of overrides onto cfg and into merged. */
-static int apply_overrides(const char *text, struct json_object *cfg,
-			   struct json_object *merged)
+/* Copies the keys of the merged overrides (JSON text) onto cfg. */
+static int apply_overrides(const char *text, struct json_object *cfg)
 {
 	struct json_object *o;
 
-	if (text == NULL || *text == '\0')
+	if (text == NULL)
 		return 0;
 	o = json_tokener_parse(text);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
@@ -127,14 +141,7 @@ static int apply_overrides(const char *text, struct json_object *cfg,
 		return -1;
 	}
 	json_object_object_foreach(o, key, val)
-	{
-		/* The device keeps its own secret; never overwrite it. */
-		if (strcmp(key, "secret") == 0 || strcmp(key, "a") == 0 ||
-		    strcmp(key, "id") == 0)
-			continue;
-		json_object_object_add(cfg, key, json_object_get(val));
-		json_object_object_add(merged, key, json_object_get(val));
-	}
+	    json_object_object_add(cfg, key, json_object_get(val));
 	json_object_put(o);
 	return 0;
 }
@@ -195,9 +202,8 @@ static int in_manifest(const struct plan_manifest *m, const char *name)
 }
 
 /*
- * Works out what the chip holds.  Our records are trusted only when the
- * chip reports the chk we last gave it; otherwise every file is resent,
- * but files we provisioned and the manifest dropped are still deleted.
+ * Works out what the chip holds (the decision is plan_update_steps's,
+ * shared with luaotactl diff); run->held starts as what it holds for sure.
  */
 static int load_held(struct session *s, struct legacy_run *run,
 		     const char *device_chk)
@@ -210,19 +216,19 @@ static int load_held(struct session *s, struct legacy_run *run,
 
 	if (store_held_get(d->store, s->chip_id, &stored, &n) != 0)
 		return -1;
-	trusted = device_chk != NULL && s->chip.chk != NULL &&
-		  strcmp(device_chk, s->chip.chk) == 0;
+	trusted = plan_held_trusted(device_chk, s->chip.chk);
 	view = calloc(n + 1, sizeof(*view));
 	if (view == NULL)
 		goto done;
 	for (i = 0; i < n; i++) {
 		view[i].name = stored[i].name;
-		view[i].token = trusted ? stored[i].token : "";
+		view[i].token = stored[i].token;
 		if ((trusted || !in_manifest(run->manifest, stored[i].name)) &&
 		    held_add(run, stored[i].name, stored[i].token) != 0)
 			goto done;
 	}
-	rc = plan_diff(run->manifest, view, n, &run->steps);
+	rc = plan_update_steps(run->manifest, device_chk, s->chip.chk, view, n,
+			       &run->steps);
 done:
 	free(view);
 	store_held_free(stored, n);
@@ -397,11 +403,120 @@ static const char *device_name(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* Records how a pull ended; a store failure is logged, not fatal. */
+static void pull_finish(struct session *s, const struct store_pull *p,
+			const char *state, const uint8_t *data, size_t len,
+			const char *reason)
+{
+	struct log_fields f = session_fields(s);
+
+	if (store_pull_finish(s->daemon->store, p->id, state, data, len, reason,
+			      daemon_wall_ms() / 1000) != 0)
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-write-failed error=\"%s\"",
+			    store_errmsg(s->daemon->store));
+	else
+		log_session(LOG_LEVEL_INFO, &f,
+			    "event=pull name=%s state=%s bytes=%zu", p->name,
+			    state, len);
+}
+
+/*
+ * A session failing while it pulls fails the pulls left, so that the next
+ * boot does not run into the same failure again.
+ */
+static void fail_pulls(struct session *s, const char *why)
+{
+	struct legacy_run *run = s->run;
+
+	if (run == NULL || (run->phase != RUN_LS && run->phase != RUN_PULL))
+		return;
+	for (; run->pull_index < run->npulls; run->pull_index++)
+		pull_finish(s, &run->pulls[run->pull_index], "failed", NULL, 0,
+			    why);
+}
+
+/*
+ * Sends the next ul of the queued pulls, finishing each as it completes;
+ * *sent says whether a command went out (else the pulls are done).
+ */
+static int pull_next(struct session *s, int *sent)
+{
+	struct legacy_run *run = s->run;
+	struct json_object *cmd;
+	uint8_t *grown;
+
+	*sent = 0;
+	while (run->pull_index < run->npulls) {
+		const struct store_pull *p = &run->pulls[run->pull_index];
+		int64_t size = run->pull_sizes[run->pull_index];
+		size_t chunk;
+
+		if (size < 0) {
+			pull_finish(s, p, "missing", NULL, 0,
+				    "not on the device");
+			run->pull_index++;
+			continue;
+		}
+		if ((int64_t)run->pull_len < size) {
+			chunk = (size_t)size - run->pull_len;
+			if (chunk > LUAOTA_CHUNK_SIZE)
+				chunk = LUAOTA_CHUNK_SIZE;
+			/* The whole file at once: sizes come from ls. */
+			if (run->pull_data == NULL) {
+				grown = malloc((size_t)size + 1);
+				if (grown == NULL)
+					return fail(s, "out of memory");
+				run->pull_data = grown;
+			}
+			cmd = json_object_new_object();
+			json_object_object_add(cmd, "a",
+					       json_object_new_string("ul"));
+			json_object_object_add(cmd, "name",
+					       json_object_new_string(p->name));
+			json_object_object_add(
+			    cmd, "offset",
+			    json_object_new_int64((int64_t)run->pull_len));
+			json_object_object_add(
+			    cmd, "len", json_object_new_int64((int64_t)chunk));
+			run->pending = "ul";
+			run->pending_bytes = chunk;
+			/* The reply carries the bytes with no "data" field. */
+			s->raw_payload = (int64_t)chunk;
+			*sent = 1;
+			return send_command(s, cmd, NULL, 0);
+		}
+		pull_finish(s, p, "done",
+			    run->pull_data != NULL ? run->pull_data
+						   : (const uint8_t *)"",
+			    run->pull_len, NULL);
+		free(run->pull_data);
+		run->pull_data = NULL;
+		run->pull_len = 0;
+		run->pull_index++;
+	}
+	run->phase = RUN_SEND;
+	return 0;
+}
+
 /* Sends the next command of the run, or restart when none is left. */
 static int advance(struct session *s)
 {
 	struct legacy_run *run = s->run;
 	struct json_object *cmd;
+
+	if (run->phase == RUN_LS) {
+		cmd = json_object_new_object();
+		json_object_object_add(cmd, "a", json_object_new_string("ls"));
+		run->pending = "ls";
+		return send_command(s, cmd, NULL, 0);
+	}
+	if (run->phase == RUN_PULL) {
+		int sent, rc = pull_next(s, &sent);
+
+		if (rc != 0 || sent)
+			return rc;
+	}
 
 	if (run->phase == RUN_SEND && run->send_index < run->steps.nsend) {
 		const struct plan_file *f =
@@ -492,6 +607,38 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 	run->records++;
 	run->record_ms += daemon_now_ms() - run->last_send_ms;
 
+	if (strcmp(run->pending, "ls") == 0) {
+		size_t i;
+
+		if (strcmp(status, "OK") != 0)
+			return fail(s, "device: ls failed");
+		run->pull_sizes = calloc(run->npulls + 1, sizeof(int64_t));
+		if (run->pull_sizes == NULL)
+			return fail(s, "out of memory");
+		for (i = 0; i < run->npulls; i++) {
+			struct json_object *v;
+
+			run->pull_sizes[i] = -1;
+			if (json_object_object_get_ex(obj, run->pulls[i].name,
+						      &v) &&
+			    json_object_is_type(v, json_type_int) &&
+			    json_object_get_int64(v) >= 0 &&
+			    json_object_get_int64(v) <= PLAN_READ_MAX)
+				run->pull_sizes[i] = json_object_get_int64(v);
+		}
+		run->phase = RUN_PULL;
+		return advance(s);
+	}
+	if (strcmp(run->pending, "ul") == 0) {
+		/* fail() marks this pull and the rest failed. */
+		if (strcmp(status, "OK") != 0 ||
+		    rec->payload_len != run->pending_bytes)
+			return fail(s, "device: ul failed");
+		memcpy(run->pull_data + run->pull_len, rec->payload,
+		       rec->payload_len);
+		run->pull_len += rec->payload_len;
+		return advance(s);
+	}
 	if (strcmp(run->pending, "mv") == 0) {
 		const char *name = run->steps.remove[run->remove_index];
 		char lc[LUAOTA_NAME_MAX + 8];
@@ -559,7 +706,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 	struct plan_want *wants = NULL;
 	struct plan_spec spec;
 	struct legacy_run *run = NULL;
-	struct json_object *merged = NULL;
+	char *merged = NULL;
 	const char *device_chk = string_field(hello, "chk");
 	char why[512];
 	size_t i;
@@ -573,8 +720,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 	}
 	run = calloc(1, sizeof(*run));
 	wants = calloc(group.nfiles + 1, sizeof(*wants));
-	merged = json_object_new_object();
-	if (run == NULL || wants == NULL || merged == NULL)
+	if (run == NULL || wants == NULL)
 		goto oom;
 	for (i = 0; i < group.nfiles; i++) {
 		wants[i].name = group.files[i].name;
@@ -612,17 +758,28 @@ static int plan_update(struct session *s, struct json_object *hello)
 			json_object_object_add(run->config, key,
 					       json_object_get(val));
 	}
-	if (apply_overrides(group.config_json, run->config, merged) != 0 ||
-	    apply_overrides(s->chip.config_json, run->config, merged) != 0) {
+	if (plan_overrides_merge(group.config_json, s->chip.config_json,
+				 &merged) != 0) {
+		if (errno == ENOMEM)
+			goto oom;
 		rc = fail(s, "config overrides are not a JSON object");
 		goto out;
 	}
-	plan_chk(run->manifest,
-		 json_object_object_length(merged) > 0
-		     ? json_object_to_json_string_ext(merged, JSON_FLAGS)
-		     : NULL,
-		 run->target_chk);
-	if (device_chk != NULL && strcmp(device_chk, run->target_chk) == 0) {
+	if (apply_overrides(merged, run->config) != 0)
+		goto oom;
+	plan_chk(run->manifest, merged, run->target_chk);
+	if (store_pull_pending(d->store, s->chip_id, &run->pulls,
+			       &run->npulls) != 0) {
+		struct log_fields f = session_fields(s);
+
+		/* Pulls wait for a later boot; provisioning goes on. */
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-read-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	/* Queued pulls need a session even when the chip is current. */
+	if (run->npulls == 0 &&
+	    plan_is_current(run->target_chk, device_chk, s->chip.chk)) {
 		legacy_run_free(run);
 		run = NULL;
 		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0) {
@@ -638,6 +795,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 		rc = fail(s, "could not read what the chip holds");
 		goto out;
 	}
+	run->phase = run->npulls > 0 ? RUN_LS : RUN_SEND;
 	s->run = run;
 	run = NULL;
 	rc = advance(s);
@@ -646,7 +804,7 @@ oom:
 	rc = fail(s, "out of memory");
 out:
 	legacy_run_free(run);
-	json_object_put(merged);
+	free(merged);
 	free(wants);
 	store_repo_free(&repo);
 	store_group_free(&group);

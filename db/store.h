@@ -19,6 +19,7 @@
 #define STORE_NOTFOUND (-2) /* no such row */
 #define STORE_BUSY (-3)	    /* the database stayed locked past the timeout */
 #define STORE_EXISTS (-4)   /* a row with that key is already there */
+#define STORE_INUSE (-5)    /* other rows still refer to this one */
 
 struct store;
 
@@ -215,6 +216,105 @@ void store_session_list_free(struct store_session *s, size_t n);
 int store_session_files(struct store *st, int64_t session_id,
 			struct store_session_file **out, size_t *n);
 void store_session_files_free(struct store_session_file *f, size_t n);
+
+/* Groups, in name order (free with store_group_list_free). */
+int store_group_list(struct store *st, struct store_group **out, size_t *n);
+void store_group_list_free(struct store_group *g, size_t n);
+
+/*
+ * Replaces the settings and file list of the group g->name with g's
+ * (repository by repo_name, else repo_id); STORE_NOTFOUND when either
+ * is missing.
+ */
+int store_group_update(struct store *st, const struct store_group *g);
+
+/* How many chips belong to the group. */
+int store_group_chips(struct store *st, int64_t group_id, int64_t *count);
+
+/* Removes a group; STORE_INUSE while chips belong to it. */
+int store_group_remove(struct store *st, const char *name);
+
+/* Repositories, in name order (free with store_repo_list_free). */
+int store_repo_list(struct store *st, struct store_repo **out, size_t *n);
+void store_repo_list_free(struct store_repo *r, size_t n);
+
+/* Removes a chip and what it holds; its history stays. */
+int store_chip_remove(struct store *st, const char *id);
+
+/*
+ * Writes c's label, group (by group_name when set, else group_id),
+ * enabled and config_json to chip c->id; STORE_NOTFOUND for either.
+ */
+int store_chip_update(struct store *st, const struct store_chip *c);
+
+/*
+ * Forgets the chk the chip holds, so that the daemon trusts nothing it
+ * reports: its next check-in resends every file (held files stay, so
+ * files the manifest dropped are still deleted).
+ */
+int store_chip_reprovision(struct store *st, const char *id);
+
+/* One history row by id (free with store_session_free). */
+int store_session_get(struct store *st, int64_t id, struct store_session *out);
+void store_session_free(struct store_session *s);
+
+/* What store_session_query selects. */
+struct store_session_filter {
+	const char *chip_id; /* NULL: every chip */
+	int64_t since_ms;    /* started at or after */
+	int failed_only;     /* failed, rejected or interrupted */
+	int limit;	     /* at most; 0: all */
+};
+
+/* Sessions matching f, newest first (free with store_session_list_free). */
+int store_session_query(struct store *st, const struct store_session_filter *f,
+			struct store_session **out, size_t *n);
+
+/* PRAGMA integrity_check's lines into *report ("ok\n" when sound). */
+int store_integrity_check(struct store *st, char **report);
+
+/* Copies the database to path as one consistent snapshot (online). */
+int store_backup(struct store *st, const char *path);
+
+/* A file the operator asked to read back from a chip. */
+struct store_pull {
+	int64_t id;
+	char *chip_id;
+	char *name;
+	int64_t requested; /* Unix seconds */
+	char *state;	   /* "pending", "done", "missing", "failed" */
+	int64_t done;	   /* when it finished; 0 while pending */
+	int64_t size;	   /* bytes fetched; -1 when none */
+	char *reason;	   /* why it failed, or NULL */
+	uint8_t *data;	   /* the bytes (store_pull_get only), or NULL */
+	size_t data_len;
+};
+
+/* Queues a pull of name from chip_id; its id in *id. */
+int store_pull_add(struct store *st, const char *chip_id, const char *name,
+		   int64_t now, int64_t *id);
+
+/* The chip's pending pulls, oldest first, without data. */
+int store_pull_pending(struct store *st, const char *chip_id,
+		       struct store_pull **out, size_t *n);
+
+/* Pulls newest first (chip_id NULL: every chip), without data. */
+int store_pull_list(struct store *st, const char *chip_id,
+		    struct store_pull **out, size_t *n);
+
+/* One pull with its data (free with store_pull_free). */
+int store_pull_get(struct store *st, int64_t id, struct store_pull *out);
+
+/*
+ * Finishes a pending pull as state ("done" with data, "missing",
+ * "failed" with reason); STORE_NOTFOUND when it is not pending.
+ */
+int store_pull_finish(struct store *st, int64_t id, const char *state,
+		      const uint8_t *data, size_t len, const char *reason,
+		      int64_t now);
+
+void store_pull_free(struct store_pull *p);
+void store_pull_list_free(struct store_pull *p, size_t n);
 
 /* Outcome names as stored and printed ("current", "updated", ...). */
 const char *store_outcome_name(enum store_outcome o);

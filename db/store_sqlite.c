@@ -53,6 +53,23 @@ enum stmt_id {
 	ST_SESSION_LIST_ALL,
 	ST_SESSION_LIST_CHIP,
 	ST_SESSION_FILES,
+	ST_GROUP_UPDATE,
+	ST_GROUP_FILES_CLEAR,
+	ST_GROUP_ALL,
+	ST_GROUP_CHIPS,
+	ST_GROUP_REMOVE,
+	ST_REPO_ALL,
+	ST_CHIP_REMOVE,
+	ST_CHIP_UPDATE,
+	ST_CHIP_REPROVISION,
+	ST_SESSION_GET,
+	ST_SESSION_QUERY,
+	ST_PULL_ADD,
+	ST_PULL_PENDING,
+	ST_PULL_FINISH,
+	ST_PULL_LIST_ALL,
+	ST_PULL_LIST_CHIP,
+	ST_PULL_GET,
 	ST_COUNT
 };
 
@@ -65,6 +82,7 @@ enum stmt_id {
 	"c.protocol, c.enabled, c.created, c.first_seen, c.last_seen, "        \
 	"c.last_addr, c.last_outcome, c.chk, c.revision "                      \
 	"FROM chips c JOIN groups g ON g.id = c.group_id"
+#define PULL_COLUMNS "id, chip_id, name, requested, state, done, size, reason"
 #define SESSION_COLUMNS                                                        \
 	"id, chip_id, peer, started_ms, ended_ms, outcome, reason, revision, " \
 	"files_sent, bytes_sent FROM sessions"
@@ -130,6 +148,39 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SESSION_FILES] = "SELECT name, action, bytes, result, lcsize "
 			     "FROM session_files WHERE session_id = ?1 "
 			     "ORDER BY id",
+	[ST_GROUP_UPDATE] = "UPDATE groups SET repo_id = ?2, config_json = ?3, "
+			    "max_file_size = ?4, lua_version = ?5 "
+			    "WHERE id = ?1",
+	[ST_GROUP_FILES_CLEAR] = "DELETE FROM group_files WHERE group_id = ?1",
+	[ST_GROUP_ALL] = "SELECT g.id FROM groups g ORDER BY g.name",
+	[ST_GROUP_CHIPS] = "SELECT count(*) FROM chips WHERE group_id = ?1",
+	[ST_GROUP_REMOVE] = "DELETE FROM groups WHERE id = ?1",
+	[ST_REPO_ALL] = "SELECT " REPO_COLUMNS " ORDER BY name",
+	[ST_CHIP_REMOVE] = "DELETE FROM chips WHERE id = ?1",
+	[ST_CHIP_UPDATE] = "UPDATE chips SET label = ?2, group_id = ?3, "
+			   "enabled = ?4, config_json = ?5 WHERE id = ?1",
+	[ST_CHIP_REPROVISION] = "UPDATE chips SET chk = NULL WHERE id = ?1",
+	[ST_SESSION_GET] = "SELECT " SESSION_COLUMNS " WHERE id = ?1",
+	/* ?3: only sessions that went wrong. */
+	[ST_SESSION_QUERY] =
+	    "SELECT " SESSION_COLUMNS " WHERE (?1 IS NULL OR chip_id = ?1) "
+	    "AND started_ms >= ?2 AND (?3 = 0 OR outcome IN "
+	    "('failed', 'rejected', 'interrupted')) "
+	    "ORDER BY started_ms DESC, id DESC LIMIT ?4",
+	[ST_PULL_ADD] = "INSERT INTO pulls (chip_id, name, requested) "
+			"VALUES (?1, ?2, ?3)",
+	[ST_PULL_PENDING] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			    "WHERE chip_id = ?1 AND state = 'pending' "
+			    "ORDER BY id",
+	[ST_PULL_FINISH] = "UPDATE pulls SET state = ?2, data = ?3, size = ?4, "
+			   "reason = ?5, done = ?6 WHERE id = ?1 "
+			   "AND state = 'pending'",
+	[ST_PULL_LIST_ALL] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			     "ORDER BY id DESC",
+	[ST_PULL_LIST_CHIP] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
+			      "WHERE chip_id = ?1 ORDER BY id DESC",
+	[ST_PULL_GET] =
+	    "SELECT " PULL_COLUMNS ", data FROM pulls WHERE id = ?1",
 };
 
 struct store {
@@ -211,6 +262,8 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 	}
 	rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
 				SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc == SQLITE_OK && s == NULL)
+		rc = SQLITE_MISUSE; /* no SQL text for id: a bug */
 	if (rc != SQLITE_OK) {
 		sql_error(st, rc, "prepare");
 		return NULL;
@@ -1446,4 +1499,632 @@ void store_session_files_free(struct store_session_file *f, size_t n)
 		free(f[i].result);
 	}
 	free(f);
+}
+
+/* Inventory changes and queries the CLI needs. */
+
+/* The id of group name into *id, inside the caller's transaction. */
+static int group_id_of(struct store *st, const char *name, int64_t *id)
+{
+	sqlite3_stmt *s = stmt(st, ST_GROUP_ID);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	if ((rc = step_row(st, s, "group")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such group: %s", name);
+		return rc;
+	}
+	*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* Inserts g's file list under group_id, inside the caller's transaction. */
+static int group_files_write(struct store *st, int64_t group_id,
+			     const struct store_group *g)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < g->nfiles; i++) {
+		if ((s = stmt(st, ST_GROUP_FILE_ADD)) == NULL)
+			return -1;
+		if ((unsigned)g->files[i].action >= ARRAY_LEN(action_names))
+			return set_error(st, -1,
+					 "group %s: file %s: bad action",
+					 g->name, g->files[i].name);
+		sqlite3_bind_int64(s, 1, group_id);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		bind_text(s, 3, g->files[i].name);
+		bind_text(s, 4, action_names[g->files[i].action]);
+		if ((rc = run(st, s, "adding group file")) != 0) {
+			if (rc == STORE_EXISTS)
+				set_error(st, rc,
+					  "group %s: file %s listed twice",
+					  g->name, g->files[i].name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int store_group_update(struct store *st, const struct store_group *g)
+{
+	struct store_repo repo;
+	sqlite3_stmt *s;
+	int64_t group_id, repo_id = g->repo_id;
+	int rc;
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((rc = group_id_of(st, g->name, &group_id)) != 0)
+		goto fail;
+	if (g->repo_name != NULL)
+		rc = store_repo_get(st, g->repo_name, &repo);
+	else
+		rc = store_repo_get_id(st, repo_id, &repo);
+	repo_id = repo.id;
+	store_repo_free(&repo);
+	if (rc == STORE_NOTFOUND)
+		set_error(st, rc, "group %s: no such repository", g->name);
+	if (rc != 0)
+		goto fail;
+	if ((s = stmt(st, ST_GROUP_UPDATE)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, group_id);
+	sqlite3_bind_int64(s, 2, repo_id);
+	bind_text(s, 3, g->config_json);
+	sqlite3_bind_int64(s, 4, g->max_file_size);
+	sqlite3_bind_int(s, 5, g->lua_version != 0 ? g->lua_version : 51);
+	if ((rc = run(st, s, "changing group")) != 0)
+		goto fail;
+	if ((s = stmt(st, ST_GROUP_FILES_CLEAR)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, group_id);
+	if ((rc = run(st, s, "changing group files")) != 0 ||
+	    (rc = group_files_write(st, group_id, g)) != 0 ||
+	    (rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+int store_group_list(struct store *st, struct store_group **out, size_t *n)
+{
+	struct store_group *groups = NULL;
+	int64_t *ids = NULL;
+	size_t count = 0, cap = 0, i;
+	sqlite3_stmt *s;
+	int rc, own;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	if ((s = stmt(st, ST_GROUP_ALL)) == NULL)
+		return tx_read_end(st, own, -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&ids, &cap, count, sizeof(*ids)) != 0) {
+			sqlite3_reset(s);
+			rc = -1;
+			goto done;
+		}
+		ids[count++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rc = sql_error(st, rc, "listing groups");
+		goto done;
+	}
+	rc = 0;
+	if ((groups = calloc(count + 1, sizeof(*groups))) == NULL) {
+		rc = set_error(st, -1, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < count && rc == 0; i++)
+		rc = group_get(st, NULL, ids[i], &groups[i]);
+done:
+	free(ids);
+	if ((rc = tx_read_end(st, own, rc)) != 0) {
+		store_group_list_free(groups, count);
+		return rc;
+	}
+	*out = groups;
+	*n = count;
+	return 0;
+}
+
+void store_group_list_free(struct store_group *g, size_t n)
+{
+	size_t i;
+
+	for (i = 0; g != NULL && i < n; i++)
+		store_group_free(&g[i]);
+	free(g);
+}
+
+/* How many chips belong to group_id, inside the caller's snapshot. */
+static int group_chips(struct store *st, int64_t group_id, int64_t *count)
+{
+	sqlite3_stmt *s = stmt(st, ST_GROUP_CHIPS);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, group_id);
+	if ((rc = step_row(st, s, "counting chips")) != 0)
+		return rc;
+	*count = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_group_chips(struct store *st, int64_t group_id, int64_t *count)
+{
+	return group_chips(st, group_id, count);
+}
+
+int store_group_remove(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t group_id, chips;
+	int rc;
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((rc = group_id_of(st, name, &group_id)) != 0 ||
+	    (rc = group_chips(st, group_id, &chips)) != 0)
+		goto fail;
+	if (chips > 0) {
+		rc = set_error(st, STORE_INUSE, "group %s has %lld chip%s",
+			       name, (long long)chips, chips == 1 ? "" : "s");
+		goto fail;
+	}
+	if ((s = stmt(st, ST_GROUP_REMOVE)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, group_id);
+	if ((rc = run(st, s, "removing group")) != 0 ||
+	    (rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+int store_repo_list(struct store *st, struct store_repo **out, size_t *n)
+{
+	struct store_repo *repos = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s = stmt(st, ST_REPO_ALL);
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&repos, &cap, count, sizeof(*repos)) != 0)
+			goto fail;
+		memset(&repos[count], 0, sizeof(repos[count]));
+		if (repo_read(st, s, &repos[count]) != 0)
+			goto fail;
+		count++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_repo_list_free(repos, count);
+		return sql_error(st, rc, "listing repositories");
+	}
+	*out = repos;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_repo_list_free(repos, count);
+	return -1;
+}
+
+void store_repo_list_free(struct store_repo *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; r != NULL && i < n; i++)
+		store_repo_free(&r[i]);
+	free(r);
+}
+
+/* Runs a one-chip statement (?1 = id); STORE_NOTFOUND when no row changed. */
+static int chip_change(struct store *st, enum stmt_id id_stmt, const char *id,
+		       const char *what)
+{
+	sqlite3_stmt *s = stmt(st, id_stmt);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, id);
+	if ((rc = run(st, s, what)) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return set_error(st, STORE_NOTFOUND, "no such chip: %s", id);
+	return 0;
+}
+
+int store_chip_remove(struct store *st, const char *id)
+{
+	return chip_change(st, ST_CHIP_REMOVE, id, "removing chip");
+}
+
+int store_chip_reprovision(struct store *st, const char *id)
+{
+	return chip_change(st, ST_CHIP_REPROVISION, id, "forgetting chk");
+}
+
+int store_chip_update(struct store *st, const struct store_chip *c)
+{
+	sqlite3_stmt *s;
+	int64_t group_id = c->group_id;
+	int rc;
+
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if (c->group_name != NULL &&
+	    (rc = group_id_of(st, c->group_name, &group_id)) != 0)
+		goto fail;
+	if ((s = stmt(st, ST_CHIP_UPDATE)) == NULL) {
+		rc = -1;
+		goto fail;
+	}
+	bind_text(s, 1, c->id);
+	bind_text(s, 2, c->label);
+	sqlite3_bind_int64(s, 3, group_id);
+	sqlite3_bind_int(s, 4, c->enabled ? 1 : 0);
+	bind_text(s, 5, c->config_json);
+	if ((rc = run(st, s, "changing chip")) != 0)
+		goto fail;
+	if (sqlite3_changes(st->db) == 0) {
+		rc = set_error(st, STORE_NOTFOUND, "no such chip: %s", c->id);
+		goto fail;
+	}
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
+
+int store_session_get(struct store *st, int64_t id, struct store_session *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_SESSION_GET);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = step_row(st, s, "session")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such session: %lld",
+				  (long long)id);
+		return rc;
+	}
+	rc = session_read(st, s, out);
+	sqlite3_reset(s);
+	if (rc != 0)
+		store_session_free(out);
+	return rc;
+}
+
+void store_session_free(struct store_session *s)
+{
+	if (s == NULL)
+		return;
+	free(s->chip_id);
+	free(s->peer);
+	free(s->reason);
+	free(s->revision);
+	memset(s, 0, sizeof(*s));
+}
+
+int store_session_query(struct store *st, const struct store_session_filter *f,
+			struct store_session **out, size_t *n)
+{
+	struct store_session *rows = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s = stmt(st, ST_SESSION_QUERY);
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, f->chip_id);
+	sqlite3_bind_int64(s, 2, f->since_ms);
+	sqlite3_bind_int(s, 3, f->failed_only ? 1 : 0);
+	sqlite3_bind_int(s, 4, f->limit > 0 ? f->limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
+			goto fail;
+		memset(&rows[count], 0, sizeof(rows[count]));
+		count++;
+		if (session_read(st, s, &rows[count - 1]) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_session_list_free(rows, count);
+		return sql_error(st, rc, "listing sessions");
+	}
+	*out = rows;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_session_list_free(rows, count);
+	return -1;
+}
+
+int store_integrity_check(struct store *st, char **report)
+{
+	sqlite3_stmt *s = NULL;
+	size_t len = 0;
+	char *text = NULL;
+	int rc;
+
+	*report = NULL;
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(st, rc, "integrity check");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(s, 0);
+		size_t add = line != NULL ? strlen(line) : 0;
+		char *bigger = realloc(text, len + add + 2);
+
+		if (bigger == NULL) {
+			free(text);
+			sqlite3_finalize(s);
+			return set_error(st, -1, "out of memory");
+		}
+		text = bigger;
+		memcpy(text + len, line != NULL ? line : "", add);
+		len += add;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(text);
+		return sql_error(st, rc, "integrity check");
+	}
+	*report = text;
+	return 0;
+}
+
+int store_backup(struct store *st, const char *path)
+{
+	sqlite3_backup *b;
+	sqlite3 *dest = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &dest,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		set_error(st, -1, "%s: cannot open: %s", path,
+			  dest != NULL ? sqlite3_errmsg(dest)
+				       : sqlite3_errstr(rc));
+		sqlite3_close(dest);
+		return -1;
+	}
+	b = sqlite3_backup_init(dest, "main", st->db, "main");
+	if (b == NULL) {
+		set_error(st, -1, "%s: %s", path, sqlite3_errmsg(dest));
+		sqlite3_close(dest);
+		return -1;
+	}
+	/* All pages in one step: one consistent snapshot of the source,
+	 * taken under a read lock that never blocks the daemon (WAL). */
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		sqlite3_close(dest);
+		return sql_error(st, rc, "backup");
+	}
+	if (sqlite3_close(dest) != SQLITE_OK)
+		return set_error(st, -1, "%s: cannot close", path);
+	return 0;
+}
+
+/* Pulls. */
+
+int store_pull_add(struct store *st, const char *chip_id, const char *name,
+		   int64_t now, int64_t *id)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_ADD);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	bind_text(s, 1, chip_id);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, now);
+	if ((rc = run(st, s, "adding a pull")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such chip: %s", chip_id);
+		return rc;
+	}
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Reads the current row of a PULL_COLUMNS query (data column 8). */
+static int pull_read(struct store *st, sqlite3_stmt *s, struct store_pull *out)
+{
+	const void *blob;
+
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	out->requested = sqlite3_column_int64(s, 3);
+	out->done = sqlite3_column_int64(s, 5);
+	out->size = sqlite3_column_int64(s, 6);
+	if (column_text(st, s, 1, &out->chip_id) != 0 ||
+	    column_text(st, s, 2, &out->name) != 0 ||
+	    column_text(st, s, 4, &out->state) != 0 ||
+	    column_text(st, s, 7, &out->reason) != 0)
+		return -1;
+	if (sqlite3_column_type(s, 8) == SQLITE_BLOB) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 8);
+
+		blob = sqlite3_column_blob(s, 8);
+		if ((out->data = malloc(len + 1)) == NULL)
+			return set_error(st, -1, "out of memory");
+		if (len > 0)
+			memcpy(out->data, blob, len);
+		out->data_len = len;
+	}
+	return 0;
+}
+
+/* Runs a bound pull query into an array. */
+static int pull_rows(struct store *st, sqlite3_stmt *s, struct store_pull **out,
+		     size_t *n)
+{
+	struct store_pull *rows = NULL;
+	size_t count = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
+			goto fail;
+		count++;
+		if (pull_read(st, s, &rows[count - 1]) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_pull_list_free(rows, count);
+		return sql_error(st, rc, "listing pulls");
+	}
+	*out = rows;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_pull_list_free(rows, count);
+	return -1;
+}
+
+int store_pull_pending(struct store *st, const char *chip_id,
+		       struct store_pull **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_PENDING);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, chip_id);
+	return pull_rows(st, s, out, n);
+}
+
+int store_pull_list(struct store *st, const char *chip_id,
+		    struct store_pull **out, size_t *n)
+{
+	sqlite3_stmt *s =
+	    stmt(st, chip_id != NULL ? ST_PULL_LIST_CHIP : ST_PULL_LIST_ALL);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	if (chip_id != NULL)
+		bind_text(s, 1, chip_id);
+	return pull_rows(st, s, out, n);
+}
+
+int store_pull_get(struct store *st, int64_t id, struct store_pull *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_GET);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((rc = step_row(st, s, "pull")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			set_error(st, rc, "no such pull: %lld", (long long)id);
+		return rc;
+	}
+	rc = pull_read(st, s, out);
+	sqlite3_reset(s);
+	if (rc != 0)
+		store_pull_free(out);
+	return rc;
+}
+
+int store_pull_finish(struct store *st, int64_t id, const char *state,
+		      const uint8_t *data, size_t len, const char *reason,
+		      int64_t now)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_FINISH);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	if (data != NULL)
+		sqlite3_bind_blob64(s, 3, data, len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, data != NULL ? (int64_t)len : -1);
+	bind_text(s, 5, reason);
+	sqlite3_bind_int64(s, 6, now);
+	if ((rc = run(st, s, "finishing a pull")) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return set_error(st, STORE_NOTFOUND, "no pending pull %lld",
+				 (long long)id);
+	return 0;
+}
+
+void store_pull_free(struct store_pull *p)
+{
+	if (p == NULL)
+		return;
+	free(p->chip_id);
+	free(p->name);
+	free(p->state);
+	free(p->reason);
+	free(p->data);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_pull_list_free(struct store_pull *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < n; i++)
+		store_pull_free(&p[i]);
+	free(p);
 }

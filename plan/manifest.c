@@ -178,7 +178,7 @@ static char *memo_key(const struct plan_source *src,
 		      const struct plan_spec *spec, const struct wanted *w,
 		      size_t n, size_t *len)
 {
-	size_t i, cap = strlen(src->key) + 64, used;
+	size_t i, cap = strlen(src->key) + strlen(src->revision) + 64, used;
 	char *key;
 
 	for (i = 0; i < n; i++)
@@ -186,9 +186,11 @@ static char *memo_key(const struct plan_source *src,
 	key = malloc(cap);
 	if (key == NULL)
 		return NULL;
-	used =
-	    (size_t)snprintf(key, cap, "%s%c%d %lld", src->key, '\0',
-			     spec->lua_version, (long long)spec->max_file_size);
+	/* The revision too: a moved ref with the same blobs is still a new
+	 * commit, which the history must name. */
+	used = (size_t)snprintf(key, cap, "%s%c%s%c%d %lld", src->key, '\0',
+				src->revision, '\0', spec->lua_version,
+				(long long)spec->max_file_size);
 	for (i = 0; i < n; i++) {
 		key[used++] = '\0';
 		key[used++] = w[i].action == PLAN_CM ? 'c' : 'd';

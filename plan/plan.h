@@ -17,6 +17,7 @@
 #include "plan/types.h"
 
 #include "plan/cache.h"
+#include "plan/decide.h"
 #include "plan/diff.h"
 #include "plan/luacheck.h"
 #include "plan/manifest.h"

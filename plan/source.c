@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "source_git.h"
 #include "source_worktree.h"
 
 int plan_source_open(const struct plan_spec *spec, struct plan_source **out,
@@ -15,14 +16,9 @@ int plan_source_open(const struct plan_spec *spec, struct plan_source **out,
 		errno = EINVAL;
 		return -1;
 	}
-	/* The seam for git: a source_git.c will serve spec->repo_ref. */
-	if (spec->repo_ref != NULL) {
-		snprintf(err, err_len,
-			 "%s: serving a git ref (%s) is not supported yet",
-			 spec->repo_path, spec->repo_ref);
-		errno = ENOTSUP;
-		return -1;
-	}
+	if (spec->repo_ref != NULL)
+		return plan_source_git_open(spec->repo_path, spec->repo_ref,
+					    out, err, err_len);
 	return plan_source_worktree_open(spec->repo_path, out, err, err_len);
 }
 

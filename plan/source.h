@@ -36,14 +36,15 @@ struct plan_source_ops {
 
 struct plan_source {
 	const struct plan_source_ops *ops;
-	/* identity for cache keys, e.g. "worktree:/srv/r"; a git source
-	 * names the commit here, so that a moved ref is a new source */
+	/* identity for cache keys, e.g. "worktree:/srv/r" or "git:/srv/r#main"
+	 * (the ref, not the commit: stamps are blob ids, valid across
+	 * commits; manifests are memoised per revision) */
 	char *key;
 	char revision[64]; /* "worktree", or a commit id */
 };
 
 /*
- * Opens the source spec names (its working tree; git refs to come): 0, or
+ * Opens the source spec names (its working tree, or its git ref): 0, or
  * -1 with why in err and errno (ENOMEM internal, ENOTSUP unsupported).
  */
 int plan_source_open(const struct plan_spec *spec, struct plan_source **out,

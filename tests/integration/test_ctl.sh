@@ -259,6 +259,254 @@ json_ok "per-file rows" '[(f["name"], f["action"], f["lcsize"]) for f in d[2]["f
 json_ok "a rejection keeps its reason" 'd[1]["outcome"] == "rejected" and d[1]["reason"] == "unknown chip"'
 run 2 "history with a bad --limit" history --limit -1
 
+# group set, list, show, remove.
+printf 'print("init")\n' >"$work/repo/lua/init.lua"
+printf 'print("app")\n' >"$work/repo/lua/app.lua"
+printf 'data\n' >"$work/repo/lua/data.txt"
+run 1 "group set on an unknown group" group set nosuch --files a.lua
+err_has "luaotactl: cannot change group nosuch: no such group"
+run 2 "group set with a bad --lua" group set g --lua 4
+run 0 "group set --files" group set h --files init.lua,data.txt \
+	--action data.txt=dl
+[ "$(sql "SELECT group_concat(name || '=' || action, ',') FROM
+	(SELECT f.* FROM group_files f JOIN groups g ON g.id = f.group_id
+	 WHERE g.name = 'h' ORDER BY position)")" = "init.lua=auto,data.txt=dl" ] &&
+	pass "group set replaced the file list" ||
+	fail "group h files: $(sql 'SELECT * FROM group_files')"
+run 0 "group set --config '' clears, the rest stays" group set g --config ''
+[ "$(sql "SELECT coalesce(config_json, 'NULL') || '|' || lua_version
+	FROM groups WHERE name = 'g'")" = 'NULL|53' ] &&
+	pass "config cleared, Lua version kept" ||
+	fail "group g: $(sql "SELECT * FROM groups WHERE name = 'g'")"
+run 0 "group list" group list
+out_has "GROUP"
+out_has "lua-2"
+run 0 "group list --json" group list --json
+json_ok "groups in name order" '[g["name"] for g in d] == ["g", "h", "k"]'
+json_ok "group chips counted" 'd[0]["chips"] == 2 and d[2]["chips"] == 0'
+run 0 "group show" group show h
+out_has "data.txt"
+out_has "working tree"
+run 0 "group show --json" group show g --json
+json_ok "group show fields" 'd["lua"] == "5.3" and d["max_file_size"] == 4096 and d["files"][1] == {"name": "app.lua", "action": "dl"}'
+run 1 "group show, unknown" group show nosuch
+err_has "luaotactl: cannot show group nosuch: no such group"
+run 1 "group remove while chips use it" group remove g
+err_has "luaotactl: cannot remove group g: group g has 2 chips"
+run 0 "group remove" group remove k
+run 1 "group remove, unknown" group remove k
+err_has "no such group"
+
+# Chips: set, show, list filters, remove.
+run 0 "set label and overrides" set 42 label=porch server=10.0.0.9 port=9000
+[ "$(sql "SELECT label || '|' || config_json FROM chips WHERE id = '42'")" = \
+	'porch|{"server":"10.0.0.9","port":9000}' ] &&
+	pass "set stored label and config overrides" ||
+	fail "chip 42: $(sql "SELECT * FROM chips WHERE id = '42'")"
+run 0 "set drops an override with an empty value" set 42 port=
+[ "$(sql "SELECT config_json FROM chips WHERE id = '42'")" = \
+	'{"server":"10.0.0.9"}' ] && pass "port dropped" || fail "port kept"
+run 2 "set secret is refused" set 42 secret=x
+err_has "secret cannot be set"
+run 2 "set id is refused" set 42 id=7
+run 2 "set a is refused" set 42 a=HI
+run 2 "set an unknown key" set 42 colour=red
+err_has "unknown key 'colour'"
+run 2 "set a bad port" set 42 port=99999
+run 1 "set on an unknown chip" set 999 label=x
+err_has "luaotactl: cannot change chip 999: no such chip"
+run 1 "set an unknown group" set 42 group=nosuch
+err_has "no such group: nosuch"
+run 0 "set group and enabled" set 42 group=h enabled=no
+run 0 "show" show 42
+out_has "porch"
+out_has "10.0.0.9"
+out_has "enabled:      no"
+out_has "pending:"
+run 0 "show --json" show 42 --json
+out_lacks "stdin-s3cret"
+json_ok "show fields" 'd["group"] == "h" and d["enabled"] is False and d["config"] == {"server": "10.0.0.9"} and d["manifest"] == ["init.lua", "data.txt"]'
+json_ok "show pending" 'd["pending"]["send"] == ["init.lua", "data.txt"] and d["pending"]["current"] is False'
+run 1 "show an unknown chip" show 999
+err_has "luaotactl: cannot show chip 999: no such chip"
+run 0 "list --group" list --group h --json
+json_ok "list --group filters" '[c["id"] for c in d] == ["42", "esp-kitchen"]'
+sql "UPDATE chips SET last_outcome = 'failed', last_seen = 1 WHERE id = '42'"
+run 0 "list --failing" list --failing --json
+json_ok "list --failing filters" '[c["id"] for c in d] == ["42"]'
+sql "UPDATE chips SET last_seen = CAST(strftime('%s','now') AS INTEGER)
+	WHERE id = 'esp-kitchen'"
+run 0 "list --stale" list --stale 1 --json
+json_ok "list --stale: old or never seen" '[c["id"] for c in d] == ["11223344", "42"]'
+run 2 "list --stale with a bad number" list --stale soon
+
+# diff and reprovision.
+run 0 "diff" diff 42
+out_has "send     init.lua"
+out_has "compiled to init.lc"
+out_has "fits one session: yes"
+run 0 "diff --json" diff 42 --json
+json_ok "diff steps" '[(s["name"], s["action"]) for s in d[0]["send"]] == [("init.lua", "cm"), ("data.txt", "dl")] and d[0]["bytes"] == 19'
+json_ok "diff config" 'd[0]["config"] == {"server": "10.0.0.9"} and d[0]["current"] is False'
+run 0 "diff --group" diff --group h --json
+json_ok "diff --group: every chip of it" '[c["chip"] for c in d] == ["42", "esp-kitchen"]'
+run 2 "diff without a chip or group" diff
+run 1 "diff an unknown chip" diff 999
+err_has "luaotactl: cannot diff chip 999: no such chip"
+run 1 "diff an unknown group" diff --group nosuch
+err_has "no such group: nosuch"
+sql "UPDATE chips SET chk = 'abc' WHERE group_id = (SELECT id FROM groups
+	WHERE name = 'h')"
+run 0 "reprovision a chip" reprovision 42
+[ "$(sql "SELECT coalesce(chk, 'NULL') FROM chips WHERE id = '42'")" = NULL ] &&
+	pass "reprovision forgot the chk" || fail "chk kept"
+run 0 "reprovision a group" reprovision --group h
+out_has "2 chips"
+[ "$(sql "SELECT count(*) FROM chips WHERE chk IS NOT NULL")" = 0 ] &&
+	pass "reprovision --group forgot every chk" || fail "chk kept"
+run 1 "reprovision an unknown chip" reprovision 999
+err_has "no such chip"
+
+# Repositories.
+run 0 "repo add" repo add code "$work/repo/lua"
+run 1 "repo add, duplicate" repo add code "$work/repo/lua"
+err_has "luaotactl: cannot add repository code: it already exists"
+run 1 "repo add, missing directory" repo add gone "$work/missing"
+err_has "No such file or directory"
+run 1 "repo add, a ref on a plain directory" repo add refd "$work/repo/lua" \
+	--ref main
+err_has "not a git repository"
+run 2 "repo add, bad name" repo add "a b" "$work/repo/lua"
+run 0 "repo list" repo list
+out_has "code"
+out_has "(worktree)"
+run 0 "repo list --json" repo list --json
+json_ok "repositories with revisions" '[(r["name"], r["revision"]) for r in d] == [("code", "worktree"), ("lua", "worktree"), ("lua-2", "worktree")]'
+run 0 "group add --repo NAME" group add byname --repo code --files init.lua
+[ "$(sql "SELECT r.name FROM groups g JOIN repositories r ON r.id = g.repo_id
+	WHERE g.name = 'byname'")" = code ] &&
+	pass "--repo names a registered repository" || fail "--repo by name"
+run 0 "group set --repo NAME" group set byname --repo lua
+run 0 "group remove byname" group remove byname
+run 0 "repo show --json" repo show lua --json
+json_ok "repo show groups" 'd["groups"] == ["g", "h"] and d["ref"] is None'
+run 1 "repo show, unknown" repo show nosuch
+err_has "no such repository"
+
+# history filters and one session.
+sql "INSERT INTO sessions (id, chip_id, peer, started_ms, ended_ms, outcome,
+	reason) VALUES (10, '42', '192.0.2.8:1', 1800000000000,
+	1800000000100, 'failed', 'device: write failed (x)');
+	INSERT INTO session_files (session_id, name, action, bytes, result)
+	VALUES (10, 'x.bin', 'dl', 10, 'write failed')"
+run 0 "history --failed" history --failed --json
+json_ok "--failed: failed and rejected only" '[s["id"] for s in d] == [10, 2]'
+run 0 "history --since" history --since 2027-01-01 --json
+json_ok "--since: later sessions only" '[s["id"] for s in d] == [10]'
+run 2 "history --since garbage" history --since yesterday-ish
+run 0 "history show" history show 10
+out_has "device: write failed (x)"
+out_has "x.bin"
+run 0 "history show --json" history show 1 --json
+json_ok "history show: files" 'd["id"] == 1 and len(d["files"]) == 2'
+run 1 "history show, unknown" history show 77
+err_has "luaotactl: cannot show session 77: no such session"
+
+# status, export, check, backup.
+run 0 "status" status
+out_has "chips:"
+out_has "last check-in:"
+run 0 "status --json" status --json --since 2000-01-01
+json_ok "status counts" 'd["chips"] == 3 and d["open"] == 1 and d["outcomes"]["failed"] == 1'
+run 0 "export" export
+out_lacks "secret"
+json_ok "export holds the inventory" '[c["id"] for c in d["chips"]] == ["11223344", "42", "esp-kitchen"] and len(d["groups"]) == 2'
+run 0 "export --with-secrets" export --with-secrets
+json_ok "export --with-secrets" 'd["chips"][1]["secret"] == "stdin-s3cret"'
+printf 'x = = 1\n' >"$work/repo/lua/app.lua"
+run 1 "check with a file that does not compile" check
+out_has "ok: database integrity"
+out_has "problem: group g:"
+err_has "luaotactl: check found"
+run 1 "check --json" check --json
+json_ok "check --json lists problems" 'd["ok"] is False and any("group g" in p for p in d["problems"])'
+run 0 "backup" backup "$work/copy.db"
+[ "$(sqlite3 "$work/copy.db" "SELECT count(*) FROM chips")" = 3 ] &&
+	pass "the backup holds the chips" || fail "backup content"
+run 1 "backup over an existing file" backup "$work/copy.db"
+err_has "it exists"
+
+# import: a directory laid out for the example server.
+mkdir "$work/old"
+printf 'print(1)\n' >"$work/old/a.lua"
+printf 'x\n' >"$work/old/b.txt"
+printf '{"files":["a.lua","b.txt"],"secret":"s1"}' >"$work/old/ESP-100.json"
+printf '{"files":["a.lua","b.txt"],"secret":"s2"}' >"$work/old/ESP-200.json"
+printf '{"files":["a.lua"],"secret":"s3"}' >"$work/old/ESP-300.json"
+printf '{"files":["a.lua"]}' >"$work/old/default.json"
+run 0 "import" import "$work/old"
+out_has "created repository old"
+out_has "created group imported-1 (2 files)"
+out_has "created chip 300 (group imported-2)"
+[ "$(sql "SELECT secret FROM chips WHERE id = '200'")" = s2 ] &&
+	pass "import kept the secrets" || fail "import secrets"
+run 0 "import again" import "$work/old"
+out_has "skipped chip 100 (already registered)"
+out_lacks "created"
+run 1 "import a directory without example files" import "$work/repo"
+err_has "no ESP-<id>.json or default.json"
+
+# pull: queued here, fetched by the daemon.
+run 0 "pull" pull 300 init.lua
+out_has "1"
+run 1 "pull from an unknown chip" pull 999 init.lua
+err_has "luaotactl: cannot pull from chip 999: no such chip"
+run 2 "pull a bad name" pull 300 ../x
+run 0 "pulls" pulls
+out_has "pending"
+run 0 "pulls --json" pulls 300 --json
+json_ok "pulls fields" 'd[0]["chip"] == "300" and d[0]["name"] == "init.lua" and d[0]["state"] == "pending" and d[0]["size"] is None'
+run 0 "pulls show" pulls show 1
+out_has "state:    pending"
+run 1 "pulls show --output of a pending pull" pulls show 1 --output "$work/p"
+err_has "it is pending"
+run 1 "pulls show, unknown" pulls show 9
+err_has "no such pull"
+
+# remove.
+run 0 "remove" remove 300
+run 1 "remove, unknown" remove 300
+err_has "luaotactl: cannot remove chip 300: no such chip"
+
+# A locked database: a clear error within the wait.
+mkfifo "$work/hold"
+python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()' "$db" <"$work/hold" >"$work/locked" &
+holder=$!
+exec 9>"$work/hold"
+while ! grep -q locked "$work/locked"; do :; done
+"$ctl" -D "$db" -w 50 add 5150 --group h --secret s >"$work/out" 2>"$work/err"
+[ $? -eq 1 ] && pass "add on a locked database: exit 1" ||
+	fail "add on a locked database"
+err_has "database is locked"
+run 0 "list reads while another process writes" list
+exec 9>&-
+wait "$holder"
+
+# A read-only database (root ignores file modes: skipped).
+if [ "$(id -u)" -eq 0 ]; then
+	n=$((n + 1))
+	echo "ok $n - add on a read-only database # SKIP running as root"
+else
+	chmod 400 "$db"
+	run 1 "add on a read-only database" add 5151 --group h --secret s
+	err_has "readonly database"
+	chmod 600 "$db"
+fi
+
 # A file that is no database is refused, and left alone.
 printf 'this is not a database at all\n' >"$work/junk.db"
 db=$work/junk.db

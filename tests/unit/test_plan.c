@@ -661,7 +661,8 @@ static void many_files(void **state)
 	plan_manifest_free(m2);
 }
 
-static void git_ref_not_yet(void **state)
+/* A ref on a plain directory: no repository, nothing sendable. */
+static void git_ref_needs_a_repository(void **state)
 {
 	struct repo *r = *state;
 	struct plan_spec spec = spec_of(r, default_files, 3);
@@ -670,7 +671,7 @@ static void git_ref_not_yet(void **state)
 	spec.repo_ref = "main";
 	m = resolve(r, &spec);
 	assert_non_null(m->error);
-	assert_non_null(strstr(m->error, "not supported"));
+	assert_non_null(strstr(m->error, "not a git repository"));
 	plan_manifest_free(m);
 }
 
@@ -703,8 +704,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(manifest_outlives_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(many_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(git_ref_not_yet, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(git_ref_needs_a_repository,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

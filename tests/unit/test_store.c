@@ -671,6 +671,181 @@ static void readonly_refuses_writes(void **state)
 	assert_int_equal(store_chip_get(fx->st, "c2", &chip), STORE_NOTFOUND);
 }
 
+/* group set, list, remove: replaced as a whole, refused while in use. */
+static void group_update_and_remove(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_group_file files[] = {
+		{ .name = "app.lua", .action = STORE_ACTION_CM },
+	};
+	struct store_group g = {
+		.name = "g",
+		.repo_name = "other",
+		.files = files,
+		.nfiles = 1,
+		.lua_version = 51,
+	};
+	struct store_group got, *all;
+	struct store_repo *repos;
+	int64_t chips;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_group_update(fx->st, &g), STORE_NOTFOUND);
+	assert_int_equal(store_repo_add(fx->st, "other", "/srv/o", "main"), 0);
+	assert_int_equal(store_group_update(fx->st, &g), 0);
+	assert_int_equal(store_group_get(fx->st, "g", &got), 0);
+	assert_string_equal(got.repo_name, "other");
+	assert_int_equal(got.nfiles, 1);
+	assert_string_equal(got.files[0].name, "app.lua");
+	assert_int_equal(got.files[0].action, STORE_ACTION_CM);
+	assert_null(got.config_json);
+	assert_int_equal(got.lua_version, 51);
+	assert_int_equal(store_group_chips(fx->st, got.id, &chips), 0);
+	assert_int_equal(chips, 1);
+	store_group_free(&got);
+	g.name = "nosuch";
+	assert_int_equal(store_group_update(fx->st, &g), STORE_NOTFOUND);
+
+	assert_int_equal(store_repo_list(fx->st, &repos, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(repos[1].name, "other");
+	assert_string_equal(repos[1].ref, "main");
+	store_repo_list_free(repos, n);
+
+	assert_int_equal(store_group_remove(fx->st, "g"), STORE_INUSE);
+	assert_int_equal(store_chip_remove(fx->st, "c1"), 0);
+	assert_int_equal(store_chip_remove(fx->st, "c1"), STORE_NOTFOUND);
+	assert_int_equal(store_group_remove(fx->st, "g"), 0);
+	assert_int_equal(store_group_remove(fx->st, "g"), STORE_NOTFOUND);
+	assert_int_equal(store_group_list(fx->st, &all, &n), 0);
+	assert_int_equal(n, 0);
+	store_group_list_free(all, n);
+}
+
+/* chip set and reprovision; the held files survive a reprovision. */
+static void chip_update_and_reprovision(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file held[] = { { .name = "init.lua",
+					    .token = "t" } };
+	struct store_group g2 = { .name = "g2", .repo_name = "main" };
+	struct store_held_file *got;
+	struct store_chip c;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_group_add(fx->st, &g2), 0);
+	assert_int_equal(
+	    store_held_set(fx->st, "c1", "chk1", "worktree", held, 1), 0);
+	assert_int_equal(store_chip_get(fx->st, "c1", &c), 0);
+	free(c.label);
+	c.label = NULL;
+	free(c.group_name);
+	c.group_name = strdup("g2");
+	c.enabled = 0;
+	c.config_json = strdup("{\"server\":\"h\"}");
+	assert_int_equal(store_chip_update(fx->st, &c), 0);
+	store_chip_free(&c);
+	assert_int_equal(store_chip_get(fx->st, "c1", &c), 0);
+	assert_null(c.label);
+	assert_string_equal(c.group_name, "g2");
+	assert_int_equal(c.enabled, 0);
+	assert_string_equal(c.config_json, "{\"server\":\"h\"}");
+	assert_string_equal(c.chk, "chk1");
+	free(c.group_name);
+	c.group_name = strdup("nosuch");
+	assert_int_equal(store_chip_update(fx->st, &c), STORE_NOTFOUND);
+	store_chip_free(&c);
+
+	assert_int_equal(store_chip_reprovision(fx->st, "c1"), 0);
+	assert_int_equal(store_chip_reprovision(fx->st, "zz"), STORE_NOTFOUND);
+	assert_int_equal(store_chip_get(fx->st, "c1", &c), 0);
+	assert_null(c.chk);
+	store_chip_free(&c);
+	assert_int_equal(store_held_get(fx->st, "c1", &got, &n), 0);
+	assert_int_equal(n, 1);
+	store_held_free(got, n);
+}
+
+/* History filters, one session by id, pulls, integrity and backup. */
+static void queries_pulls_backup(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_session_filter f = { 0 };
+	struct store_session *rows, one;
+	struct store_pull *pulls, p;
+	struct store *copy;
+	char *report, path[128];
+	int64_t sid, pid;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 1000, &sid), 0);
+	assert_int_equal(store_session_end(fx->st, sid, STORE_OUTCOME_UPDATED,
+					   NULL, "worktree", 1, 2, 1100),
+			 0);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 5000, &sid), 0);
+	assert_int_equal(store_session_end(fx->st, sid, STORE_OUTCOME_FAILED,
+					   "why", NULL, 0, 0, 5100),
+			 0);
+	f.failed_only = 1;
+	assert_int_equal(store_session_query(fx->st, &f, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].reason, "why");
+	store_session_list_free(rows, n);
+	f.failed_only = 0;
+	f.since_ms = 2000;
+	f.chip_id = "c1";
+	assert_int_equal(store_session_query(fx->st, &f, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	store_session_list_free(rows, n);
+	assert_int_equal(store_session_get(fx->st, sid, &one), 0);
+	assert_int_equal(one.outcome, STORE_OUTCOME_FAILED);
+	store_session_free(&one);
+	assert_int_equal(store_session_get(fx->st, 99, &one), STORE_NOTFOUND);
+
+	assert_int_equal(store_pull_add(fx->st, "c1", "x.txt", 7, &pid), 0);
+	assert_int_equal(store_pull_add(fx->st, "zz", "x.txt", 7, &sid),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_pull_pending(fx->st, "c1", &pulls, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(pulls[0].state, "pending");
+	store_pull_list_free(pulls, n);
+	assert_int_equal(store_pull_finish(fx->st, pid, "done",
+					   (const uint8_t *)"ab\0c", 4, NULL,
+					   9),
+			 0);
+	assert_int_equal(
+	    store_pull_finish(fx->st, pid, "done", NULL, 0, NULL, 9),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_pull_get(fx->st, pid, &p), 0);
+	assert_int_equal(p.data_len, 4);
+	assert_memory_equal(p.data, "ab\0c", 4);
+	assert_int_equal(p.size, 4);
+	store_pull_free(&p);
+	assert_int_equal(store_pull_pending(fx->st, "c1", &pulls, &n), 0);
+	assert_int_equal(n, 0);
+	store_pull_list_free(pulls, n);
+
+	assert_int_equal(store_integrity_check(fx->st, &report), 0);
+	assert_string_equal(report, "ok\n");
+	free(report);
+	snprintf(path, sizeof(path), "%s.template", fx->path);
+	assert_int_equal(store_backup(fx->st, path), 0);
+	copy = store_open(path, STORE_READONLY);
+	assert_non_null(copy);
+	assert_int_equal(store_pull_list(copy, NULL, &pulls, &n), 0);
+	assert_int_equal(n, 1);
+	store_pull_list_free(pulls, n);
+	store_close(copy);
+	/* The copy is in WAL mode too: reading it may leave these. */
+	snprintf(path, sizeof(path), "%s.template-wal", fx->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.template-shm", fx->path);
+	unlink(path);
+}
+
 /*
  * The next allocation to fail: every one of the first fifty, then a
  * prime stride, so that the whole run stays within seconds (each point
@@ -868,6 +1043,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(foreign_database_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(readonly_refuses_writes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(group_update_and_remove, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chip_update_and_reprovision,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(queries_pulls_backup, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(faults_in_create, setup,
 						teardown),

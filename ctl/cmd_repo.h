@@ -1,0 +1,25 @@
+/* luaotactl repository commands. */
+#ifndef LUAOTA_CMD_REPO_H
+#define LUAOTA_CMD_REPO_H
+
+#include "ctl.h"
+#include "plan/plan.h"
+
+/* repo add NAME PATH [--ref REF]: a repository to serve files from. */
+extern const struct ctl_cmd cmd_repo_add_entry;
+
+/* repo list [--json]: every repository. */
+extern const struct ctl_cmd cmd_repo_list_entry;
+
+/* repo show NAME [--json]: a repository, its revision and its groups. */
+extern const struct ctl_cmd cmd_repo_show_entry;
+
+/*
+ * The revision path serves at ref (NULL: the working tree) into rev:
+ * 0, or -1 with why in err (not a directory, no repository, no such ref).
+ */
+int ctl_repo_revision(struct plan_cache *cache, const char *path,
+		      const char *ref, char *rev, size_t rev_len, char *err,
+		      size_t err_len);
+
+#endif /* LUAOTA_CMD_REPO_H */

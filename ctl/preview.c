@@ -1,0 +1,141 @@
+/* A chip's next check-in, previewed: see preview.h. */
+#include "preview.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/limits.h"
+#include "proto/protocol.h"
+
+/* The spec the daemon builds for a group (daemon/legacy.c plan_update). */
+static int group_spec(const struct store_group *g, const struct store_repo *r,
+		      struct plan_want **wants, struct plan_spec *spec)
+{
+	size_t i;
+
+	*wants = calloc(g->nfiles + 1, sizeof(**wants));
+	if (*wants == NULL)
+		return -1;
+	for (i = 0; i < g->nfiles; i++) {
+		(*wants)[i].name = g->files[i].name;
+		(*wants)[i].action =
+		    g->files[i].action == STORE_ACTION_CM   ? PLAN_CM
+		    : g->files[i].action == STORE_ACTION_DL ? PLAN_DL
+							    : PLAN_AUTO;
+	}
+	*spec = (struct plan_spec){
+		.repo_path = r->path,
+		.repo_ref = r->ref,
+		.files = *wants,
+		.nfiles = g->nfiles,
+		.lua_version = g->lua_version ? g->lua_version : 51,
+		.max_file_size = g->max_file_size > 0 ? g->max_file_size
+						      : LUAOTAD_MAX_FILE_SIZE,
+	};
+	return 0;
+}
+
+/* Records of the steps: chunks per file, two deletes per .lua name. */
+static int64_t count_records(const struct ctl_preview *p)
+{
+	int64_t records = 0;
+	size_t i, len;
+
+	for (i = 0; i < p->steps.nsend; i++)
+		records += (int64_t)(p->manifest->files[p->steps.send[i]].len /
+				     LUAOTA_CHUNK_SIZE) +
+			   1;
+	for (i = 0; i < p->steps.nremove; i++) {
+		len = strlen(p->steps.remove[i]);
+		records +=
+		    len > 4 && strcmp(p->steps.remove[i] + len - 4, ".lua") == 0
+			? 2
+			: 1;
+	}
+	return records + 1; /* restart */
+}
+
+int ctl_preview_chip(struct store *st, struct plan_cache *cache,
+		     const struct store_chip *chip, struct ctl_preview *out,
+		     char *err, size_t err_len)
+{
+	struct store_group group = { 0 };
+	struct store_repo repo = { 0 };
+	struct store_held_file *stored = NULL;
+	struct plan_held *held = NULL;
+	struct plan_want *wants = NULL;
+	struct plan_spec spec;
+	size_t nstored = 0, i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->session_max = LUAOTAD_SESSION_MAX_BYTES;
+	if (store_group_get_id(st, chip->group_id, &group) != 0 ||
+	    store_repo_get_id(st, group.repo_id, &repo) != 0) {
+		snprintf(err, err_len, "%s", store_errmsg(st));
+		goto done;
+	}
+	if (group_spec(&group, &repo, &wants, &spec) != 0 ||
+	    plan_manifest_resolve(cache, &spec, &out->manifest) != 0) {
+		snprintf(err, err_len, "%s", strerror(errno));
+		goto done;
+	}
+	if (plan_overrides_merge(group.config_json, chip->config_json,
+				 &out->overrides) != 0) {
+		snprintf(err, err_len, "config overrides: %s",
+			 errno == EINVAL ? "not a JSON object"
+					 : strerror(errno));
+		goto done;
+	}
+	rc = 0;
+	if (out->manifest->error != NULL)
+		goto done;
+	plan_chk(out->manifest, out->overrides, out->target_chk);
+	/* The device reports what we gave it, as far as we know. */
+	out->current = plan_is_current(out->target_chk, chip->chk, chip->chk);
+	out->trusted = plan_held_trusted(chip->chk, chip->chk);
+	if (out->current)
+		goto done;
+	rc = -1;
+	if (store_held_get(st, chip->id, &stored, &nstored) != 0) {
+		snprintf(err, err_len, "%s", store_errmsg(st));
+		goto done;
+	}
+	if ((held = calloc(nstored + 1, sizeof(*held))) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < nstored; i++) {
+		held[i].name = stored[i].name;
+		held[i].token = stored[i].token;
+	}
+	if (plan_update_steps(out->manifest, chip->chk, chip->chk, held,
+			      nstored, &out->steps) != 0) {
+		snprintf(err, err_len, "out of memory");
+		goto done;
+	}
+	out->records = count_records(out);
+	out->fits = out->session_max == 0 ||
+		    (int64_t)out->steps.bytes <= out->session_max;
+	rc = 0;
+done:
+	if (rc != 0) {
+		ctl_preview_free(out);
+	}
+	free(held);
+	free(wants);
+	store_held_free(stored, nstored);
+	store_group_free(&group);
+	store_repo_free(&repo);
+	return rc;
+}
+
+void ctl_preview_free(struct ctl_preview *p)
+{
+	plan_manifest_free(p->manifest);
+	plan_steps_free(&p->steps);
+	free(p->overrides);
+	memset(p, 0, sizeof(*p));
+}

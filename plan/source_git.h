@@ -1,0 +1,18 @@
+/* A git repository at a branch, tag or commit as a plan/ source (internal). */
+#ifndef LUAOTA_PLAN_SOURCE_GIT_H
+#define LUAOTA_PLAN_SOURCE_GIT_H
+
+#include <stddef.h>
+
+#include "source.h"
+
+/*
+ * The files committed at ref in the repository at path (the working tree
+ * is never read), resolved to a commit now: the revision is the commit
+ * id, stamps are blob ids.  0, or -1 with why in err and errno (ENOMEM
+ * internal; ENOENT: no repository or no such ref).
+ */
+int plan_source_git_open(const char *path, const char *ref,
+			 struct plan_source **out, char *err, size_t err_len);
+
+#endif /* LUAOTA_PLAN_SOURCE_GIT_H */
