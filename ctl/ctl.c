@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,17 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
 
 struct store *ctl_open_store(const struct ctl *ctl, int flags)
 {
-	struct store *st = store_open(ctl->db_path, flags);
+	struct stat sb;
+	struct store *st;
+
+	/*
+	 * A fresh install holds an empty file (tmpfiles.d): reading it is
+	 * reading an empty inventory, so give it its schema first.
+	 */
+	if ((flags & STORE_READONLY) && stat(ctl->db_path, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) && sb.st_size == 0)
+		flags = STORE_CREATE;
+	st = store_open(ctl->db_path, flags);
 
 	/* The store's message already names the file. */
 	if (st == NULL)

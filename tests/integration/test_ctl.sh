@@ -125,6 +125,14 @@ run 1 "list without a database" list
 err_has "luaotactl: cannot open the inventory: $db"
 [ -e "$db" ] && fail "list created $db" || pass "list created nothing"
 
+# A fresh install ships an empty file (tmpfiles.d): it reads as empty.
+: >"$db"
+run 0 "list of an empty database file" list
+out_has "CHIP"
+run 0 "list --json of an empty database file" list --json
+json_ok "an empty file is an empty inventory" 'd == []'
+rm -f "$db" "$db-wal" "$db-shm"
+
 # Groups.
 run 1 "group add with a missing repository directory" group add g \
 	--repo "$work/missing" --files init.lua
