@@ -793,7 +793,8 @@ static void report(struct load *ld)
 	struct rusage self;
 	int i;
 
-	qsort(ld->lat_us, ld->nlat, sizeof(*ld->lat_us), compare_u32);
+	if (ld->nlat > 0)
+		qsort(ld->lat_us, ld->nlat, sizeof(*ld->lat_us), compare_u32);
 	getrusage(RUSAGE_SELF, &self);
 	json_object_object_add(
 	    o, "mode",
