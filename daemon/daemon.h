@@ -12,6 +12,7 @@ struct evconnlistener;
 struct store;
 struct plan_cache;
 struct session;
+struct checkins;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -31,6 +32,7 @@ struct daemon {
 	int conf_missing_ok;
 	struct store *store;
 	struct plan_cache *cache;
+	struct checkins *checkins; /* batched rows of current check-ins */
 	struct evconnlistener *listeners[LUAOTAD_MAX_LISTEN];
 	int nlisteners;
 	TAILQ_HEAD(, session) sessions;

@@ -88,10 +88,33 @@ static int reject(struct session *s, const char *why)
 	return -1;
 }
 
+/*
+ * Notes a verified check-in that goes past OK! (an update or a failure):
+ * last seen, and the history row opened now.  OK! alone is recorded in a
+ * batch when the session closes (checkins.c).
+ */
+static void note_checkin(struct session *s)
+{
+	struct daemon *d = s->daemon;
+
+	if (s->history_id != 0 || !s->chip_loaded)
+		return;
+	if (store_chip_seen(d->store, s->chip_id, s->addr,
+			    daemon_wall_ms() / 1000) != 0) {
+		struct log_fields f = session_fields(s);
+
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-write-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	session_open_history(s);
+}
+
 static void fail_pulls(struct session *s, const char *why);
 
 static int fail(struct session *s, const char *why)
 {
+	note_checkin(s);
 	fail_pulls(s, why);
 	session_set_outcome(s, STORE_OUTCOME_FAILED, "%s", why);
 	session_close(s, "failed");
@@ -791,6 +814,7 @@ static int plan_update(struct session *s, struct json_object *hello)
 		rc = 0;
 		goto out;
 	}
+	note_checkin(s);
 	if (load_held(s, run, device_chk) != 0) {
 		rc = fail(s, "could not read what the chip holds");
 		goto out;
@@ -846,15 +870,6 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 	if (!s->chip.enabled)
 		return reject(s, "chip disabled");
 	d->stats.checkins++;
-	if (store_chip_seen(d->store, s->chip_id, s->addr,
-			    daemon_wall_ms() / 1000) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=inventory-write-failed error=\"%s\"",
-			    store_errmsg(d->store));
-	}
-	session_open_history(s);
 	bufferevent_set_timeouts(s->bev, &reply, &reply);
 	return plan_update(s, obj);
 }

@@ -34,6 +34,9 @@
 /* SQLite lock wait: a CLI holding the lock must not stall the loop. */
 #define LUAOTAD_BUSY_TIMEOUT_MS 100
 
+/* History rows of current check-ins written in one transaction, at most. */
+#define LUAOTAD_CHECKIN_BATCH 256
+
 /* Records handled per wake-up of one connection (fairness). */
 #define LUAOTAD_RECORDS_PER_EVENT 4
 

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "checkins.h"
 #include "config.h"
 #include "daemon.h"
 #include "db/store.h"
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	if ((d.checkins = checkins_new(d.base, d.store)) == NULL)
+		fatalx("out of memory");
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
 	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
@@ -267,6 +270,7 @@ int main(int argc, char **argv)
 		rc = 1;
 
 	session_close_all(&d, "shutdown");
+	checkins_free(d.checkins);
 	notify_status(&d);
 	log_info("event=stopped checkins=%llu updates=%llu",
 		 (unsigned long long)d.stats.checkins,

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "checkins.h"
 #include "daemon.h"
 #include "legacy.h"
 #include "proto/crypto_openssl.h"
@@ -151,11 +152,18 @@ void session_close(struct session *s, const char *reason)
 		if (s->outcome == STORE_OUTCOME_STARTED)
 			session_set_outcome(s, STORE_OUTCOME_FAILED, "%s",
 					    reason);
-		if (session_open_history(s) == 0 &&
-		    store_session_end(
-			d->store, s->history_id, s->outcome, s->reason,
-			s->revision[0] ? s->revision : NULL, s->files_sent,
-			s->bytes_sent, daemon_wall_ms()) != 0)
+		if (s->outcome == STORE_OUTCOME_CURRENT && s->history_id == 0)
+			/* Nothing was provisioned: the row joins a batch. */
+			checkins_add(d->checkins, s->chip_id, s->peer, s->addr,
+				     s->revision[0] ? s->revision : NULL,
+				     daemon_wall_ms() -
+					 (daemon_now_ms() - s->accepted_ms),
+				     daemon_wall_ms());
+		else if (session_open_history(s) == 0 &&
+			 store_session_end(
+			     d->store, s->history_id, s->outcome, s->reason,
+			     s->revision[0] ? s->revision : NULL, s->files_sent,
+			     s->bytes_sent, daemon_wall_ms()) != 0)
 			log_session(LOG_LEVEL_WARN, &f,
 				    "event=history-failed error=\"%s\"",
 				    store_errmsg(d->store));

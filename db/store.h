@@ -204,6 +204,24 @@ int store_session_end(struct store *st, int64_t session_id,
 		      const char *revision, int64_t files_sent,
 		      int64_t bytes_sent, int64_t ended_ms);
 
+/* A check-in answered OK! (nothing provisioned), for batch recording. */
+struct store_checkin {
+	const char *chip_id;
+	const char *peer;     /* "address:port" */
+	const char *addr;     /* address only, as store_chip_seen() takes it */
+	const char *revision; /* may be NULL */
+	int64_t started_ms;
+	int64_t ended_ms;
+};
+
+/*
+ * Records n check-ins that ended "current" in one transaction: for each,
+ * what store_chip_seen() notes (at ended_ms), a closed history row and
+ * the chip's last outcome.  All or nothing.
+ */
+int store_checkins_current(struct store *st, const struct store_checkin *rows,
+			   size_t n);
+
 /* Marks every STARTED row INTERRUPTED (at daemon start-up); count out. */
 int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
 

@@ -70,6 +70,7 @@ enum stmt_id {
 	ST_PULL_LIST_ALL,
 	ST_PULL_LIST_CHIP,
 	ST_PULL_GET,
+	ST_CHECKIN_ROW,
 	ST_COUNT
 };
 
@@ -136,6 +137,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "files_sent = ?5, bytes_sent = ?6, ended_ms = ?7 "
 			   "WHERE id = ?1",
 	[ST_CHIP_OUTCOME] = "UPDATE chips SET last_outcome = ?2 WHERE id = ?1",
+	[ST_CHECKIN_ROW] = "INSERT INTO sessions (chip_id, peer, started_ms, "
+			   "ended_ms, outcome, revision) "
+			   "VALUES (?1, ?2, ?3, ?4, 'current', ?5)",
 	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
 			       "WHERE id IN (SELECT chip_id FROM sessions "
 			       "WHERE outcome = 'started')",
@@ -1220,6 +1224,58 @@ fail:
 }
 
 /* History. */
+
+/* One current check-in inside the caller's transaction. */
+static int checkin_row(struct store *st, const struct store_checkin *c)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = stmt(st, ST_CHIP_SEEN)) == NULL)
+		return -1;
+	bind_text(s, 1, c->chip_id);
+	sqlite3_bind_int64(s, 2, c->ended_ms / 1000);
+	bind_text(s, 3, c->addr);
+	if ((rc = run(st, s, "noting a check-in")) != 0)
+		return rc;
+	if ((s = stmt(st, ST_CHECKIN_ROW)) == NULL)
+		return -1;
+	bind_text(s, 1, c->chip_id);
+	bind_text(s, 2, c->peer);
+	sqlite3_bind_int64(s, 3, c->started_ms);
+	sqlite3_bind_int64(s, 4, c->ended_ms);
+	bind_text(s, 5, c->revision);
+	if ((rc = run(st, s, "recording a check-in")) != 0)
+		return rc;
+	if ((s = stmt(st, ST_CHIP_OUTCOME)) == NULL)
+		return -1;
+	bind_text(s, 1, c->chip_id);
+	bind_text(s, 2, outcome_names[STORE_OUTCOME_CURRENT]);
+	return run(st, s, "noting the outcome");
+}
+
+int store_checkins_current(struct store *st, const struct store_checkin *rows,
+			   size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (st->readonly)
+		return set_error(st, -1, "the database is open read-only");
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = checkin_row(st, &rows[i])) != 0)
+			goto fail;
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	tx_rollback(st);
+	return rc;
+}
 
 int store_session_begin(struct store *st, const char *chip_id, const char *peer,
 			int64_t started_ms, int64_t *session_id)

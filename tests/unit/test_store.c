@@ -370,6 +370,42 @@ static void chip_seen_keeps_first(void **state)
 	store_chip_free(&chip);
 }
 
+/* A batch of current check-ins: seen, history rows and outcome at once. */
+static void checkins_in_one_batch(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_checkin rows[] = {
+		{ "c1", "10.0.0.1:4000", "10.0.0.1", "worktree", 5000, 5003 },
+		{ "c2", "10.0.0.2:4001", "10.0.0.2", NULL, 6000, 7999 },
+		{ "c1", "10.0.0.3:4002", "10.0.0.3", "worktree", 9000, 9001 },
+	};
+	struct store_session *list;
+	struct store_chip chip;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_checkins_current(fx->st, rows, 0), 0);
+	assert_int_equal(store_checkins_current(fx->st, rows, 3), 0);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_int_equal(chip.first_seen, 5);
+	assert_int_equal(chip.last_seen, 9);
+	assert_string_equal(chip.last_addr, "10.0.0.3");
+	assert_string_equal(chip.last_outcome, "current");
+	store_chip_free(&chip);
+	assert_int_equal(store_session_list(fx->st, NULL, 0, &list, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].chip_id, "c1");
+	assert_string_equal(list[0].peer, "10.0.0.3:4002");
+	assert_int_equal(list[0].outcome, STORE_OUTCOME_CURRENT);
+	assert_int_equal(list[0].started_ms, 9000);
+	assert_int_equal(list[0].ended_ms, 9001);
+	assert_string_equal(list[0].revision, "worktree");
+	assert_string_equal(list[1].chip_id, "c2");
+	assert_null(list[1].revision);
+	assert_int_equal(list[1].ended_ms, 7999);
+	store_session_list_free(list, n);
+}
+
 static void held_round_trip(void **state)
 {
 	struct fixture *fx = *state;
@@ -1026,6 +1062,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(chips_in_id_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(chip_seen_keeps_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(checkins_in_one_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(held_round_trip, setup,
 						teardown),
