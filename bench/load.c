@@ -740,7 +740,11 @@ static int run(struct load *ld)
 	return 0;
 }
 
-/* Provisions chip 0 once and keeps its restart config for check-ins. */
+/*
+ * Provisions every chip once (untimed) and keeps the restart config for
+ * check-ins: luaotad answers OK! only to a chip whose fingerprint it
+ * recorded giving it.
+ */
 static int learn(struct load *ld)
 {
 	struct options saved = ld->opt;
@@ -748,10 +752,12 @@ static int learn(struct load *ld)
 	int rc, i;
 
 	ld->opt.mode = MODE_PROVISION;
-	ld->opt.concurrency = 1;
-	ld->opt.count = 1;
+	ld->opt.concurrency = saved.concurrency < 32 ? saved.concurrency : 32;
+	ld->opt.count = (long)ld->inv.n;
 	ld->opt.duration_s = 0;
+	ld->next_chip = 0;
 	rc = run(ld);
+	ld->next_chip = 0;
 	ld->opt = saved;
 	ld->started = ld->ok = 0;
 	ld->nlat = 0;
