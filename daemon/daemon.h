@@ -6,12 +6,14 @@
 #include <sys/queue.h>
 
 #include "config.h"
+#include "history.h"
 
 struct event_base;
 struct evconnlistener;
 struct store;
 struct plan_cache;
 struct session;
+struct event;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -36,6 +38,9 @@ struct daemon {
 	TAILQ_HEAD(, session) sessions;
 	struct daemon_stats stats;
 	int draining; /* SIGTERM seen: no new sessions, exit when idle */
+	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */
+	size_t history_queued;
+	struct event *history_timer;
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

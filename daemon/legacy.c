@@ -464,14 +464,7 @@ static void file_row(struct session *s, const char *name, const char *action,
 		.lcsize = lcsize,
 	};
 
-	if (s->history_id != 0 &&
-	    store_session_file(s->daemon->store, s->history_id, &row) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=history-failed error=\"%s\"",
-			    store_errmsg(s->daemon->store));
-	}
+	session_file_row(s, &row);
 }
 
 int legacy_reply(struct session *s, const struct luaota_record *rec,
@@ -688,14 +681,7 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 	if (!s->chip.enabled)
 		return reject(s, "chip disabled");
 	d->stats.checkins++;
-	if (store_chip_seen(d->store, s->chip_id, s->addr,
-			    daemon_wall_ms() / 1000) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=inventory-write-failed error=\"%s\"",
-			    store_errmsg(d->store));
-	}
+	session_chip_seen(s);
 	session_open_history(s);
 	bufferevent_set_timeouts(s->bev, &reply, &reply);
 	return plan_update(s, obj);

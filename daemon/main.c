@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "plan/plan.h"
+#include "ratelimit.h"
 #include "session.h"
 
 int64_t daemon_now_ms(void)
@@ -50,10 +51,12 @@ static void notify_status(struct daemon *d)
 	sd_notifyf(
 	    0,
 	    "STATUS=sessions=%llu checkins=%llu current=%llu "
-	    "updates=%llu failures=%llu rejected=%llu",
+	    "updates=%llu failures=%llu rejected=%llu refused=%llu "
+	    "history_queued=%zu",
 	    (unsigned long long)st->open, (unsigned long long)st->checkins,
 	    (unsigned long long)st->current, (unsigned long long)st->updates,
-	    (unsigned long long)st->failures, (unsigned long long)st->rejected);
+	    (unsigned long long)st->failures, (unsigned long long)st->rejected,
+	    (unsigned long long)st->refused, d->history_queued);
 }
 
 void daemon_session_gone(struct daemon *d)
@@ -118,6 +121,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	notify_status(arg);
+	ratelimit_report(daemon_now_ms());
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -229,6 +233,8 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	if (history_init(&d) != 0)
+		fatalx("out of memory");
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
 	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
@@ -260,6 +266,8 @@ int main(int argc, char **argv)
 		rc = 1;
 
 	session_close_all(&d, "shutdown");
+	history_shutdown(&d);
+	ratelimit_reset();
 	notify_status(&d);
 	log_info("event=stopped checkins=%llu updates=%llu",
 		 (unsigned long long)d.stats.checkins,
