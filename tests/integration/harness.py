@@ -55,7 +55,8 @@ def record(secret, json_text, payload=b""):
 class Daemon:
     """A luaotad process listening on a socket the harness bound."""
 
-    def __init__(self, workdir, database, config_text=None, extra_args=()):
+    def __init__(self, workdir, database, config_text=None, extra_args=(),
+                 verbose=True):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "luaotad.log")
         self.conf_path = os.path.join(workdir, "luaotad.conf")
@@ -80,8 +81,8 @@ class Daemon:
         env.pop("LISTEN_FDNAMES", None)
         # LISTEN_PID must be the daemon's own pid: the shell execs it.
         cmd = ["sh", "-c", f'exec 3<&{fd}; LISTEN_PID=$$ exec "$0" "$@"',
-               LUAOTAD, "-d", "-v", "-f", self.conf_path, "-D", database,
-               *extra_args]
+               LUAOTAD, "-d", *(["-v"] if verbose else []),
+               "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
                                      stdout=self.log, stderr=self.log)
@@ -170,8 +171,8 @@ class Case(unittest.TestCase):
             raise AssertionError(f"luaotactl {args}: {res.stderr}")
         return res
 
-    def start(self, config=""):
-        self.daemon = Daemon(self.dir, self.db, config)
+    def start(self, config="", verbose=True):
+        self.daemon = Daemon(self.dir, self.db, config, verbose=verbose)
         return self.daemon
 
     def flash(self, name="flash"):
