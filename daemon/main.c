@@ -215,10 +215,16 @@ int main(int argc, char **argv)
 
 	d.store = store_open(d.conf.database, STORE_CREATE);
 	if (d.store == NULL)
-		fatalx("%s: cannot open the database", d.conf.database);
+		fatalx("%s: cannot open the database: %s", d.conf.database,
+		       store_errmsg(NULL));
 	if (store_errmsg(d.store)[0] != '\0' &&
 	    store_schema_version(d.store) <= 0)
 		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+	/* A damaged inventory is refused, never repaired behind the back. */
+	if (store_check(d.store) != 0)
+		fatalx("%s: refusing a damaged database (%s); restore it "
+		       "from a backup",
+		       d.conf.database, store_errmsg(d.store));
 	store_set_busy_timeout(d.store, (int)d.conf.busy_timeout_ms);
 	/* Rows a crash left open: say so rather than leave them "started". */
 	if (store_sessions_interrupt(d.store, daemon_wall_ms(), &interrupted) !=

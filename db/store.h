@@ -134,6 +134,12 @@ int store_schema_version(struct store *st);
 /* The schema version this build creates and migrates to. */
 int store_schema_latest(void);
 
+/*
+ * Checks the file's structure (PRAGMA quick_check); 0 when sound, -1 with
+ * the first problem in store_errmsg().  Never repairs anything.
+ */
+int store_check(struct store *st);
+
 /* Repositories. */
 int store_repo_add(struct store *st, const char *name, const char *path,
 		   const char *ref);

@@ -578,6 +578,36 @@ const char *store_errmsg(const struct store *st)
 	return st != NULL ? st->errmsg : open_errmsg;
 }
 
+int store_check(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *got;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(st, rc, "integrity check");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, "integrity check");
+		sqlite3_finalize(s);
+		return rc;
+	}
+	got = sqlite3_column_text(s, 0);
+	if (got != NULL && strcmp((const char *)got, "ok") == 0) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	/* SQLite's report names pages and tables, never row contents. */
+	set_error(st, -1, "integrity check failed: %.200s",
+		  got != NULL ? (const char *)got : "?");
+	sqlite3_finalize(s);
+	for (char *c = st->errmsg; *c != '\0'; c++)
+		if (*c == '\n')
+			*c = ' '; /* one log line */
+	return -1;
+}
+
 void store_set_busy_timeout(struct store *st, int ms)
 {
 	sqlite3_busy_timeout(st->db, ms);
