@@ -54,33 +54,67 @@ int history_add_file(struct history_record *rec,
 	return 0;
 }
 
-/* Writes what is left of rec; 0 when complete, -1 to retry later. */
+/* Locked, full, I/O error: worth retrying.  Anything else never passes. */
+static int transient(int rc)
+{
+	return rc == STORE_BUSY || rc == STORE_FULL;
+}
+
+/* A write that can never succeed is dropped, loudly, not retried. */
+static void drop_step(struct daemon *d, struct history_record *rec,
+		      const char *step)
+{
+	log_warnx("event=history-dropped step=%s session=%lld chip=%s "
+		  "error=\"%s\"",
+		  step, (long long)rec->id,
+		  rec->chip_id != NULL ? rec->chip_id : "-",
+		  store_errmsg(d->store));
+}
+
+/* Writes what is left of rec; 0 when done with it, -1 to retry later. */
 static int write_record(struct daemon *d, struct history_record *rec)
 {
 	struct store *st = d->store;
+	int rc;
 
-	if (rec->id == 0 &&
-	    store_session_begin(st, rec->chip_id, rec->peer, rec->started_ms,
-				&rec->id) != 0) {
-		rec->id = 0;
-		return -1;
+	if (rec->id == 0) {
+		rc = store_session_begin(st, rec->chip_id, rec->peer,
+					 rec->started_ms, &rec->id);
+		if (rc != 0) {
+			rec->id = 0;
+			if (transient(rc))
+				return -1;
+			drop_step(d, rec, "begin");
+			return 0;
+		}
 	}
 	while (rec->files_done < rec->nfiles) {
-		if (store_session_file(st, rec->id,
-				       &rec->files[rec->files_done]) != 0)
+		rc = store_session_file(st, rec->id,
+					&rec->files[rec->files_done]);
+		if (rc != 0 && transient(rc))
 			return -1;
+		if (rc != 0)
+			drop_step(d, rec, "file");
 		rec->files_done++;
 	}
 	if (rec->seen_addr != NULL) {
-		if (store_chip_seen(st, rec->chip_id, rec->seen_addr,
-				    rec->seen_s) != 0)
+		rc = store_chip_seen(st, rec->chip_id, rec->seen_addr,
+				     rec->seen_s);
+		if (rc != 0 && transient(rc))
 			return -1;
+		if (rc != 0)
+			drop_step(d, rec, "seen");
 		free(rec->seen_addr);
 		rec->seen_addr = NULL;
 	}
-	return store_session_end(st, rec->id, rec->outcome, rec->reason,
-				 rec->revision, rec->files_sent,
-				 rec->bytes_sent, rec->ended_ms);
+	rc = store_session_end(st, rec->id, rec->outcome, rec->reason,
+			       rec->revision, rec->files_sent, rec->bytes_sent,
+			       rec->ended_ms);
+	if (rc != 0 && transient(rc))
+		return -1;
+	if (rc != 0)
+		drop_step(d, rec, "end");
+	return 0;
 }
 
 static void warn_failed(struct daemon *d)

@@ -517,7 +517,11 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 			log_escape(status, strlen(status), esc, sizeof(esc));
 			snprintf(why, sizeof(why), "device: %s%s%s (%s)", esc,
 				 err ? ": " : "", err ? err : "", f->name);
-			file_row(s, f->name, final ? run->pending : "pu",
+			/* The history knows files, not chunks: dl or cm. */
+			file_row(s, f->name,
+				 final			? run->pending
+				 : f->action == PLAN_CM ? "cm"
+							: "dl",
 				 (int64_t)(run->offset + run->pending_bytes),
 				 why + 8, -1);
 			return fail(s, why);

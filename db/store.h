@@ -6,8 +6,8 @@
  *
  * Conventions: functions return 0 on success, -1 on failure (with a
  * message from store_errmsg()), and STORE_NOTFOUND / STORE_BUSY /
- * STORE_EXISTS where the caller must tell those apart.  Strings handed
- * out are owned by the returned struct and freed with its free function.
+ * STORE_EXISTS / STORE_FULL where the caller must tell those apart.  Strings
+ * handed out are owned by the returned struct and freed with its free function.
  * Times are Unix seconds (UTC) unless a name says _ms.
  */
 #ifndef LUAOTA_STORE_H
@@ -19,6 +19,7 @@
 #define STORE_NOTFOUND (-2) /* no such row */
 #define STORE_BUSY (-3)	    /* the database stayed locked past the timeout */
 #define STORE_EXISTS (-4)   /* a row with that key is already there */
+#define STORE_FULL (-5)	    /* disk full or I/O error: may pass later */
 
 struct store;
 

@@ -186,6 +186,11 @@ static int sql_error(struct store *st, int rc, const char *what)
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return set_error(st, STORE_BUSY, "%s: database is locked",
 				 what);
+	/* Transient too: the writer may retry once space or the disk is back.
+	 */
+	if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR)
+		return set_error(st, STORE_FULL, "%s: %s", what,
+				 sqlite3_errmsg(st->db));
 	switch (rc) {
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
 	case SQLITE_CONSTRAINT_UNIQUE:

@@ -69,6 +69,8 @@ class Daemon:
         self.port = self.listener.getsockname()[1]
         self.notify_path = os.path.join(workdir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if os.path.exists(self.notify_path):  # a restart in the same dir
+            os.unlink(self.notify_path)
         self.notify.bind(self.notify_path)
         # systemd drains its notify socket at all times, and so must we: a
         # full socket would block the daemon's sd_notify().
@@ -79,12 +81,14 @@ class Daemon:
         fd = self.listener.fileno()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
         env.pop("LISTEN_FDNAMES", None)
-        # LISTEN_PID must be the daemon's own pid: the shell execs it.
-        cmd = ["sh", "-c", f'exec 3<&{fd}; LISTEN_PID=$$ exec "$0" "$@"',
+        # LISTEN_PID must be the daemon's own pid: the shell execs it.  The
+        # socket becomes fd 3 before that (sh cannot name fds above 9).
+        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"',
                LUAOTAD, "-d", *(["-v"] if verbose else []),
                "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
+        self.proc = subprocess.Popen(cmd, env=env, pass_fds=(3,),
+                                     preexec_fn=lambda: os.dup2(fd, 3),
                                      stdout=self.log, stderr=self.log)
         self.wait_for("READY=1")
 
