@@ -148,18 +148,27 @@ class Kill9(Faults):
         answered = {c: 0 for c in chips}  # boots that got OK! or commands
         restarts = {c: 0 for c in chips}  # boots that received restart
         for rnd in range(KILL_ROUNDS):
-            if rng.random() < 0.5:  # keep the devices needing updates
-                n = rng.choice(names)
-                self.write(n, os.urandom(2500))
+            # Every round has work: some files change.
+            changed = rng.sample(names, rng.randrange(1, len(names) + 1))
+            for n in changed:
+                self.write(n, bytes(rng.randrange(256) for _ in range(2500)))
             self.start()
+            sent_before = self.daemon.read_log().count("event=file-sent")
             procs = {c: subprocess.Popen(
                 [harness.DEVICE, "--flash", self.flash("f" + c),
                  "--chip-id", c, "--server",
                  f"127.0.0.1:{self.daemon.port}", "--secret", "s" + c],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 for c in chips}
-            # The fault itself: a random moment into the sessions.
-            time.sleep(rng.uniform(0, 0.4))
+            # The fault itself: after a random number of files went out
+            # (or once every device is done), plus a random instant.
+            k = rng.randrange(1, len(changed) * len(chips) + 1)
+            peers.wait_until(
+                lambda: self.daemon.read_log().count("event=file-sent")
+                >= sent_before + k
+                or all(p.poll() is not None for p in procs.values()),
+                "the sessions to progress")
+            time.sleep(rng.uniform(0, 0.02))
             self.daemon.proc.send_signal(signal.SIGKILL)
             self.daemon.proc.wait()
             self.daemon.listener.close()  # later connects are refused
@@ -181,6 +190,7 @@ class Kill9(Faults):
             f"{o}={outcomes.count(o)}" for o in sorted(set(outcomes))),
             flush=True)
         self.assertNotIn("started", outcomes)
+        self.assertIn("interrupted", outcomes)  # the kills hit sessions
         for c in chips:
             rows = self.history(c)
             # None missing, none falsely completed.
