@@ -81,14 +81,13 @@ class Daemon:
         fd = self.listener.fileno()
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
         env.pop("LISTEN_FDNAMES", None)
-        # LISTEN_PID must be the daemon's own pid: the shell execs it.  The
-        # socket becomes fd 3 before that (sh cannot name fds above 9).
-        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"',
+        # LISTEN_PID must be the daemon's own pid: the shell execs it.
+        # bash, as dash cannot name descriptors above 9.
+        cmd = ["bash", "-c", f'exec 3<&{fd}; LISTEN_PID=$$ exec "$0" "$@"',
                LUAOTAD, "-d", *(["-v"] if verbose else []),
                "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, pass_fds=(3,),
-                                     preexec_fn=lambda: os.dup2(fd, 3),
+        self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
                                      stdout=self.log, stderr=self.log)
         self.wait_for("READY=1")
 
