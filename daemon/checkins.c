@@ -2,11 +2,14 @@
 #include "checkins.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <bsd/string.h>
 #include <event2/event.h>
 
+#include "daemon.h"
 #include "db/store.h"
+#include "history.h"
 #include "limits.h"
 #include "log.h"
 #include "proto/protocol.h"
@@ -23,6 +26,7 @@ struct queued {
 };
 
 struct checkins {
+	struct daemon *daemon;
 	struct store *store;
 	struct event *flush; /* active while rows wait */
 	struct queued rows[LUAOTAD_CHECKIN_BATCH];
@@ -37,14 +41,15 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	checkins_flush(arg);
 }
 
-struct checkins *checkins_new(struct event_base *base, struct store *st)
+struct checkins *checkins_new(struct daemon *d)
 {
 	struct checkins *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	c->store = st;
-	if ((c->flush = event_new(base, -1, 0, on_flush, c)) == NULL) {
+	c->daemon = d;
+	c->store = d->store;
+	if ((c->flush = event_new(d->base, -1, 0, on_flush, c)) == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -73,6 +78,27 @@ void checkins_add(struct checkins *c, const char *chip_id, const char *peer,
 		event_active(c->flush, EV_TIMEOUT, 0);
 }
 
+/* A batch the store refused: each row goes to the retrying queue. */
+static void requeue(struct daemon *d, const struct store_checkin *row)
+{
+	struct history_record *rec = calloc(1, sizeof(*rec));
+
+	if (rec == NULL) {
+		log_warnx("event=history-lost chip=%s error=\"out of memory\"",
+			  row->chip_id);
+		return;
+	}
+	rec->chip_id = strdup(row->chip_id);
+	rec->peer = strdup(row->peer);
+	rec->seen_addr = strdup(row->addr);
+	rec->seen_s = row->ended_ms / 1000;
+	rec->started_ms = row->started_ms;
+	rec->ended_ms = row->ended_ms;
+	rec->outcome = STORE_OUTCOME_CURRENT;
+	rec->revision = row->revision != NULL ? strdup(row->revision) : NULL;
+	history_submit(d, rec);
+}
+
 int checkins_flush(struct checkins *c)
 {
 	size_t i, n = c->n;
@@ -93,10 +119,13 @@ int checkins_flush(struct checkins *c)
 		};
 	}
 	c->n = 0;
-	rc = store_checkins_current(c->store, c->view, n);
+	/* Rows already wait for the store: these queue behind them. */
+	rc = history_backlog(c->daemon)
+		     ? -1
+		     : store_checkins_current(c->store, c->view, n);
 	if (rc != 0)
-		log_warnx("event=history-failed rows=%zu error=\"%s\"", n,
-			  store_errmsg(c->store));
+		for (i = 0; i < n; i++)
+			requeue(c->daemon, &c->view[i]);
 	return rc == 0 ? 0 : -1;
 }
 

@@ -8,12 +8,11 @@
 
 #include <stdint.h>
 
-struct event_base;
-struct store;
+struct daemon;
 struct checkins;
 
 /* A batch writer over st, flushed from base; NULL when out of memory. */
-struct checkins *checkins_new(struct event_base *base, struct store *st);
+struct checkins *checkins_new(struct daemon *d);
 
 /*
  * Queues one current check-in (the strings are copied).  It is written

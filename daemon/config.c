@@ -213,8 +213,7 @@ static char *trim(char *s)
 int config_load(struct config *c, const char *path, int missing_ok)
 {
 	FILE *fp = fopen(path, "r");
-	char line[1024];
-	int lineno = 0, errors = 0, listen_seen = 0;
+	int rc;
 
 	if (fp == NULL) {
 		if (errno == ENOENT && missing_ok)
@@ -222,6 +221,16 @@ int config_load(struct config *c, const char *path, int missing_ok)
 		log_warn("%s", path);
 		return -1;
 	}
+	rc = config_parse(c, path, fp);
+	fclose(fp);
+	return rc;
+}
+
+int config_parse(struct config *c, const char *path, FILE *fp)
+{
+	char line[1024];
+	int lineno = 0, errors = 0, listen_seen = 0;
+
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *key, *value, *eq, *hash;
 		const char *why;
@@ -258,7 +267,6 @@ int config_load(struct config *c, const char *path, int missing_ok)
 		log_warn("%s", path);
 		errors++;
 	}
-	fclose(fp);
 	if (c->session_budget_ms >= c->session_deadline_ms) {
 		log_warnx("%s: session_budget must be below session_deadline",
 			  path);

@@ -6,6 +6,7 @@
 #define LUAOTAD_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "limits.h"
 #include "log.h"
@@ -35,6 +36,12 @@ void config_defaults(struct config *c);
  * an error unless missing_ok.  Returns 0, or -1 after logging every error.
  */
 int config_load(struct config *c, const char *path, int missing_ok);
+
+/*
+ * Reads an open configuration stream (named name in messages) into c;
+ * the same contract as config_load().  Used by the fuzz target too.
+ */
+int config_parse(struct config *c, const char *name, FILE *fp);
 
 /* Replaces the listen list with one address (command line -l). */
 int config_add_listen(struct config *c, const char *address, int reset);

@@ -6,6 +6,7 @@
 #include <sys/queue.h>
 
 #include "config.h"
+#include "history.h"
 
 struct event_base;
 struct evconnlistener;
@@ -13,6 +14,7 @@ struct store;
 struct plan_cache;
 struct session;
 struct checkins;
+struct event;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -39,6 +41,9 @@ struct daemon {
 	struct daemon_stats stats;
 	int draining; /* SIGTERM seen: no new sessions, exit when idle */
 	int verbose;  /* -v: debug lines, kept across reloads */
+	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */
+	size_t history_queued;
+	struct event *history_timer;
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

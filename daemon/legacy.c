@@ -95,18 +95,9 @@ static int reject(struct session *s, const char *why)
  */
 static void note_checkin(struct session *s)
 {
-	struct daemon *d = s->daemon;
-
 	if (s->history_id != 0 || !s->chip_loaded)
 		return;
-	if (store_chip_seen(d->store, s->chip_id, s->addr,
-			    daemon_wall_ms() / 1000) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=inventory-write-failed error=\"%s\"",
-			    store_errmsg(d->store));
-	}
+	session_chip_seen(s);
 	session_open_history(s);
 }
 
@@ -602,14 +593,7 @@ static void file_row(struct session *s, const char *name, const char *action,
 		.lcsize = lcsize,
 	};
 
-	if (s->history_id != 0 &&
-	    store_session_file(s->daemon->store, s->history_id, &row) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=history-failed error=\"%s\"",
-			    store_errmsg(s->daemon->store));
-	}
+	session_file_row(s, &row);
 }
 
 int legacy_reply(struct session *s, const struct luaota_record *rec,
@@ -694,7 +678,11 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 			log_escape(status, strlen(status), esc, sizeof(esc));
 			snprintf(why, sizeof(why), "device: %s%s%s (%s)", esc,
 				 err ? ": " : "", err ? err : "", f->name);
-			file_row(s, f->name, final ? run->pending : "pu",
+			/* The history knows files, not chunks: dl or cm. */
+			file_row(s, f->name,
+				 final			? run->pending
+				 : f->action == PLAN_CM ? "cm"
+							: "dl",
 				 (int64_t)(run->offset + run->pending_bytes),
 				 why + 8, -1);
 			return fail(s, why);

@@ -40,4 +40,15 @@
 /* Records handled per wake-up of one connection (fairness). */
 #define LUAOTAD_RECORDS_PER_EVENT 4
 
+/* Warnings a peer can provoke: at most BURST per kind and window. */
+#define LUAOTAD_WARN_BURST 5
+#define LUAOTAD_WARN_WINDOW_MS 10000
+#define LUAOTAD_WARN_KEYS 64
+
+/* History rows the store refused (locked, full) are retried this often. */
+#define LUAOTAD_HISTORY_RETRY_MS 250
+/* ...kept at most this many, for at most this long, then dropped. */
+#define LUAOTAD_HISTORY_QUEUE_MAX 65536
+#define LUAOTAD_HISTORY_KEEP_MS (3600 * 1000)
+
 #endif /* LUAOTAD_LIMITS_H */

@@ -19,6 +19,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "session.h"
 
 #define LISTEN_BACKLOG 4096
@@ -64,7 +65,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if ((int64_t)d->stats.open >= d->conf.max_connections ||
 	    sessions_from(d, addr) >= d->conf.max_per_address) {
 		d->stats.refused++;
-		log_debug("event=refused peer=%s reason=connection-cap", addr);
+		if (ratelimit_allow("refused", daemon_now_ms()))
+			log_warnx("event=refused peer=%s reason=%s", addr,
+				  (int64_t)d->stats.open >=
+					  d->conf.max_connections
+				      ? "max_connections"
+				      : "max_connections_per_address");
 		close(fd);
 		return;
 	}

@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "plan/plan.h"
+#include "ratelimit.h"
 #include "session.h"
 
 int64_t daemon_now_ms(void)
@@ -51,11 +52,12 @@ static void notify_status(struct daemon *d)
 	sd_notifyf(
 	    0,
 	    "STATUS=sessions=%llu checkins=%llu current=%llu "
-	    "updates=%llu failures=%llu rejected=%llu refused=%llu",
+	    "updates=%llu failures=%llu rejected=%llu refused=%llu "
+	    "history_queued=%zu",
 	    (unsigned long long)st->open, (unsigned long long)st->checkins,
 	    (unsigned long long)st->current, (unsigned long long)st->updates,
 	    (unsigned long long)st->failures, (unsigned long long)st->rejected,
-	    (unsigned long long)st->refused);
+	    (unsigned long long)st->refused, d->history_queued);
 }
 
 void daemon_session_gone(struct daemon *d)
@@ -125,6 +127,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	notify_status(arg);
+	ratelimit_report(daemon_now_ms());
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -219,10 +222,16 @@ int main(int argc, char **argv)
 
 	d.store = store_open(d.conf.database, STORE_CREATE);
 	if (d.store == NULL)
-		fatalx("%s: cannot open the database", d.conf.database);
+		fatalx("%s: cannot open the database: %s", d.conf.database,
+		       store_errmsg(NULL));
 	if (store_errmsg(d.store)[0] != '\0' &&
 	    store_schema_version(d.store) <= 0)
 		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+	/* A damaged inventory is refused, never repaired behind the back. */
+	if (store_check(d.store) != 0)
+		fatalx("%s: refusing a damaged database (%s); restore it "
+		       "from a backup",
+		       d.conf.database, store_errmsg(d.store));
 	store_set_busy_timeout(d.store, (int)d.conf.busy_timeout_ms);
 	/* Rows a crash left open: say so rather than leave them "started". */
 	if (store_sessions_interrupt(d.store, daemon_wall_ms(), &interrupted) !=
@@ -237,7 +246,8 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if ((d.checkins = checkins_new(d.base, d.store)) == NULL)
+	if ((d.checkins = checkins_new(&d)) == NULL ||
+	    history_init(&d) != 0)
 		fatalx("out of memory");
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
@@ -271,6 +281,8 @@ int main(int argc, char **argv)
 
 	session_close_all(&d, "shutdown");
 	checkins_free(d.checkins);
+	history_shutdown(&d);
+	ratelimit_reset();
 	notify_status(&d);
 	log_info("event=stopped checkins=%llu updates=%llu",
 		 (unsigned long long)d.stats.checkins,

@@ -17,9 +17,11 @@
 
 #include "checkins.h"
 #include "daemon.h"
+#include "history.h"
 #include "legacy.h"
 #include "proto/crypto_openssl.h"
 #include "proto/record.h"
+#include "ratelimit.h"
 
 static const char *state_name(enum session_state st)
 {
@@ -74,24 +76,106 @@ void session_set_outcome(struct session *s, enum store_outcome outcome,
 	s->reason = reason;
 }
 
+/* Rate-limited warning about the store, with the session's fields. */
+static void warn_store(struct session *s, const char *event)
+{
+	struct log_fields f = session_fields(s);
+
+	if (ratelimit_allow(event, daemon_now_ms()))
+		log_session(LOG_LEVEL_WARN, &f, "event=%s error=\"%s\"", event,
+			    store_errmsg(s->daemon->store));
+}
+
+/* The session's pending history record, created on first use. */
+static struct history_record *deferred(struct session *s)
+{
+	if (s->deferred == NULL)
+		s->deferred = calloc(1, sizeof(*s->deferred));
+	return s->deferred;
+}
+
 int session_open_history(struct session *s)
 {
 	struct daemon *d = s->daemon;
 
 	if (s->history_id != 0)
 		return 0;
+	if (s->started_wall_ms == 0)
+		s->started_wall_ms = daemon_wall_ms();
+	/* Rows already wait for the store: this one queues behind them. */
+	if (history_backlog(d))
+		return -1;
 	if (store_session_begin(
 		d->store, s->chip_id[0] != '\0' ? s->chip_id : NULL, s->peer,
-		daemon_wall_ms(), &s->history_id) != 0) {
-		struct log_fields f = session_fields(s);
-
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=history-failed error=\"%s\"",
-			    store_errmsg(d->store));
+		s->started_wall_ms, &s->history_id) != 0) {
+		warn_store(s, "history-failed");
 		s->history_id = 0;
 		return -1;
 	}
 	return 0;
+}
+
+void session_file_row(struct session *s, const struct store_session_file *row)
+{
+	struct history_record *rec;
+
+	if (s->history_id != 0 && s->deferred == NULL &&
+	    !history_backlog(s->daemon) &&
+	    store_session_file(s->daemon->store, s->history_id, row) == 0)
+		return;
+	if (s->history_id != 0 && s->deferred == NULL)
+		warn_store(s, "history-failed");
+	if ((rec = deferred(s)) == NULL || history_add_file(rec, row) != 0) {
+		struct log_fields f = session_fields(s);
+
+		log_session(
+		    LOG_LEVEL_WARN, &f,
+		    "event=history-lost name=%s error=\"out of memory\"",
+		    row->name);
+	}
+}
+
+void session_chip_seen(struct session *s)
+{
+	struct daemon *d = s->daemon;
+	struct history_record *rec;
+	int64_t now = daemon_wall_ms() / 1000;
+
+	if (!history_backlog(d) &&
+	    store_chip_seen(d->store, s->chip_id, s->addr, now) == 0)
+		return;
+	if (!history_backlog(d))
+		warn_store(s, "inventory-write-failed");
+	if ((rec = deferred(s)) != NULL && rec->seen_addr == NULL &&
+	    (rec->seen_addr = strdup(s->addr)) != NULL)
+		rec->seen_s = now;
+}
+
+/* Hands the session's history to the queue: written now or retried. */
+static void finish_history(struct session *s)
+{
+	struct history_record *rec = deferred(s);
+
+	s->deferred = NULL;
+	if (rec == NULL) {
+		struct log_fields f = session_fields(s);
+
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=history-lost error=\"out of memory\"");
+		return;
+	}
+	rec->id = s->history_id;
+	rec->chip_id = s->chip_id[0] != '\0' ? strdup(s->chip_id) : NULL;
+	rec->peer = strdup(s->peer);
+	rec->started_ms =
+	    s->started_wall_ms != 0 ? s->started_wall_ms : daemon_wall_ms();
+	rec->ended_ms = daemon_wall_ms();
+	rec->outcome = s->outcome;
+	rec->reason = s->reason != NULL ? strdup(s->reason) : NULL;
+	rec->revision = s->revision[0] ? strdup(s->revision) : NULL;
+	rec->files_sent = s->files_sent;
+	rec->bytes_sent = s->bytes_sent;
+	history_submit(s->daemon, rec);
 }
 
 int session_send(struct session *s, const char *json, const uint8_t *payload,
@@ -140,6 +224,16 @@ static void update_counters(struct session *s)
 	}
 }
 
+/* May this rejection be logged as a warning?  Limited per reason. */
+static int rejection_logged(const struct session *s)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "rejected:%s",
+		 s->reason != NULL ? s->reason : "?");
+	return ratelimit_allow(key, daemon_now_ms());
+}
+
 void session_close(struct session *s, const char *reason)
 {
 	struct daemon *d = s->daemon;
@@ -152,27 +246,31 @@ void session_close(struct session *s, const char *reason)
 		if (s->outcome == STORE_OUTCOME_STARTED)
 			session_set_outcome(s, STORE_OUTCOME_FAILED, "%s",
 					    reason);
-		if (s->outcome == STORE_OUTCOME_CURRENT && s->history_id == 0)
+		if (s->outcome == STORE_OUTCOME_CURRENT && s->history_id == 0 &&
+		    !history_backlog(d)) {
 			/* Nothing was provisioned: the row joins a batch. */
 			checkins_add(d->checkins, s->chip_id, s->peer, s->addr,
 				     s->revision[0] ? s->revision : NULL,
 				     daemon_wall_ms() -
 					 (daemon_now_ms() - s->accepted_ms),
 				     daemon_wall_ms());
-		else if (session_open_history(s) == 0 &&
-			 store_session_end(
-			     d->store, s->history_id, s->outcome, s->reason,
-			     s->revision[0] ? s->revision : NULL, s->files_sent,
-			     s->bytes_sent, daemon_wall_ms()) != 0)
-			log_session(LOG_LEVEL_WARN, &f,
-				    "event=history-failed error=\"%s\"",
-				    store_errmsg(d->store));
+		} else {
+			if (s->outcome == STORE_OUTCOME_CURRENT)
+				session_chip_seen(s);
+			session_open_history(s);
+			finish_history(s);
+		}
 		update_counters(s);
 		f.session_id = s->history_id;
 		f.outcome = store_outcome_name(s->outcome);
 		if (s->outcome == STORE_OUTCOME_FAILED ||
 		    s->outcome == STORE_OUTCOME_REJECTED)
 			level = LOG_LEVEL_WARN;
+		/* Anyone can provoke a rejection: those warnings are limited.
+		 */
+		if (s->outcome == STORE_OUTCOME_REJECTED &&
+		    !rejection_logged(s))
+			level = LOG_LEVEL_DEBUG;
 		log_session(level, &f,
 			    "event=session-end reason=\"%s\" files=%lld "
 			    "bytes=%lld ms=%lld",
@@ -192,6 +290,7 @@ void session_close(struct session *s, const char *reason)
 	event_free(s->deadline);
 	bufferevent_free(s->bev);
 	free(s->reason);
+	history_record_free(s->deferred);
 	free(s);
 	daemon_status_changed(d);
 	daemon_session_gone(d);

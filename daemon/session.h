@@ -22,6 +22,7 @@ struct bufferevent;
 struct event;
 struct json_object;
 struct legacy_run;
+struct history_record;
 
 enum session_state {
 	SESSION_HELLO,	/* waiting for the device's first record */
@@ -52,6 +53,8 @@ struct session {
 	char revision[64];
 	int64_t files_sent;
 	int64_t bytes_sent;
+	int64_t started_wall_ms; /* when the HI verified, for the history */
+	struct history_record *deferred; /* rows the store has not taken yet */
 };
 
 /* Takes over an accepted socket; returns NULL (socket closed) on failure. */
@@ -78,6 +81,12 @@ struct log_fields session_fields(const struct session *s);
 
 /* Opens the history row (idempotent); 0, or -1 when the store failed. */
 int session_open_history(struct session *s);
+
+/* Records one file's outcome now, or with the session's row later. */
+void session_file_row(struct session *s, const struct store_session_file *row);
+
+/* Notes the chip's check-in (last_seen), now or with the history row. */
+void session_chip_seen(struct session *s);
 
 /*
  * The one teardown path: finishes the history row with the outcome set

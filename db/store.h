@@ -6,8 +6,8 @@
  *
  * Conventions: functions return 0 on success, -1 on failure (with a
  * message from store_errmsg()), and STORE_NOTFOUND / STORE_BUSY /
- * STORE_EXISTS where the caller must tell those apart.  Strings handed
- * out are owned by the returned struct and freed with its free function.
+ * STORE_EXISTS / STORE_FULL where the caller must tell those apart.  Strings
+ * handed out are owned by the returned struct and freed with its free function.
  * Times are Unix seconds (UTC) unless a name says _ms.
  */
 #ifndef LUAOTA_STORE_H
@@ -20,6 +20,7 @@
 #define STORE_BUSY (-3)	    /* the database stayed locked past the timeout */
 #define STORE_EXISTS (-4)   /* a row with that key is already there */
 #define STORE_INUSE (-5)    /* other rows still refer to this one */
+#define STORE_FULL (-6)	    /* disk full or I/O error: may pass later */
 
 struct store;
 
@@ -134,6 +135,12 @@ int store_schema_version(struct store *st);
 
 /* The schema version this build creates and migrates to. */
 int store_schema_latest(void);
+
+/*
+ * Checks the file's structure (PRAGMA quick_check); 0 when sound, -1 with
+ * the first problem in store_errmsg().  Never repairs anything.
+ */
+int store_check(struct store *st);
 
 /* Repositories. */
 int store_repo_add(struct store *st, const char *name, const char *path,

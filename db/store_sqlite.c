@@ -241,6 +241,11 @@ static int sql_error(struct store *st, int rc, const char *what)
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return set_error(st, STORE_BUSY, "%s: database is locked",
 				 what);
+	/* Transient too: the writer may retry once space or the disk is back.
+	 */
+	if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR)
+		return set_error(st, STORE_FULL, "%s: %s", what,
+				 sqlite3_errmsg(st->db));
 	switch (rc) {
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
 	case SQLITE_CONSTRAINT_UNIQUE:
@@ -633,6 +638,36 @@ void store_close(struct store *st)
 const char *store_errmsg(const struct store *st)
 {
 	return st != NULL ? st->errmsg : open_errmsg;
+}
+
+int store_check(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *got;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(st, rc, "integrity check");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rc = sql_error(st, rc, "integrity check");
+		sqlite3_finalize(s);
+		return rc;
+	}
+	got = sqlite3_column_text(s, 0);
+	if (got != NULL && strcmp((const char *)got, "ok") == 0) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	/* SQLite's report names pages and tables, never row contents. */
+	set_error(st, -1, "integrity check failed: %.200s",
+		  got != NULL ? (const char *)got : "?");
+	sqlite3_finalize(s);
+	for (char *c = st->errmsg; *c != '\0'; c++)
+		if (*c == '\n')
+			*c = ' '; /* one log line */
+	return -1;
 }
 
 void store_set_busy_timeout(struct store *st, int ms)

@@ -56,7 +56,7 @@ class Daemon:
     """A luaotad process listening on a socket the harness bound."""
 
     def __init__(self, workdir, database, config_text=None, extra_args=(),
-                 env=None, binary=None, wrapper=()):
+                 env=None, binary=None, wrapper=(), verbose=True):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "luaotad.log")
         self.conf_path = os.path.join(workdir, "luaotad.conf")
@@ -69,6 +69,8 @@ class Daemon:
         self.port = self.listener.getsockname()[1]
         self.notify_path = os.path.join(workdir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if os.path.exists(self.notify_path):  # a restart in the same dir
+            os.unlink(self.notify_path)
         self.notify.bind(self.notify_path)
         # systemd drains its notify socket at all times, and so must we: a
         # full socket would block the daemon's sd_notify().
@@ -82,12 +84,13 @@ class Daemon:
         if "LISTEN_FDNAMES" not in (env or {}):
             env.pop("LISTEN_FDNAMES", None)
         # LISTEN_PID (and WATCHDOG_PID) must be the daemon's own pid: the
-        # shell execs it, through a wrapper that execs too (setpriv).
+        # shell execs it, through a wrapper that execs too (setpriv); bash,
+        # as dash cannot name descriptors above 9.
         pids = "LISTEN_PID=$$"
         if "WATCHDOG_USEC" in env:
             pids += " WATCHDOG_PID=$$"
-        cmd = ["sh", "-c", f'exec 3<&{fd}; {pids} exec "$0" "$@"',
-               *wrapper, binary or LUAOTAD, "-d", "-v",
+        cmd = ["bash", "-c", f'exec 3<&{fd}; {pids} exec "$0" "$@"',
+               *wrapper, binary or LUAOTAD, "-d", *(["-v"] if verbose else []),
                "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
@@ -177,8 +180,8 @@ class Case(unittest.TestCase):
             raise AssertionError(f"luaotactl {args}: {res.stderr}")
         return res
 
-    def start(self, config=""):
-        self.daemon = Daemon(self.dir, self.db, config)
+    def start(self, config="", verbose=True):
+        self.daemon = Daemon(self.dir, self.db, config, verbose=verbose)
         return self.daemon
 
     def flash(self, name="flash"):

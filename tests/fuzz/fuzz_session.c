@@ -1,0 +1,204 @@
+/*
+ * Fuzz target: a device session on the daemon side, from the first record
+ * to the last reply, through the real session, legacy module, store and
+ * planner.  The harness signs each record with the chip's secret so that
+ * inputs get past authentication.
+ *
+ * Input: lines.  A line starting with '#' is sent as raw bytes (payloads,
+ * garbage), one starting with '!' raw with its newline; any other line is
+ * a JSON header, sent signed with its newline.
+ * The daemon's answers are read and dropped; lock-step is kept by running
+ * the event loop after each line.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/checkins.h"
+#include "daemon/daemon.h"
+#include "daemon/history.h"
+#include "daemon/session.h"
+#include "db/store.h"
+#include "plan/plan.h"
+#include "proto/crypto_openssl.h"
+#include "proto/sig.h"
+
+#define CHIP "13572468"
+#define SECRET "fuzz-chip-secret"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct daemon d;
+static char dir[] = "/tmp/luaota-fuzz-session-XXXXXX";
+
+/* The run's directory goes at exit: replays run in every build. */
+static void cleanup(void)
+{
+	static const char *const names[] = {
+		"repo/app.lua",	     "repo/blob.bin", "repo",
+		"luaota.db-wal",     "luaota.db-shm", "luaota.db",
+		"luaota.db-journal",
+	};
+	char path[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (unlink(path) != 0)
+			rmdir(path);
+	}
+	rmdir(dir);
+}
+
+/* main.c's share of the daemon API, as the fuzz run needs it. */
+int64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t daemon_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void daemon_status_changed(struct daemon *dd)
+{
+	(void)dd;
+}
+
+void daemon_session_gone(struct daemon *dd)
+{
+	(void)dd;
+}
+
+static void write_file(const char *where, const char *name, const char *text,
+		       size_t len)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", where, name);
+	if ((fp = fopen(path, "wb")) == NULL)
+		abort();
+	fwrite(text, 1, len, fp);
+	fclose(fp);
+}
+
+/* One inventory, repository and event loop for the whole run. */
+static void setup(void)
+{
+	char repo[256], db[256], blob[1500];
+	struct store_group_file files[] = {
+		{ .name = "app.lua", .action = STORE_ACTION_AUTO },
+		{ .name = "blob.bin", .action = STORE_ACTION_DL },
+	};
+	struct store_group g = {
+		.name = "g",
+		.repo_name = "r",
+		.files = files,
+		.nfiles = 2,
+	};
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	atexit(cleanup);
+	snprintf(repo, sizeof(repo), "%s/repo", dir);
+	snprintf(db, sizeof(db), "%s/luaota.db", dir);
+	if (mkdir(repo, 0700) != 0)
+		abort();
+	write_file(repo, "app.lua", "print('up')\n", 12);
+	memset(blob, 'b', sizeof(blob));
+	write_file(repo, "blob.bin", blob, sizeof(blob));
+	log_init(0, LOG_LEVEL_WARN);
+	config_defaults(&d.conf);
+	d.store = store_open(db, STORE_CREATE);
+	if (d.store == NULL || store_repo_add(d.store, "r", repo, NULL) != 0 ||
+	    store_group_add(d.store, &g) != 0 ||
+	    store_chip_add(d.store, CHIP, "g", SECRET, NULL) != 0)
+		abort();
+	store_set_busy_timeout(d.store, 1000);
+	d.cache = plan_cache_new();
+	d.base = event_base_new();
+	TAILQ_INIT(&d.sessions);
+	if (d.cache == NULL || d.base == NULL || history_init(&d) != 0 ||
+	    (d.checkins = checkins_new(&d)) == NULL)
+		abort();
+}
+
+/* Runs the loop until it is idle, and drops what the daemon sent. */
+static void settle(int peer)
+{
+	char sink[4096];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		event_base_loop(d.base, EVLOOP_NONBLOCK);
+		while (read(peer, sink, sizeof(sink)) > 0)
+			;
+	}
+}
+
+static void send_line(int peer, const uint8_t *line, size_t len)
+{
+	char sig[LUAOTA_SIG_LEN + 1];
+
+	if (len > 0 && (line[0] == '#' || line[0] == '!')) {
+		if (write(peer, line + 1, len - 1) < 0 ||
+		    (line[0] == '!' && write(peer, "\n", 1) < 0))
+			return;
+		return;
+	}
+	if (luaota_sig_compute(&luaota_crypto_openssl, (const uint8_t *)SECRET,
+			       strlen(SECRET), (const char *)line, len,
+			       sig) != 0)
+		return;
+	if (write(peer, line, len) < 0 || write(peer, sig, 6) < 0 ||
+	    write(peer, "\n", 1) < 0)
+		return;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const uint8_t *line = data, *end = data + size, *nl;
+	int fds[2];
+
+	if (d.base == NULL)
+		setup();
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+		return 0;
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (session_new(&d, fds[0], (struct sockaddr *)&sa, sizeof(sa)) ==
+	    NULL) {
+		close(fds[1]);
+		return 0;
+	}
+	while (line < end && !TAILQ_EMPTY(&d.sessions)) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		send_line(fds[1], line, (size_t)(nl - line));
+		settle(fds[1]);
+		line = nl + 1;
+	}
+	close(fds[1]);
+	settle(-1);
+	session_close_all(&d, "fuzz input done");
+	return 0;
+}
