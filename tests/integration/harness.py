@@ -109,12 +109,13 @@ class Daemon:
                 self.notifications.extend(data.decode().split("\n"))
                 self.notified.notify_all()
 
-    def wait_for(self, prefix, timeout=READY_TIMEOUT, count=1):
-        """Waits for the count-th notification line starting with prefix."""
+    def wait_for(self, prefix, timeout=READY_TIMEOUT, count=1, after=0):
+        """Waits for the count-th notification line starting with prefix,
+        among the lines from index after on."""
         deadline = time.monotonic() + timeout
         with self.notified:
             while True:
-                seen = [line for line in self.notifications
+                seen = [line for line in self.notifications[after:]
                         if line.startswith(prefix)]
                 if len(seen) >= count:
                     return seen[count - 1]

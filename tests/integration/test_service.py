@@ -188,7 +188,7 @@ class Notifications(ServiceCase):
             self.dir, self.db, env={"WATCHDOG_USEC": "100000"})
         status = d.wait_for("STATUS=")
         self.assertRegex(status, r"^STATUS=sessions=0 checkins=0 current=0 "
-                         r"updates=0 failures=0 rejected=0 refused=0$")
+                         r"updates=0 failures=0 rejected=0 refused=0 history_queued=0$")
         d.wait_for("WATCHDOG=1", count=3)
         self.assertEqual(d.notifications.index("READY=1") <
                          d.notifications.index(status), True)
