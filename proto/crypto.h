@@ -32,6 +32,8 @@ struct luaota_crypto {
 	int (*hmac_md5)(void *ctx, const uint8_t *key, size_t key_len,
 			const uint8_t *msg, size_t msg_len,
 			uint8_t out[LUAOTA_MD5_LEN]);
+	void *ctx; /* passed back to every call */
+	/* Protocol v2 only (a legacy-only port may leave them NULL). */
 	/* HMAC-SHA256(key, parts[0] || ... || parts[n-1]); 0, or -1. */
 	int (*hmac_sha256)(void *ctx, const uint8_t *key, size_t key_len,
 			   const struct luaota_span *parts, size_t n_parts,
@@ -44,7 +46,6 @@ struct luaota_crypto {
 	/* Writes the digest; *st needs sha256_init() again; 0, or -1. */
 	int (*sha256_final)(void *ctx, struct luaota_sha256_state *st,
 			    uint8_t out[LUAOTA_SHA256_LEN]);
-	void *ctx; /* passed back to every call */
 };
 
 /* Compares n bytes in time independent of their content: 0 when equal. */
