@@ -51,8 +51,9 @@ enum luaota_outcome {
 
 /* Modes of luaota_flash.open(). */
 enum luaota_open_mode {
-	LUAOTA_OPEN_READ, /* existing file, read only */
-	LUAOTA_OPEN_WRITE /* create or truncate, write only */
+	LUAOTA_OPEN_READ,  /* existing file, read only */
+	LUAOTA_OPEN_WRITE, /* create or truncate, write only */
+	LUAOTA_OPEN_APPEND /* create or keep, writes go to the end (v2) */
 };
 
 /*

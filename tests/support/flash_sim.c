@@ -79,7 +79,9 @@ static int sim_open(void *ctx, const char *name, enum luaota_open_mode mode)
 	} else {
 		if (tick(s) != 1)
 			return -1;
-		file = create(s, name);
+		file = find(s, name);
+		if (mode == LUAOTA_OPEN_WRITE || file < 0)
+			file = create(s, name);
 	}
 	if (file < 0)
 		return -1;
