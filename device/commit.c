@@ -201,25 +201,41 @@ static void put_entry(struct writer *w, char kind, const char *from,
 	w_put(w, to, tlen);
 }
 
+/* Fetches op i and checks it; 0, or -1. */
+static int get_checked(luaota_v2_op_fn get_op, void *arg, size_t i,
+		       struct luaota_v2_op *op, char *from, char *to)
+{
+	memset(op, 0, sizeof(*op));
+	if (get_op(arg, i, op, from, to) != 0 || !name_ok(op->to))
+		return -1;
+	if (op->kind == LUAOTA_V2_OP_RENAME)
+		return name_ok(op->from) ? 0 : -1;
+	if (op->kind == LUAOTA_V2_OP_DELETE) {
+		op->from = NULL;
+		return 0;
+	}
+	return -1;
+}
+
 enum luaota_err luaota_v2_commit(const struct luaota_flash *flash,
 				 const struct luaota_crypto *crypto,
-				 uint32_t rc, const struct luaota_v2_op *ops,
-				 size_t n)
+				 uint32_t rc, size_t n, luaota_v2_op_fn get_op,
+				 void *arg)
 {
+	char from[LUAOTA_NAME_MAX + 1], to[LUAOTA_NAME_MAX + 1];
+	struct luaota_v2_op op;
 	struct writer w;
 	uint8_t head[JOURNAL_HEAD];
 	uint32_t pending;
 	size_t i;
 	int replayed;
 
-	if (flash == NULL || crypto == NULL || (ops == NULL && n > 0) ||
-	    n > 255)
+	if (flash == NULL || crypto == NULL || (get_op == NULL && n > 0) ||
+	    n > 1000)
 		return LUAOTA_EINVAL;
+	/* Every op is checked before the journal is begun. */
 	for (i = 0; i < n; i++)
-		if (!name_ok(ops[i].to) ||
-		    (ops[i].kind == LUAOTA_V2_OP_RENAME
-			 ? !name_ok(ops[i].from)
-			 : ops[i].kind != LUAOTA_V2_OP_DELETE))
+		if (get_checked(get_op, arg, i, &op, from, to) != 0)
 			return LUAOTA_EINVAL;
 	if (flash->size(flash->ctx, LUAOTA_V2_PENDING, &pending) != 0)
 		return LUAOTA_EINVAL;
@@ -230,11 +246,12 @@ enum luaota_err luaota_v2_commit(const struct luaota_flash *flash,
 	head[8] = (uint8_t)((n + 1) >> 8);
 	head[9] = (uint8_t)(n + 1);
 	w_put(&w, head, sizeof(head));
-	for (i = 0; i < n; i++)
-		put_entry(&w, (char)ops[i].kind,
-			  ops[i].kind == LUAOTA_V2_OP_RENAME ? ops[i].from
-							     : NULL,
-			  ops[i].to);
+	for (i = 0; i < n; i++) {
+		if (get_checked(get_op, arg, i, &op, from, to) != 0)
+			w.failed = 1;
+		else
+			put_entry(&w, (char)op.kind, op.from, op.to);
+	}
 	/* Last: the manifest moves where the replay writes the slot from. */
 	put_entry(&w, LUAOTA_V2_OP_RENAME, LUAOTA_V2_PENDING,
 		  LUAOTA_V2_MANIFEST_NEW);

@@ -48,17 +48,26 @@ enum luaota_err luaota_v2_release_read(const struct luaota_flash *flash,
 				       struct luaota_v2_release *rel);
 
 /*
- * Commits release rc: ops (staged name -> final name, deletions), then
+ * Produces journal entry i (0 <= i < n) into *op, its names written into
+ * from and to when they are not static; 0, or -1 to abandon the commit.
+ */
+typedef int (*luaota_v2_op_fn)(void *arg, size_t i, struct luaota_v2_op *op,
+			       char from[LUAOTA_NAME_MAX + 1],
+			       char to[LUAOTA_NAME_MAX + 1]);
+
+/*
+ * Commits release rc: n ops from get_op (staged name -> final name,
+ * deletions, produced one at a time so none is held in RAM), then
  * LUAOTA_V2_PENDING (the manifest, already written) into the next slot.
  * Writes the journal, renames it into place (the commit point) and
  * replays it.  A power cut before the rename leaves the old release, after
  * it luaota_v2_recover() completes the new one.  LUAOTA_OK, or
- * LUAOTA_EFLASH / LUAOTA_EINVAL (names over LUAOTA_NAME_MAX, n > 255).
+ * LUAOTA_EFLASH / LUAOTA_EINVAL (a bad op, n > 1000).
  */
 enum luaota_err luaota_v2_commit(const struct luaota_flash *flash,
 				 const struct luaota_crypto *crypto,
-				 uint32_t rc, const struct luaota_v2_op *ops,
-				 size_t n);
+				 uint32_t rc, size_t n, luaota_v2_op_fn get_op,
+				 void *arg);
 
 /*
  * Replays an interrupted commit; call at every boot before the

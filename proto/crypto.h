@@ -46,6 +46,8 @@ struct luaota_crypto {
 	/* Writes the digest; *st needs sha256_init() again; 0, or -1. */
 	int (*sha256_final)(void *ctx, struct luaota_sha256_state *st,
 			    uint8_t out[LUAOTA_SHA256_LEN]);
+	/* Fills out with len unpredictable bytes (nonces); 0, or -1. */
+	int (*random)(void *ctx, uint8_t *out, size_t len);
 };
 
 /* Compares n bytes in time independent of their content: 0 when equal. */

@@ -9,6 +9,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <limits.h>
@@ -91,12 +92,21 @@ static int openssl_sha256_final(void *ctx, struct luaota_sha256_state *st,
 									 : -1;
 }
 
+static int openssl_random(void *ctx, uint8_t *out, size_t len)
+{
+	(void)ctx;
+	if (len > (size_t)INT_MAX)
+		return -1;
+	return RAND_bytes(out, (int)len) == 1 ? 0 : -1;
+}
+
 const struct luaota_crypto luaota_crypto_openssl = {
 	.hmac_md5 = openssl_hmac_md5,
 	.hmac_sha256 = openssl_hmac_sha256,
 	.sha256_init = openssl_sha256_init,
 	.sha256_update = openssl_sha256_update,
 	.sha256_final = openssl_sha256_final,
+	.random = openssl_random,
 	.ctx = NULL,
 };
 
