@@ -200,6 +200,7 @@ static enum exit_code exit_for(enum luaota_outcome outcome)
 		return EXIT_NO_SESSION;
 	case LUAOTA_APP_TIMEOUT:
 	case LUAOTA_APP_CLOSED:
+	case LUAOTA_APP_REFUSED:
 		return EXIT_ABANDONED;
 	case LUAOTA_REBOOT:
 		return EXIT_REBOOT;
