@@ -244,15 +244,25 @@ static enum rx_status recv_record(struct v2dev *d, uint32_t timeout_ms,
 	return RX_OK;
 }
 
+/* The console overrides as the config module takes them. */
+static void override_args(const struct v2dev *d, struct luaota_boot_args *ba)
+{
+	ba->chip_id = d->args->chip_id;
+	ba->overrides = d->args->overrides;
+	ba->n_overrides = d->args->overrides != NULL ? d->args->n_overrides : 0;
+}
+
 /* Reads server, port and key from config.json. */
 static enum luaota_err settings(struct v2dev *d)
 {
+	struct luaota_boot_args ba;
 	struct ldev_config c;
 	char num[16], key[HASH_HEX + 1];
 	uint32_t port = 0;
 	size_t k;
 
-	c.args = NULL;
+	override_args(d, &ba);
+	c.args = &ba;
 	ldev_config_load(&c, &d->port->flash, d->config, sizeof(d->config),
 			 d->ctok, V2_CTOKENS);
 	if (ldev_config_get(&c, "server", d->host, sizeof(d->host)) !=
@@ -605,6 +615,10 @@ static enum luaota_err write_config(struct v2dev *d)
 		     k++)
 			dup |=
 			    ldev_json_key_is(&d->mj, sec_names + 1 + k, name);
+		for (j = 0; j < (int)d->args->n_overrides &&
+			    d->args->overrides != NULL;
+		     j++)
+			dup |= strcmp(d->args->overrides[j].key, name) == 0;
 		if (dup)
 			continue;
 		ldev_out_token(&o, &cur, i);
@@ -617,6 +631,29 @@ static enum luaota_err write_config(struct v2dev *d)
 		ldev_out_token(&o, &d->mj, i);
 		ldev_out_raw(&o, ":", 1);
 		ldev_out_token(&o, &d->mj, i + 1);
+		ldev_out_raw(&o, ",", 1);
+	}
+	/* Console overrides persist, unless the release sets the key. */
+	for (k = 0; d->args->overrides != NULL && k < (int)d->args->n_overrides;
+	     k++) {
+		const struct luaota_override *ov = &d->args->overrides[k];
+		int dup = 0, j, m;
+
+		if (strcmp(ov->key, "key") == 0 ||
+		    strcmp(ov->key, "secret") == 0)
+			continue;
+		for (j = cfg + 1, m = cfg >= 0 ? d->mj.tok[cfg].size : 0; m > 0;
+		     m--, j = ldev_json_skip(&d->mj, j + 1))
+			dup |= ldev_json_key_is(&d->mj, j, ov->key);
+		if (dup)
+			continue;
+		ldev_out_quoted(&o, ov->key, strlen(ov->key));
+		ldev_out_raw(&o, ":", 1);
+		if (ov->kind == LUAOTA_VALUE_NUMBER &&
+		    ldev_json_is_number(ov->value, strlen(ov->value)))
+			ldev_out_str(&o, ov->value);
+		else
+			ldev_out_quoted(&o, ov->value, strlen(ov->value));
 		ldev_out_raw(&o, ",", 1);
 	}
 	/* Secrets: decrypted with this session's config key. */
@@ -917,6 +954,23 @@ static enum luaota_err run(struct v2dev *d)
 		return session_failed(d, RX_BAD, "first");
 	d->result->outcome = LUAOTA_REBOOT;
 	return update(d);
+}
+
+int luaota_v2_configured(const struct luaota_flash *flash)
+{
+	char text[LUAOTA_CONFIG_MAX + 1], key[HASH_HEX + 1];
+	jsmntok_t tok[V2_CTOKENS];
+	uint8_t bytes[LUAOTA_V2_KEY_LEN];
+	struct ldev_config c;
+
+	if (flash == NULL)
+		return 0;
+	c.args = NULL;
+	if (ldev_config_load(&c, flash, text, sizeof(text), tok, V2_CTOKENS) !=
+		0 ||
+	    ldev_config_get(&c, "key", key, sizeof(key)) != LDEV_STRING)
+		return 0;
+	return luaota_v2_unhex(key, strlen(key), bytes, sizeof(bytes)) == 0;
 }
 
 enum luaota_err luaota_v2_boot(struct luaota_v2_device *dev,

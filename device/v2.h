@@ -24,7 +24,14 @@ struct luaota_v2_boot_args {
 	const char *chip_id;	 /* sent as a JSON string */
 	const char *lua_version; /* "5.1" or "5.3" */
 	uint32_t free_bytes;	 /* free flash now */
+	/* Console overrides, as for luaota_boot(); they persist into the
+	 * config a commit writes. */
+	const struct luaota_override *overrides;
+	size_t n_overrides;
 };
+
+/* Whether the flash's config.json holds a v2 "key" (64 hex digits). */
+int luaota_v2_configured(const struct luaota_flash *flash);
 
 /* Working memory of one v2 boot: allocate it, the core uses no heap. */
 #define LUAOTA_V2_DEVICE_STATE_SIZE 30720

@@ -371,9 +371,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Console overrides of the next boot (none by default). */
+static const struct luaota_override *overrides;
+static size_t n_overrides;
+
 static enum luaota_outcome boot(void)
 {
-	struct luaota_v2_boot_args args = { "13572468", "5.1", 1u << 20 };
+	struct luaota_v2_boot_args args = { "13572468", "5.1", 1u << 20,
+					    overrides, n_overrides };
 	struct luaota_boot_result r;
 
 	assert_int_equal(luaota_v2_boot(&dev, &port, &args, &r), LUAOTA_OK);
@@ -411,10 +416,24 @@ static void assert_untouched(void)
 
 static void update_then_current(void **state)
 {
+	static const struct luaota_override ov[] = {
+		{ "server", "console.example", LUAOTA_VALUE_STRING },
+		{ "port", "9000", LUAOTA_VALUE_NUMBER }
+	};
 	const struct flash_sim_file *f;
 
 	(void)state;
+	assert_true(luaota_v2_configured(&sim.flash));
+	overrides = ov;
+	n_overrides = 2;
 	assert_int_equal(boot(), LUAOTA_REBOOT);
+	overrides = NULL;
+	n_overrides = 0;
+	/* Console overrides persist in the config the commit wrote. */
+	assert_non_null(strstr(file_text(LUAOTA_CONFIG_FILE),
+			       "\"server\":\"console.example\""));
+	assert_non_null(strstr(file_text(LUAOTA_CONFIG_FILE), "\"port\":9000"));
+	assert_null(strstr(file_text(LUAOTA_CONFIG_FILE), "updates.example"));
 	assert_true(srv.committed);
 	assert_true(installed_rc() == 1);
 	f = flash_sim_get(&sim, "data.bin");
