@@ -770,6 +770,57 @@ static size_t op_count(struct v2dev *d)
 	return n + (del >= 0 ? (size_t)d->mj.tok[del].size : 0);
 }
 
+/* Finds one staged file that no file of the manifest names. */
+struct stale {
+	struct v2dev *d;
+	char name[LUAOTA_NAME_MAX + 1];
+};
+
+static int stale_each(void *arg, const char *name, uint32_t size)
+{
+	struct stale *st = arg;
+	size_t prefix = sizeof(LUAOTA_STAGE_PREFIX) - 1, len = strlen(name);
+	unsigned k;
+	struct file f;
+
+	(void)size;
+	/* Staged content is ".~" + 16 hex, and "c" after it when compiled. */
+	if (strncmp(name, LUAOTA_STAGE_PREFIX, prefix) != 0 ||
+	    (len != prefix + LUAOTA_V2_STAGE_HEX &&
+	     !(len == prefix + LUAOTA_V2_STAGE_HEX + 1 &&
+	       name[len - 1] == 'c')))
+		return 0;
+	for (k = 0; k < LUAOTA_V2_STAGE_HEX; k++) {
+		char c = name[prefix + k];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	for (k = 0; k < st->d->info.n_files; k++)
+		if (file_get(st->d, k, &f) == 0 &&
+		    memcmp(f.hex, name + prefix, LUAOTA_V2_STAGE_HEX) == 0)
+			return 0;
+	strcpy(st->name, name);
+	return 1;
+}
+
+/* Removes staged content of releases no longer offered, one at a time
+ * (no removal while the flash is being listed). */
+static void drop_stale(struct v2dev *d)
+{
+	const struct luaota_flash *fl = &d->port->flash;
+	struct stale st;
+	unsigned rounds;
+
+	st.d = d;
+	for (rounds = 0; rounds < 2 * LUAOTA_V2_FILES_MAX + 16; rounds++) {
+		st.name[0] = '\0';
+		if (fl->list(fl->ctx, stale_each, &st) != 0 ||
+		    st.name[0] == '\0' || fl->remove(fl->ctx, st.name) != 0)
+			return;
+	}
+}
+
 /* Writes the pending manifest (kept for resume and for the slot). */
 static enum luaota_err save_pending(struct v2dev *d)
 {
@@ -841,6 +892,7 @@ static enum luaota_err update(struct v2dev *d)
 	if (ldev_json_parse(&d->mj, d->manifest, d->manifest_len, d->mtok,
 			    LUAOTA_V2_MANIFEST_TOKENS) != 0)
 		return refuse(d, "manifest");
+	drop_stale(d);
 	if ((err = save_pending(d)) != LUAOTA_OK)
 		return err;
 	begin(d, &o);

@@ -423,12 +423,19 @@ static void update_then_current(void **state)
 	const struct flash_sim_file *f;
 
 	(void)state;
+	/* Staged content of a release no longer offered is dropped. */
+	assert_int_equal(
+	    flash_sim_put(&sim, "luaOTA/.~0123456789abcdef", "x", 1), 0);
+	assert_int_equal(
+	    flash_sim_put(&sim, "luaOTA/.~0123456789abcdefc", "x", 1), 0);
 	assert_true(luaota_v2_configured(&sim.flash));
 	overrides = ov;
 	n_overrides = 2;
 	assert_int_equal(boot(), LUAOTA_REBOOT);
 	overrides = NULL;
 	n_overrides = 0;
+	assert_null(flash_sim_get(&sim, "luaOTA/.~0123456789abcdef"));
+	assert_null(flash_sim_get(&sim, "luaOTA/.~0123456789abcdefc"));
 	/* Console overrides persist in the config the commit wrote. */
 	assert_non_null(strstr(file_text(LUAOTA_CONFIG_FILE),
 			       "\"server\":\"console.example\""));
