@@ -1,11 +1,14 @@
 /* luaotactl add and list: registering chips and showing them. */
 #include "cmd_chip.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -17,18 +20,23 @@
 #define SECRET_MAX 128
 #define LABEL_MAX 128
 #define SECRET_RANDOM_BYTES 16 /* 32 hex characters */
+#define V2_KEY_BYTES 32	       /* protocol v2 chip key: 256 bits */
 
 enum {
 	OPT_GROUP = 'g',
 	OPT_SECRET = 's',
 	OPT_LABEL = 'l',
 	OPT_JSON = 'j',
+	OPT_PROTOCOL = 'p',
+	OPT_DEVICE_CONFIG = 'c',
 };
 
 static const struct option add_options[] = {
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "secret", required_argument, NULL, OPT_SECRET },
 	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+	{ "device-config", required_argument, NULL, OPT_DEVICE_CONFIG },
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -75,16 +83,54 @@ static int read_secret(char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Writes the luaOTA/config.json a simulated device boots with: its
+ * secret (legacy) or key (v2), readable by the owner only.  0, or -1.
+ */
+static int write_device_config(const char *path, const char *field,
+			       const char *value)
+{
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	size_t len;
+	int fd = -1, rc = -1;
+
+	if (o == NULL || json_object_object_add(
+			     o, field, json_object_new_string(value)) != 0)
+		goto out;
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0 && close(fd) != 0)
+		rc = -1;
+	json_object_put(o);
+	return rc;
+}
+
 static int add(struct ctl *ctl, const struct ctl_args *args)
 {
 	const char *group = ctl_arg_get(args, OPT_GROUP);
 	const char *secret = ctl_arg_get(args, OPT_SECRET);
 	const char *label = ctl_arg_get(args, OPT_LABEL);
+	const char *protocol = ctl_arg_get(args, OPT_PROTOCOL);
+	const char *device_config = ctl_arg_get(args, OPT_DEVICE_CONFIG);
 	const char *given = args->argv[0];
 	char id[LUAOTA_CHIPID_MAX + 1], buf[SECRET_MAX + 2];
-	uint8_t random[SECRET_RANDOM_BYTES];
+	char key[2 * V2_KEY_BYTES + 1];
+	uint8_t random[V2_KEY_BYTES];
 	struct store *st = NULL;
-	int generated = 0, rc = CTL_EXIT_ERROR;
+	int generated = 0, v2 = 0, rc = CTL_EXIT_ERROR, added;
+
+	key[0] = '\0';
+	if (protocol != NULL && strcmp(protocol, "v2") == 0)
+		v2 = 1;
+	else if (protocol != NULL && strcmp(protocol, "legacy") != 0)
+		return ctl_usage_error(ctl, "bad protocol '%s' (legacy or v2)",
+				       protocol);
 
 	if (luaota_chipid_normalize(LUAOTA_JSON_STRING, given, strlen(given),
 				    id) != 0)
@@ -115,22 +161,43 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	if (secret == NULL) {
-		if (getrandom(random, sizeof(random), 0) != sizeof(random)) {
+		if (getrandom(random, SECRET_RANDOM_BYTES, 0) !=
+		    SECRET_RANDOM_BYTES) {
 			ctl_error("cannot add chip %s: no random bytes", id);
 			goto out;
 		}
-		luaota_hex(random, sizeof(random), buf);
+		luaota_hex(random, SECRET_RANDOM_BYTES, buf);
 		secret = buf;
 		generated = 1;
 	}
+	if (v2) {
+		/* The v2 key is always made here: never typed, never sent. */
+		if (getrandom(random, V2_KEY_BYTES, 0) != V2_KEY_BYTES) {
+			ctl_error("cannot add chip %s: no random bytes", id);
+			goto out;
+		}
+		luaota_hex(random, V2_KEY_BYTES, key);
+	}
 	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
 		goto out;
-	switch (store_chip_add(st, id, group, secret, label)) {
+	added = v2 ? store_chip_add_v2(st, id, group, secret, label, key)
+		   : store_chip_add(st, id, group, secret, label);
+	switch (added) {
 	case 0:
 		rc = CTL_EXIT_OK;
+		if (device_config != NULL &&
+		    write_device_config(device_config, v2 ? "key" : "secret",
+					v2 ? key : secret) != 0) {
+			ctl_error("chip %s added, but cannot write %s: %s", id,
+				  device_config, strerror(errno));
+			rc = CTL_EXIT_ERROR;
+			break;
+		}
 		/* Shown once: the store never prints it again. */
 		if (generated)
 			printf("%s\n", secret);
+		if (v2 && device_config == NULL)
+			printf("%s\n", key);
 		break;
 	case STORE_EXISTS:
 		ctl_error("cannot add chip %s: it already exists", id);
@@ -143,6 +210,7 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 	}
 out:
 	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(key, sizeof(key));
 	explicit_bzero(random, sizeof(random));
 	store_close(st);
 	return rc;
@@ -301,9 +369,12 @@ out:
 
 const struct ctl_cmd cmd_add_entry = {
 	.name = "add",
-	.usage = "CHIPID --group NAME [--secret SECRET|-] [--label LABEL]",
+	.usage = "CHIPID --group NAME [--secret SECRET|-] [--label LABEL] "
+		 "[--protocol legacy|v2] [--device-config FILE]",
 	.summary = "register a chip; without --secret a random secret is "
-		   "made and printed once (--secret -: read it from stdin)",
+		   "made and printed once (--secret -: read it from stdin); "
+		   "v2 chips get a random 256-bit key, printed once or "
+		   "written to the device's config FILE",
 	.optstring = "h",
 	.options = add_options,
 	.min_args = 1,

@@ -850,6 +850,10 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 		return -1;
 	}
 	s->chip_loaded = 1;
+	/* Downgrade protection: once v2, never legacy again (not even OK!). */
+	if (s->chip.v2_seen)
+		return reject(s,
+			      "downgrade: the chip has completed a v2 session");
 	if (luaota_sig_verify(&luaota_crypto_openssl,
 			      (const uint8_t *)s->chip.secret,
 			      strlen(s->chip.secret), rec->json, rec->json_len,

@@ -76,6 +76,8 @@ struct store_chip {
 	char *last_outcome;
 	char *chk;	/* the fingerprint the chip holds, per our records */
 	char *revision; /* repository revision it holds ("worktree", commit) */
+	char *v2_key;	/* protocol v2 key, 64 hex; NULL for legacy chips */
+	int v2_seen;	/* completed a v2 session: legacy HI refused */
 };
 
 /* One file the chip holds, as we provisioned it. */
@@ -165,6 +167,13 @@ void store_group_free(struct store_group *g);
 /* Chips: the group must exist (STORE_NOTFOUND otherwise). */
 int store_chip_add(struct store *st, const char *id, const char *group,
 		   const char *secret, const char *label);
+/* A protocol v2 chip: v2_key is 64 hex digits; secret stays the legacy
+ * one, for provisioning the v2 firmware over the legacy protocol. */
+int store_chip_add_v2(struct store *st, const char *id, const char *group,
+		      const char *secret, const char *label,
+		      const char *v2_key);
+/* Notes that a v2 chip completed a v2 session (downgrade protection). */
+int store_chip_v2_seen(struct store *st, const char *id);
 int store_chip_get(struct store *st, const char *id, struct store_chip *out);
 void store_chip_free(struct store_chip *c);
 

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "migrations.h" /* store_migrations[], from the .sql files */
+#include "proto/protocol.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -48,6 +49,7 @@ enum stmt_id {
 	ST_SESSION_CHIP,
 	ST_SESSION_END,
 	ST_CHIP_OUTCOME,
+	ST_CHIP_V2_SEEN,
 	ST_INTERRUPT_CHIPS,
 	ST_INTERRUPT,
 	ST_SESSION_LIST_ALL,
@@ -81,8 +83,8 @@ enum stmt_id {
 #define CHIP_COLUMNS                                                           \
 	"c.id, c.label, c.secret, c.group_id, g.name, c.config_json, "         \
 	"c.protocol, c.enabled, c.created, c.first_seen, c.last_seen, "        \
-	"c.last_addr, c.last_outcome, c.chk, c.revision "                      \
-	"FROM chips c JOIN groups g ON g.id = c.group_id"
+	"c.last_addr, c.last_outcome, c.chk, c.revision, c.v2_key, "           \
+	"c.v2_seen FROM chips c JOIN groups g ON g.id = c.group_id"
 #define PULL_COLUMNS "id, chip_id, name, requested, state, done, size, reason"
 #define SESSION_COLUMNS                                                        \
 	"id, chip_id, peer, started_ms, ended_ms, outcome, reason, revision, " \
@@ -112,8 +114,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "WHERE group_id = ?1 ORDER BY position",
 	[ST_GROUP_ID] = "SELECT id FROM groups WHERE name = ?1",
 	[ST_CHIP_ADD] = "INSERT INTO chips (id, label, secret, group_id, "
-			"created) VALUES (?1, ?2, ?3, ?4, "
-			"CAST(strftime('%s', 'now') AS INTEGER))",
+			"protocol, v2_key, created) VALUES (?1, ?2, ?3, ?4, "
+			"?5, ?6, CAST(strftime('%s', 'now') AS INTEGER))",
 	[ST_CHIP_GET] = "SELECT " CHIP_COLUMNS " WHERE c.id = ?1",
 	[ST_CHIP_ALL] = "SELECT " CHIP_COLUMNS " ORDER BY c.id",
 	[ST_CHIP_SEEN] = "UPDATE chips SET last_seen = ?2, first_seen = "
@@ -140,6 +142,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CHECKIN_ROW] = "INSERT INTO sessions (chip_id, peer, started_ms, "
 			   "ended_ms, outcome, revision) "
 			   "VALUES (?1, ?2, ?3, ?4, 'current', ?5)",
+	[ST_CHIP_V2_SEEN] = "UPDATE chips SET v2_seen = 1 WHERE id = ?1 "
+			    "AND protocol = 2",
 	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
 			       "WHERE id IN (SELECT chip_id FROM sessions "
 			       "WHERE outcome = 'started')",
@@ -1002,8 +1006,9 @@ void store_group_free(struct store_group *g)
 
 /* Chips. */
 
-int store_chip_add(struct store *st, const char *id, const char *group,
-		   const char *secret, const char *label)
+/* Adds a chip speaking legacy (v2_key NULL) or v2. */
+static int chip_add(struct store *st, const char *id, const char *group,
+		    const char *secret, const char *label, const char *v2_key)
 {
 	sqlite3_stmt *s;
 	int64_t group_id;
@@ -1011,6 +1016,9 @@ int store_chip_add(struct store *st, const char *id, const char *group,
 
 	if (secret == NULL || secret[0] == '\0')
 		return set_error(st, -1, "chip %s: empty secret", id);
+	if (v2_key != NULL && strlen(v2_key) != 64)
+		return set_error(st, -1, "chip %s: a v2 key is 64 hex digits",
+				 id);
 	if ((rc = tx_write(st)) != 0)
 		return rc;
 	if ((s = stmt(st, ST_GROUP_ID)) == NULL) {
@@ -1034,6 +1042,9 @@ int store_chip_add(struct store *st, const char *id, const char *group,
 	bind_text(s, 2, label);
 	bind_text(s, 3, secret);
 	sqlite3_bind_int64(s, 4, group_id);
+	sqlite3_bind_int(
+	    s, 5, v2_key != NULL ? LUAOTA_PROTO_V2 : LUAOTA_PROTO_LEGACY);
+	bind_text(s, 6, v2_key);
 	if ((rc = run(st, s, "adding chip")) != 0) {
 		if (rc == STORE_EXISTS)
 			set_error(st, rc, "chip %s already exists", id);
@@ -1047,6 +1058,30 @@ fail:
 	return rc;
 }
 
+int store_chip_add(struct store *st, const char *id, const char *group,
+		   const char *secret, const char *label)
+{
+	return chip_add(st, id, group, secret, label, NULL);
+}
+
+int store_chip_add_v2(struct store *st, const char *id, const char *group,
+		      const char *secret, const char *label, const char *v2_key)
+{
+	if (v2_key == NULL)
+		return set_error(st, -1, "chip %s: no v2 key", id);
+	return chip_add(st, id, group, secret, label, v2_key);
+}
+
+int store_chip_v2_seen(struct store *st, const char *id)
+{
+	sqlite3_stmt *s = stmt(st, ST_CHIP_V2_SEEN);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, id);
+	return run(st, s, "marking a v2 session");
+}
+
 /* Reads the current row of a CHIP_COLUMNS query into out. */
 static int chip_read(struct store *st, sqlite3_stmt *s, struct store_chip *out)
 {
@@ -1057,6 +1092,7 @@ static int chip_read(struct store *st, sqlite3_stmt *s, struct store_chip *out)
 	out->created = sqlite3_column_int64(s, 8);
 	out->first_seen = sqlite3_column_int64(s, 9);
 	out->last_seen = sqlite3_column_int64(s, 10);
+	out->v2_seen = sqlite3_column_int(s, 16);
 	if (column_text(st, s, 0, &out->id) != 0 ||
 	    column_text(st, s, 1, &out->label) != 0 ||
 	    column_text(st, s, 2, &out->secret) != 0 ||
@@ -1065,7 +1101,8 @@ static int chip_read(struct store *st, sqlite3_stmt *s, struct store_chip *out)
 	    column_text(st, s, 11, &out->last_addr) != 0 ||
 	    column_text(st, s, 12, &out->last_outcome) != 0 ||
 	    column_text(st, s, 13, &out->chk) != 0 ||
-	    column_text(st, s, 14, &out->revision) != 0) {
+	    column_text(st, s, 14, &out->revision) != 0 ||
+	    column_text(st, s, 15, &out->v2_key) != 0) {
 		store_chip_free(out);
 		return -1;
 	}
@@ -1097,6 +1134,9 @@ void store_chip_free(struct store_chip *c)
 	if (c->secret != NULL)
 		explicit_bzero(c->secret, strlen(c->secret));
 	free(c->secret);
+	if (c->v2_key != NULL)
+		explicit_bzero(c->v2_key, strlen(c->v2_key));
+	free(c->v2_key);
 	free(c->group_name);
 	free(c->config_json);
 	free(c->last_addr);

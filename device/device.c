@@ -759,6 +759,8 @@ const char *luaota_outcome_str(enum luaota_outcome outcome)
 		return "server closed session";
 	case LUAOTA_REBOOT:
 		return "new config: reboot";
+	case LUAOTA_APP_REFUSED:
+		return "release refused";
 	}
 	return "unknown outcome";
 }

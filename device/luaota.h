@@ -46,13 +46,15 @@ enum luaota_outcome {
 	LUAOTA_APP_REJECTED, /* first record too short or badly signed */
 	LUAOTA_APP_TIMEOUT,  /* the 30 s session backstop fired */
 	LUAOTA_APP_CLOSED,   /* the server closed the session midway */
-	LUAOTA_REBOOT	     /* "restart": new config written, reboot now */
+	LUAOTA_REBOOT,	     /* "restart": new config written, reboot now */
+	LUAOTA_APP_REFUSED   /* v2: the device refused the server's release */
 };
 
 /* Modes of luaota_flash.open(). */
 enum luaota_open_mode {
-	LUAOTA_OPEN_READ, /* existing file, read only */
-	LUAOTA_OPEN_WRITE /* create or truncate, write only */
+	LUAOTA_OPEN_READ,  /* existing file, read only */
+	LUAOTA_OPEN_WRITE, /* create or truncate, write only */
+	LUAOTA_OPEN_APPEND /* create or keep, writes go to the end (v2) */
 };
 
 /*

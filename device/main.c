@@ -15,6 +15,7 @@
 #include "luaota.h"
 #include "posix/compile_lua.h"
 #include "posix/port.h"
+#include "v2.h"
 
 enum exit_code {
 	EXIT_CURRENT = 0,    /* the server said no update: app started */
@@ -26,6 +27,7 @@ enum exit_code {
 };
 
 #define DEFAULT_CHIP_ID "11223344"
+#define V2_FREE_BYTES (3u << 20) /* free flash a simulated v2 chip reports */
 
 struct options {
 	const char *flash;
@@ -200,6 +202,7 @@ static enum exit_code exit_for(enum luaota_outcome outcome)
 		return EXIT_NO_SESSION;
 	case LUAOTA_APP_TIMEOUT:
 	case LUAOTA_APP_CLOSED:
+	case LUAOTA_APP_REFUSED:
 		return EXIT_ABANDONED;
 	case LUAOTA_REBOOT:
 		return EXIT_REBOOT;
@@ -209,7 +212,10 @@ static enum exit_code exit_for(enum luaota_outcome outcome)
 
 int main(int argc, char **argv)
 {
-	static struct luaota_device dev; /* working memory of each boot */
+	static struct luaota_device dev;     /* working memory of each boot */
+	static struct luaota_v2_device dev2; /* ... of each v2 boot */
+	struct luaota_v2_boot_args args2;
+	int v2;
 	struct luaota_override ov[3];
 	struct luaota_boot_args args;
 	struct luaota_boot_result result;
@@ -247,9 +253,19 @@ int main(int argc, char **argv)
 	}
 	posix.port.on_step = print_step;
 	posix.port.step_ctx = &posix.tcp;
+	/* A config with a v2 "key" speaks protocol v2 (docs/protocol.md). */
+	v2 = luaota_v2_configured(&posix.port.flash);
+	args2.chip_id = o.chip_id;
+	args2.lua_version = strchr(luaota_lua_version(), ' ') != NULL
+				? strchr(luaota_lua_version(), ' ') + 1
+				: luaota_lua_version();
+	args2.free_bytes = V2_FREE_BYTES;
 	for (boot = 1;; boot++) {
-		printf("boot %ld\n", boot);
-		err = luaota_boot(&dev, &posix.port, &args, &result);
+		printf("boot %ld%s\n", boot, v2 ? " v2" : "");
+		args2.overrides = args.overrides;
+		args2.n_overrides = args.n_overrides;
+		err = v2 ? luaota_v2_boot(&dev2, &posix.port, &args2, &result)
+			 : luaota_boot(&dev, &posix.port, &args, &result);
 		if (err != LUAOTA_OK) {
 			fprintf(stderr, "luaota-device: boot %ld: %s\n", boot,
 				luaota_strerror(err));

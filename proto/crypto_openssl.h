@@ -7,8 +7,6 @@
 /* A ready-to-use crypto table backed by OpenSSL (stateless, shareable). */
 extern const struct luaota_crypto luaota_crypto_openssl;
 
-#define LUAOTA_SHA256_LEN 32
-
 /* SHA-256 of data into out (host code only); 0, or -1 on failure. */
 int luaota_sha256(const void *data, size_t len, uint8_t out[LUAOTA_SHA256_LEN]);
 

@@ -20,7 +20,16 @@ void luaota_frame_init(struct luaota_framer *f, size_t max_header,
 	f->max_header = max_header;
 	f->max_payload = max_payload;
 	f->lockstep = lockstep != 0;
+	f->tag_len = LUAOTA_SIG_LEN;
 	luaota_frame_reset(f);
+}
+
+void luaota_frame_set_tag_len(struct luaota_framer *f, size_t tag_len)
+{
+	f->tag_len = tag_len;
+	/* At least "{}" before the tag, and room for the header cap check. */
+	if (f->max_header < tag_len + 2)
+		f->max_header = tag_len + 2;
 }
 
 void luaota_frame_reset(struct luaota_framer *f)
@@ -49,7 +58,7 @@ static void fill_header(const struct luaota_framer *f, const uint8_t *buf,
 			struct luaota_record *rec)
 {
 	rec->json = (const char *)buf;
-	rec->json_len = f->header_len - LUAOTA_SIG_LEN;
+	rec->json_len = f->header_len - f->tag_len;
 	rec->sig = (const char *)buf + rec->json_len;
 	rec->payload = NULL;
 	rec->payload_len = 0;
@@ -74,9 +83,9 @@ static enum luaota_frame_status scan_header(struct luaota_framer *f,
 		return LUAOTA_FRAME_MORE;
 	}
 	f->header_len = (size_t)(nl - buf);
-	if (f->header_len < LUAOTA_HEADER_MIN)
+	if (f->header_len < LUAOTA_HEADER_MIN || f->header_len < f->tag_len + 2)
 		return fail(f, LUAOTA_FRAME_ESHORT);
-	for (i = f->header_len - LUAOTA_SIG_LEN; i < f->header_len; i++)
+	for (i = f->header_len - f->tag_len; i < f->header_len; i++)
 		if (!is_lower_hex(buf[i]))
 			return fail(f, LUAOTA_FRAME_ESIG);
 	f->state = FRAMER_NEEDLEN;

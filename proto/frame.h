@@ -36,6 +36,7 @@ struct luaota_framer {
 	size_t max_header;  /* cap on the bytes before '\n' */
 	size_t max_payload; /* cap on the announced payload */
 	int lockstep;	    /* peer may not send past one record */
+	size_t tag_len;	    /* hex characters before '\n': 6, or 32 in v2 */
 	int state;	    /* internal: what the next scan looks for */
 	size_t scanned;	    /* bytes already searched for '\n' */
 	size_t header_len;  /* bytes before '\n' once found */
@@ -47,7 +48,7 @@ struct luaota_framer {
 struct luaota_record {
 	const char *json;
 	size_t json_len;
-	const char *sig; /* LUAOTA_SIG_LEN characters, not NUL-terminated */
+	const char *sig; /* tag_len characters, not NUL-terminated */
 	const uint8_t *payload;
 	size_t payload_len;
 	size_t size; /* bytes the record occupies from the buffer start */
@@ -60,6 +61,9 @@ struct luaota_record {
  */
 void luaota_frame_init(struct luaota_framer *f, size_t max_header,
 		       size_t max_payload, int lockstep);
+
+/* Sets the tag length (LUAOTA_V2_TAG_LEN for v2) after init. */
+void luaota_frame_set_tag_len(struct luaota_framer *f, size_t tag_len);
 
 /*
  * Examines buf[0..len) (the bytes received since the last record was

@@ -8,6 +8,7 @@
 
 /* Protocol versions negotiated per chip. */
 #define LUAOTA_PROTO_LEGACY 1
+#define LUAOTA_PROTO_V2 2
 
 /* TCP port the device connects to when its config names none. */
 #define LUAOTA_DEFAULT_PORT 8266
@@ -42,5 +43,31 @@
 /* Device timers: first reply after connect, and the whole-session backstop. */
 #define LUAOTA_FIRST_REPLY_MS 3000
 #define LUAOTA_SESSION_MS 30000
+
+/* SHA-256 digest size in bytes (also the HMAC-SHA256 output). */
+#define LUAOTA_SHA256_LEN 32
+
+/*
+ * Protocol v2 (docs/protocol.md part 2).  Changing one of these changes
+ * what a v2 device accepts.
+ */
+#define LUAOTA_V2_TAG_BYTES 16	     /* HMAC-SHA256 truncated to 128 bits */
+#define LUAOTA_V2_TAG_LEN 32	     /* ... as lowercase hex on the wire */
+#define LUAOTA_V2_NONCE_LEN 16	     /* device and server nonces, bytes */
+#define LUAOTA_V2_KEY_LEN 32	     /* per-chip key and derived keys, bytes */
+#define LUAOTA_V2_HEADER_MAX 1024    /* JSON + tag of one record */
+#define LUAOTA_V2_CHUNK_MAX 8192     /* payload bytes of one record */
+#define LUAOTA_V2_WINDOW_MAX 8	     /* "get" records in flight */
+#define LUAOTA_V2_MANIFEST_MAX 4096  /* manifest bytes */
+#define LUAOTA_V2_FILES_MAX 64	     /* files, or deletions, per manifest */
+#define LUAOTA_V2_FILE_MAX 4194304uL /* bytes of one file */
+#define LUAOTA_V2_RC_JUMP_MAX 1000uL /* largest release counter increase */
+#define LUAOTA_V2_FLASH_RESERVE 8192uL /* kept free: slots, journal */
+#define LUAOTA_V2_SESSION_MS 120000    /* whole v2 session */
+#define LUAOTA_V2_CHUNK_MS 10000       /* one "get" to its "chunk" */
+
+/* Record directions, the first byte under every v2 tag. */
+#define LUAOTA_V2_DIR_DEVICE 'D' /* device to server */
+#define LUAOTA_V2_DIR_SERVER 'S' /* server to device */
 
 #endif /* LUAOTA_PROTOCOL_H */

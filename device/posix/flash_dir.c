@@ -96,8 +96,17 @@ static int flash_open(void *ctx, const char *name, enum luaota_open_mode mode)
 
 	if (luaota_flash_dir_encode(name, file, sizeof(file)) != 0)
 		return -1;
-	flags |=
-	    mode == LUAOTA_OPEN_WRITE ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY;
+	switch (mode) {
+	case LUAOTA_OPEN_WRITE:
+		flags |= O_WRONLY | O_CREAT | O_TRUNC;
+		break;
+	case LUAOTA_OPEN_APPEND:
+		flags |= O_WRONLY | O_CREAT | O_APPEND;
+		break;
+	default:
+		flags |= O_RDONLY;
+		break;
+	}
 	return openat(dir_of(ctx), file, flags, 0644);
 }
 

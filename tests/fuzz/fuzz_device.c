@@ -256,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  m_list, &w },
 		{ t_connect, t_send, t_recv, t_close, &w },
 		{ c_now, &w },
-		{ zero_hmac, NULL },
+		{ .hmac_md5 = zero_hmac },
 		{ stub_compile, NULL },
 		NULL,
 		NULL,

@@ -514,6 +514,23 @@ else
 	err_has "readonly database"
 	chmod 600 "$db"
 fi
+# Protocol v2 chips: a 256-bit key, and the device's config.
+run 0 "add a v2 chip with its device config" add v2chip --group g \
+	--protocol v2 --device-config "$work/v2config.json"
+[ "$(sql "SELECT protocol || ':' || length(v2_key) FROM chips WHERE id = 'v2chip'")" = "2:64" ] &&
+	pass "v2 chip stored with protocol 2 and a 256-bit key" ||
+	fail "v2 chip row: $(sql "SELECT protocol, length(v2_key) FROM chips WHERE id = 'v2chip'")"
+key=$(sql "SELECT v2_key FROM chips WHERE id = 'v2chip'")
+[ "$(cat "$work/v2config.json")" = "{\"key\":\"$key\"}" ] &&
+	pass "device config holds the key" || fail "device config: $(cat "$work/v2config.json")"
+[ "$(stat -c %a "$work/v2config.json")" = 600 ] &&
+	pass "device config readable by its owner only" || fail "device config mode"
+out_lacks "$key"
+run 0 "add a v2 chip without a device config" add v2chip2 --group g --protocol v2
+[ "$(sed -n 2p "$work/out")" = "$(sql "SELECT v2_key FROM chips WHERE id = 'v2chip2'")" ] &&
+	pass "v2 key printed once without --device-config" || fail "v2 key not printed"
+run 2 "add with a bad protocol" add v2chip3 --group g --protocol v3
+err_has "bad protocol 'v3'"
 
 # A file that is no database is refused, and left alone.
 printf 'this is not a database at all\n' >"$work/junk.db"

@@ -1,6 +1,7 @@
 """luaotad end to end: the daemon, luaotactl and simulated devices."""
 
 import os
+import sqlite3
 import socket
 import subprocess
 import sys
@@ -155,6 +156,29 @@ class Provisioning(harness.Case):
         row = self.history("99999")[0]
         self.assertEqual(row["outcome"], "rejected")
         self.assertEqual(row["reason"], "unknown chip")
+
+    def test_downgrade_to_legacy_is_refused(self):
+        """A v2 chip is served over legacy until it completed a v2
+        session (its firmware must get there); from then on, never."""
+        chip = "24681357"
+        self.ctl("add", chip, "--group", "demo", "--secret", SECRET,
+                 "--protocol", "v2",
+                 "--device-config", os.path.join(self.dir, "v2.json"))
+        res = self.boot(self.flash("before"), chip, SECRET)
+        self.assertEqual(res.returncode, harness.DEVICE_REBOOTED, res.stdout)
+        con = sqlite3.connect(self.db)
+        try:
+            con.execute("UPDATE chips SET v2_seen = 1 WHERE id = ?", (chip,))
+            con.commit()
+        finally:
+            con.close()
+        flash = self.flash("after")
+        res = self.boot(flash, chip, SECRET)
+        self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
+        self.assertFalse(os.path.exists(os.path.join(flash, "blob.bin")))
+        row = self.history(chip)[0]
+        self.assertEqual(row["outcome"], "rejected")
+        self.assertTrue(row["reason"].startswith("downgrade"))
 
     def test_forged_hi_gets_no_answer(self):
         """A HI that does not verify is never answered, OK! included."""

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "db/store.h"
+#include "proto/protocol.h"
 
 #define SECRET "s3cr3t-never-shown"
 
@@ -279,6 +280,41 @@ static void duplicates_exist(void **state)
 	/* A duplicate file rolls the whole group back. */
 	assert_int_equal(store_group_add(fx->st, &g2), STORE_EXISTS);
 	assert_int_equal(store_group_get(fx->st, "g2", &lost), STORE_NOTFOUND);
+}
+
+#define V2_KEY                                                                 \
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+/* A v2 chip keeps its key apart from its legacy secret; the downgrade
+ * flag is set only for v2 chips, once, and read back. */
+static void v2_chip_key_and_downgrade_flag(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_chip chip;
+
+	populate(fx);
+	assert_int_equal(
+	    store_chip_add_v2(fx->st, "c2", "g", SECRET, NULL, V2_KEY), 0);
+	assert_int_equal(
+	    store_chip_add_v2(fx->st, "c3", "g", SECRET, NULL, "0011"), -1);
+	assert_null(strstr(store_errmsg(fx->st), "0011"));
+	assert_int_equal(store_chip_get(fx->st, "c2", &chip), 0);
+	assert_int_equal(chip.protocol, LUAOTA_PROTO_V2);
+	assert_string_equal(chip.v2_key, V2_KEY);
+	assert_string_equal(chip.secret, SECRET);
+	assert_int_equal(chip.v2_seen, 0);
+	store_chip_free(&chip);
+	assert_int_equal(store_chip_v2_seen(fx->st, "c2"), 0);
+	assert_int_equal(store_chip_get(fx->st, "c2", &chip), 0);
+	assert_int_equal(chip.v2_seen, 1);
+	store_chip_free(&chip);
+	/* A legacy chip never gets the flag. */
+	assert_int_equal(store_chip_v2_seen(fx->st, "c1"), 0);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_int_equal(chip.protocol, LUAOTA_PROTO_LEGACY);
+	assert_null(chip.v2_key);
+	assert_int_equal(chip.v2_seen, 0);
+	store_chip_free(&chip);
 }
 
 static void missing_rows_notfound(void **state)
@@ -1057,6 +1093,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(duplicates_exist, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(v2_chip_key_and_downgrade_flag,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_rows_notfound, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(chips_in_id_order, setup,
