@@ -121,8 +121,8 @@ int checkins_flush(struct checkins *c)
 	c->n = 0;
 	/* Rows already wait for the store: these queue behind them. */
 	rc = history_backlog(c->daemon)
-		     ? -1
-		     : store_checkins_current(c->store, c->view, n);
+		 ? -1
+		 : store_checkins_current(c->store, c->view, n);
 	if (rc != 0)
 		for (i = 0; i < n; i++)
 			requeue(c->daemon, &c->view[i]);

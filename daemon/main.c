@@ -246,8 +246,7 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if ((d.checkins = checkins_new(&d)) == NULL ||
-	    history_init(&d) != 0)
+	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0)
 		fatalx("out of memory");
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
