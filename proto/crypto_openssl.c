@@ -5,6 +5,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "crypto_openssl.h"
+#include "v2.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -122,12 +123,5 @@ int luaota_sha256(const void *data, size_t len, uint8_t out[LUAOTA_SHA256_LEN])
 
 void luaota_hex(const uint8_t *bytes, size_t len, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[bytes[i] >> 4];
-		out[2 * i + 1] = digits[bytes[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
+	luaota_v2_hex(bytes, len, out);
 }
