@@ -247,7 +247,11 @@ int plan_safetrim(const char *src, size_t len, char **out, size_t *out_len)
 		if (len > 0)
 			memcpy(t.out, src, len);
 		t.n = len;
-	} else if (trim_source(&t) != 0) {
+	} else if (memchr(src, '\0', len) != NULL || trim_source(&t) != 0) {
+		/*
+		 * Lua 5.1 and 5.3 read a NUL byte differently (a separator, an
+		 * error): no trimming can be sure to keep such a program.
+		 */
 		free(t.out);
 		errno = EINVAL;
 		return -1;

@@ -10,7 +10,7 @@
  * the program and its line numbers are unchanged.  Applies only when src
  * has a line that is exactly "--SAFETRIM"; otherwise copies.  *out is
  * malloc'ed.  Returns 0, or -1 (ENOMEM, or EINVAL for a source the lexer
- * cannot follow: an unfinished string or long bracket).
+ * cannot follow: an unfinished string or long bracket, or a NUL byte).
  */
 int plan_safetrim(const char *src, size_t len, char **out, size_t *out_len);
 
