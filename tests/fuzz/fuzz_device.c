@@ -1,7 +1,7 @@
 /*
  * Fuzz target: the device core serving whatever a server sends.  The
  * input is split at each NUL byte into deliveries, released lock-step
- * (one after each record the device sends).  HMAC is stubbed to zeros, so
+ * (one after each record the device sends).  HMAC always yields zeros, so
  * "000000" is every record's valid signature and the fuzzer reaches every
  * command.  The flash lives in memory.  Checked after each boot: no
  * staging file is left, every record sent is framed, the config fits.
@@ -215,7 +215,7 @@ static int zero_hmac(void *ctx, const uint8_t *key, size_t key_len,
 /* Copies the source as "bytecode"; a '!' in it is a syntax error whose
  * message holds characters that need escaping. */
 static enum luaota_compile_status
-stub_compile(void *ctx, const struct luaota_flash *f, const char *src,
+copy_compile(void *ctx, const struct luaota_flash *f, const char *src,
 	     const char *chunkname, const char *dst, uint32_t *lc_size,
 	     char *err, size_t err_cap)
 {
@@ -257,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ t_connect, t_send, t_recv, t_close, &w },
 		{ c_now, &w },
 		{ .hmac_md5 = zero_hmac },
-		{ stub_compile, NULL },
+		{ copy_compile, NULL },
 		NULL,
 		NULL,
 	};

@@ -31,6 +31,7 @@
 #include "plan/plan.h"
 #include "proto/crypto_openssl.h"
 #include "proto/sig.h"
+#include "scratch.h"
 
 #define CHIP "13572468"
 #define SECRET "fuzz-chip-secret"
@@ -38,7 +39,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct daemon d;
-static char dir[] = "/tmp/luaota-fuzz-session-XXXXXX";
+static char dir[200];
 
 /* The run's directory goes at exit: replays run in every build. */
 static void cleanup(void)
@@ -98,7 +99,7 @@ static void setup(void)
 		.nfiles = 2,
 	};
 
-	if (mkdtemp(dir) == NULL)
+	if (scratch_dir("luaota-fuzz-session", 1, dir, sizeof(dir)) != 0)
 		abort();
 	atexit(cleanup);
 	snprintf(repo, sizeof(repo), "%s/repo", dir);

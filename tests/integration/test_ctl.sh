@@ -8,7 +8,7 @@ ctl=$1
 # A tmpfs when there is one: every command commits, with fsync.
 tmp=${TMPDIR:-/tmp}
 [ -w /dev/shm ] && tmp=/dev/shm
-work=$(mktemp -d "$tmp/luaotactl-test.XXXXXX") || exit 1
+work=$(mktemp -d -p "$tmp" --suffix=.luaotactl-test) || exit 1
 trap 'rm -rf "$work"' EXIT
 unset LUAOTA_DB
 db="$work/inv.db"

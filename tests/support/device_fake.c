@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,8 +171,8 @@ static void print_step(void *ctx, const struct luaota_step *s)
 void fake_world_init(struct fake_world *w)
 {
 	memset(w, 0, sizeof(*w));
-	strcpy(w->dir, "/tmp/luaota-device-XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
+	assert_int_equal(
+	    scratch_dir("luaota-device", 0, w->dir, sizeof(w->dir)), 0);
 	assert_int_equal(
 	    luaota_flash_dir_open(&w->flash.dir, w->dir, &w->flash.inner), 0);
 	w->port.flash = (struct luaota_flash){ ff_open,	 ff_read,   ff_write,

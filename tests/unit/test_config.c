@@ -10,20 +10,22 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "daemon/config.h"
 #include "daemon/log.h"
 
-static char dir[] = "/tmp/luaota-config-XXXXXX";
+static char dir[128];
 
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return scratch_dir("luaota-config", 0, dir, sizeof(dir));
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
+	char cmd[160];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -132,8 +134,8 @@ static void run_device(struct run *r, const struct conn *conns, int n,
 	int ls, status;
 
 	memset(r, 0, sizeof(*r));
-	strcpy(r->dir, "/tmp/luaota-cli-XXXXXX");
-	assert_non_null(mkdtemp(r->dir));
+	assert_int_equal(scratch_dir("luaota-cli", 0, r->dir, sizeof(r->dir)),
+			 0);
 	ls = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(ls >= 0);
 	memset(&sa, 0, sizeof(sa));

@@ -27,6 +27,7 @@
 #include "luaota.h"
 #include "posix/port.h"
 #include "proto/crypto_openssl.h"
+#include "scratch.h"
 #include "proto/record.h"
 
 #define SECRET "selftest-secret"
@@ -201,7 +202,7 @@ static void peak_heap_is_flat(void **state)
 	struct luaota_posix posix;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
-	char dir[] = "/tmp/luaota-heap-XXXXXX", port[8], path[64];
+	char dir[128], port[8], path[160];
 	size_t small, large;
 	pid_t pid;
 	int ls, status;
@@ -221,7 +222,7 @@ static void peak_heap_is_flat(void **state)
 	if (pid == 0)
 		serve(ls, sizes, 3);
 	close(ls);
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(scratch_dir("luaota-heap", 0, dir, sizeof(dir)), 0);
 	assert_int_equal(luaota_posix_open(&posix, dir), 0);
 	/* The first boot warms up what libraries allocate once. */
 	boot_peak(&posix, port, 1024);

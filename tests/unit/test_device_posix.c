@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -38,8 +40,7 @@ static int setup(void **state)
 
 	if (e == NULL)
 		return -1;
-	strcpy(e->root, "/tmp/luaota-posix-XXXXXX");
-	if (mkdtemp(e->root) == NULL)
+	if (scratch_dir("luaota-posix", 0, e->root, sizeof(e->root)) != 0)
 		return -1;
 	snprintf(e->flash, sizeof(e->flash), "%s/flash", e->root);
 	if (mkdir(e->flash, 0700) != 0 ||

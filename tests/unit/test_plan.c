@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,12 +76,9 @@ static void put(struct repo *r, const char *name, const char *text)
 static int setup(void **state)
 {
 	struct repo *r = calloc(1, sizeof(*r));
-	const char *tmp = getenv("TMPDIR");
-
 	assert_non_null(r);
-	snprintf(r->dir, sizeof(r->dir), "%s/plan-test-XXXXXX",
-		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	assert_non_null(mkdtemp(r->dir));
+	assert_int_equal(scratch_dir("plan-test", 0, r->dir, sizeof(r->dir)),
+			 0);
 	r->cache = plan_cache_new();
 	assert_non_null(r->cache);
 	put(r, "init.lua", "--SAFETRIM\n  -- boot\n  dofile('app.lc')  \n");

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -133,14 +135,11 @@ done:
 static void every_allocation_fails_once(void **state)
 {
 	char dir[256], cmd[300];
-	const char *tmp = getenv("TMPDIR");
 	long n;
 	int failures = 0;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/plan-faults-XXXXXX",
-		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(scratch_dir("plan-faults", 0, dir, sizeof(dir)), 0);
 	put(dir, "init.lua", "--SAFETRIM\n  dofile('app.lc') -- go\n");
 	put(dir, "app.lua", "return 1\n");
 	put(dir, "page.html", "<p>x</p>\n");

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -122,11 +124,8 @@ static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void scratch_init(struct scratch *s)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(s->dir, sizeof(s->dir), "%s/plan-safetrim-XXXXXX",
-		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	assert_non_null(mkdtemp(s->dir));
+	assert_int_equal(
+	    scratch_dir("plan-safetrim", 0, s->dir, sizeof(s->dir)), 0);
 	assert_int_equal(shell("mkdir '%s/a' '%s/b'", s->dir, s->dir), 0);
 }
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "scratch.h"
 #include <sqlite3.h>
 
 #include "db/store.h"
@@ -85,9 +87,8 @@ static int setup(void **state)
 	assert_non_null(fx);
 	/* A tmpfs when there is one: the fault rounds fsync hundreds of
 	 * times, which a busy disk turns into seconds. */
-	snprintf(fx->dir, sizeof(fx->dir), "%s/luaota-store-XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(
+	    scratch_dir("luaota-store", 1, fx->dir, sizeof(fx->dir)), 0);
 	snprintf(fx->path, sizeof(fx->path), "%s/luaota.db", fx->dir);
 	*state = fx;
 	return 0;
