@@ -52,6 +52,8 @@ static const struct keyword keywords[] = {
 	  600000 },
 	{ "session_max_bytes", VALUE_SIZE, FIELD(session_max_bytes), 0,
 	  INT64_C(1) << 40 },
+	{ "v2_session_deadline", VALUE_DURATION, FIELD(v2_session_deadline_ms),
+	  100, 600000 },
 };
 
 void config_defaults(struct config *c)
@@ -71,6 +73,7 @@ void config_defaults(struct config *c)
 	c->max_record = LUAOTAD_MAX_RECORD;
 	c->max_file_size = LUAOTAD_MAX_FILE_SIZE;
 	c->busy_timeout_ms = LUAOTAD_BUSY_TIMEOUT_MS;
+	c->v2_session_deadline_ms = LUAOTA_V2_SESSION_MS;
 }
 
 int config_add_listen(struct config *c, const char *address, int reset)

@@ -22,6 +22,7 @@
 #include "proto/crypto_openssl.h"
 #include "proto/record.h"
 #include "ratelimit.h"
+#include "v2.h"
 
 static const char *state_name(enum session_state st)
 {
@@ -247,7 +248,7 @@ void session_close(struct session *s, const char *reason)
 			session_set_outcome(s, STORE_OUTCOME_FAILED, "%s",
 					    reason);
 		if (s->outcome == STORE_OUTCOME_CURRENT && s->history_id == 0 &&
-		    !history_backlog(d)) {
+		    s->reason == NULL && !history_backlog(d)) {
 			/* Nothing was provisioned: the row joins a batch. */
 			checkins_add(d->checkins, s->chip_id, s->peer, s->addr,
 				     s->revision[0] ? s->revision : NULL,
@@ -285,6 +286,7 @@ void session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&d->sessions, s, entry);
 	d->stats.open--;
 	legacy_run_free(s->run);
+	v2_run_free(s->v2);
 	if (s->chip_loaded)
 		store_chip_free(&s->chip);
 	event_free(s->deadline);
@@ -348,6 +350,49 @@ static void protocol_error(struct session *s, const char *what)
 	session_close(s, what);
 }
 
+/*
+ * Picks the protocol from the first line: a v2 HELLO ends in a 32-hex
+ * tag, and its records are windowed, not lock-step.
+ */
+static void detect_version(struct session *s, const uint8_t *buf, size_t len)
+{
+	const uint8_t *nl = memchr(buf, '\n', len);
+
+	if (nl == NULL)
+		return; /* the legacy framer enforces the line cap meanwhile */
+	if (!v2_is_hello(buf, (size_t)(nl - buf))) {
+		s->version = LUAOTA_PROTO_LEGACY;
+		return;
+	}
+	s->version = LUAOTA_PROTO_V2;
+	/* Device records carry no payload in v2. */
+	luaota_frame_init(&s->framer, LUAOTA_V2_HEADER_MAX, 0, 0);
+	luaota_frame_set_tag_len(&s->framer, LUAOTA_V2_TAG_LEN);
+}
+
+/* v2: whether answers already queued should be read by the device first. */
+static int output_full(struct session *s)
+{
+	size_t limit = v2_output_limit(s);
+
+	if (limit == 0 ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) < limit)
+		return 0;
+	s->output_full = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	return 1;
+}
+
+static int dispatch(struct session *s, const struct luaota_record *rec,
+		    struct json_object *obj)
+{
+	if (s->version == LUAOTA_PROTO_V2)
+		return s->state == SESSION_HELLO ? v2_hello(s, rec, obj)
+						 : v2_record(s, rec, obj);
+	return s->state == SESSION_HELLO ? legacy_hello(s, rec, obj)
+					 : legacy_reply(s, rec, obj);
+}
+
 /* Frames and dispatches what arrived; returns -1 once s is gone. */
 static int session_process(struct session *s)
 {
@@ -359,13 +404,24 @@ static int session_process(struct session *s)
 	const uint8_t *buf;
 	int handled = 0;
 
-	while (len > 0 && handled < LUAOTAD_RECORDS_PER_EVENT) {
+	while (len > 0) {
 		if (s->state != SESSION_HELLO && s->state != SESSION_REPLY) {
 			/* Lock-step: nothing may arrive while we talk. */
 			evbuffer_drain(in, len);
 			return 0;
 		}
+		if (handled == LUAOTAD_RECORDS_PER_EVENT) {
+			/* Fairness: the rest waits for the next loop pass. */
+			bufferevent_trigger(s->bev, EV_READ,
+					    BEV_TRIG_IGNORE_WATERMARKS |
+						BEV_TRIG_DEFER_CALLBACKS);
+			return 0;
+		}
+		if (output_full(s))
+			return 0;
 		buf = evbuffer_pullup(in, -1);
+		if (s->version == 0)
+			detect_version(s, buf, len);
 		st = luaota_frame_scan(&s->framer, buf, len, &rec);
 		if (st == LUAOTA_FRAME_HEADER) {
 			obj = decode_header(&rec);
@@ -391,9 +447,7 @@ static int session_process(struct session *s)
 			return -1;
 		}
 		s->raw_payload = -1;
-		if ((s->state == SESSION_HELLO
-			 ? legacy_hello(s, &rec, obj)
-			 : legacy_reply(s, &rec, obj)) != 0) {
+		if (dispatch(s, &rec, obj) != 0) {
 			json_object_put(obj);
 			return -1; /* the module closed the session */
 		}
@@ -418,8 +472,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 
 	(void)bev;
-	if (s->state == SESSION_FLUSH)
+	if (s->state == SESSION_FLUSH) {
 		session_close(s, "done");
+		return;
+	}
+	if (s->output_full) {
+		/* The device read its chunks: take its next requests. */
+		s->output_full = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process(s);
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

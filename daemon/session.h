@@ -22,6 +22,7 @@ struct bufferevent;
 struct event;
 struct json_object;
 struct legacy_run;
+struct v2_run;
 struct history_record;
 
 enum session_state {
@@ -47,7 +48,10 @@ struct session {
 				   without a "data" field (ul) */
 	struct store_chip chip; /* loaded once the HI verified */
 	int chip_loaded;
+	int version;		    /* LUAOTA_PROTO_*, 0 until the first line */
 	struct legacy_run *run;	    /* the provisioning run, when updating */
+	struct v2_run *v2;	    /* the v2 dialogue, once its HELLO came */
+	int output_full;	    /* v2: requests wait for the output */
 	enum store_outcome outcome; /* what the history will say */
 	char *reason;		    /* why, for failures and rejections */
 	char revision[64];

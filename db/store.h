@@ -174,6 +174,26 @@ int store_chip_add_v2(struct store *st, const char *id, const char *group,
 		      const char *v2_key);
 /* Notes that a v2 chip completed a v2 session (downgrade protection). */
 int store_chip_v2_seen(struct store *st, const char *id);
+
+/* A protocol v2 release issued to one chip (docs/protocol.md 2.6). */
+struct store_v2_release {
+	int64_t rc;	/* release counter, 1 .. 2^32 - 1 */
+	char mh[65];	/* SHA-256 of the manifest, hex */
+	char *manifest; /* the canonical manifest, as sent */
+	int64_t issued; /* seconds since the epoch */
+};
+
+/* The chip's newest release: 0, STORE_NOTFOUND (none yet), or -1. */
+int store_v2_release_latest(struct store *st, const char *chip_id,
+			    struct store_v2_release *out);
+
+/*
+ * Records a release before it is sent: a counter is never reused for
+ * other bytes.  STORE_EXISTS when the chip already has release r->rc.
+ */
+int store_v2_release_add(struct store *st, const char *chip_id,
+			 const struct store_v2_release *r);
+void store_v2_release_free(struct store_v2_release *r);
 int store_chip_get(struct store *st, const char *id, struct store_chip *out);
 void store_chip_free(struct store_chip *c);
 

@@ -73,6 +73,8 @@ enum stmt_id {
 	ST_PULL_LIST_CHIP,
 	ST_PULL_GET,
 	ST_CHECKIN_ROW,
+	ST_V2_RELEASE_LATEST,
+	ST_V2_RELEASE_ADD,
 	ST_COUNT
 };
 
@@ -142,6 +144,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CHECKIN_ROW] = "INSERT INTO sessions (chip_id, peer, started_ms, "
 			   "ended_ms, outcome, revision) "
 			   "VALUES (?1, ?2, ?3, ?4, 'current', ?5)",
+	[ST_V2_RELEASE_LATEST] = "SELECT rc, mh, manifest, issued "
+				 "FROM v2_releases WHERE chip_id = ?1 "
+				 "ORDER BY rc DESC LIMIT 1",
+	[ST_V2_RELEASE_ADD] = "INSERT INTO v2_releases (chip_id, rc, mh, "
+			      "manifest, issued) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_CHIP_V2_SEEN] = "UPDATE chips SET v2_seen = 1 WHERE id = ?1 "
 			    "AND protocol = 2",
 	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
@@ -1080,6 +1087,66 @@ int store_chip_v2_seen(struct store *st, const char *id)
 		return -1;
 	bind_text(s, 1, id);
 	return run(st, s, "marking a v2 session");
+}
+
+int store_v2_release_latest(struct store *st, const char *chip_id,
+			    struct store_v2_release *out)
+{
+	sqlite3_stmt *s = stmt(st, ST_V2_RELEASE_LATEST);
+	const unsigned char *mh;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, chip_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return sql_error(st, rc, "reading the chip's v2 release");
+	}
+	out->rc = sqlite3_column_int64(s, 0);
+	out->issued = sqlite3_column_int64(s, 3);
+	mh = sqlite3_column_text(s, 1);
+	if (mh != NULL)
+		snprintf(out->mh, sizeof(out->mh), "%s", (const char *)mh);
+	rc = column_text(st, s, 2, &out->manifest);
+	sqlite3_reset(s);
+	if (rc != 0 || out->manifest == NULL) {
+		store_v2_release_free(out);
+		return set_error(st, -1, "reading the chip's v2 release");
+	}
+	return 0;
+}
+
+int store_v2_release_add(struct store *st, const char *chip_id,
+			 const struct store_v2_release *r)
+{
+	sqlite3_stmt *s = stmt(st, ST_V2_RELEASE_ADD);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, chip_id);
+	sqlite3_bind_int64(s, 2, r->rc);
+	bind_text(s, 3, r->mh);
+	bind_text(s, 4, r->manifest);
+	sqlite3_bind_int64(s, 5, r->issued);
+	rc = run(st, s, "recording a v2 release");
+	if (rc == STORE_EXISTS)
+		set_error(st, rc, "release %lld of chip %s already exists",
+			  (long long)r->rc, chip_id);
+	return rc;
+}
+
+void store_v2_release_free(struct store_v2_release *r)
+{
+	free(r->manifest);
+	r->manifest = NULL;
 }
 
 /* Reads the current row of a CHIP_COLUMNS query into out. */

@@ -1,0 +1,982 @@
+/* The protocol version 2 module: see v2.h and docs/protocol.md part 2. */
+#include "v2.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "daemon.h"
+#include "plan/plan.h"
+#include "proto/chipid.h"
+#include "proto/crypto_openssl.h"
+#include "proto/v2.h"
+#include "session.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define HASH_HEX (2 * LUAOTA_SHA256_LEN)
+#define STAGE_HEX 16 /* hash prefix naming a staged file */
+#define LAST_MAX 64  /* longest "last" we keep for the history */
+#define SECRET_MAX 255
+
+enum v2_phase {
+	V2_SENT_MANIFEST, /* waiting for "ok" or "refused" */
+	V2_SERVING,	  /* answering "get" until "staged" */
+	V2_SENT_COMMIT,	  /* waiting for "committed" */
+};
+
+/* One file of the release, as the device asks for it. */
+struct v2_file {
+	const struct plan_file *plan; /* bytes and hash, owned by manifest */
+	char stage[STAGE_HEX + 1];    /* first 16 hex of the hash */
+	int counted;		      /* its last byte went out */
+};
+
+struct v2_run {
+	struct luaota_v2_channel ch;
+	enum v2_phase phase;
+	struct plan_manifest *manifest;
+	struct v2_file *files;
+	size_t nfiles;
+	uint32_t chunk, win;
+	int64_t rc;
+	char mh[HASH_HEX + 1];
+};
+
+void v2_run_free(struct v2_run *run)
+{
+	if (run == NULL)
+		return;
+	plan_manifest_free(run->manifest);
+	free(run->files);
+	explicit_bzero(&run->ch, sizeof(run->ch));
+	free(run);
+}
+
+static int is_hex(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int v2_is_hello(const uint8_t *line, size_t len)
+{
+	/* A legacy line ends in '}' and 6 hex, so its last 32 are not hex. */
+	return len > LUAOTA_V2_TAG_LEN &&
+	       line[len - LUAOTA_V2_TAG_LEN - 1] == '}' &&
+	       is_hex(line + len - LUAOTA_V2_TAG_LEN, LUAOTA_V2_TAG_LEN);
+}
+
+size_t v2_output_limit(const struct session *s)
+{
+	const struct v2_run *run = s->v2;
+
+	if (run == NULL || run->phase != V2_SERVING)
+		return 0;
+	return (size_t)(run->win + 1) * (run->chunk + LUAOTA_V2_HEADER_MAX + 1);
+}
+
+static int reject(struct session *s, const char *why)
+{
+	session_set_outcome(s, STORE_OUTCOME_REJECTED, "%s", why);
+	session_close(s, "rejected");
+	return -1;
+}
+
+/* A verified session that goes no further: recorded, then closed. */
+static int fail(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct session *s, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (s->history_id == 0)
+		session_open_history(s);
+	session_set_outcome(s, STORE_OUTCOME_FAILED, "%s", why);
+	session_close(s, "failed");
+	return -1;
+}
+
+static const char *string_field(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* An integer field within [min, max]; -1 when absent or out of range. */
+static int int_field(struct json_object *obj, const char *key, int64_t min,
+		     int64_t max, int64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -1;
+	errno = 0;
+	*out = json_object_get_int64(v);
+	if (errno != 0 || *out < min || *out > max)
+		return -1;
+	return 0;
+}
+
+/* A field of exactly n lowercase hex characters, decoded when out != NULL. */
+static const char *hex_field(struct json_object *obj, const char *key, size_t n,
+			     uint8_t *out)
+{
+	const char *text = string_field(obj, key);
+
+	if (text == NULL || strlen(text) != n ||
+	    !is_hex((const uint8_t *)text, n))
+		return NULL;
+	if (out != NULL && luaota_v2_unhex(text, n, out, n / 2) != 0)
+		return NULL;
+	return text;
+}
+
+/* Seals json (+ payload) with the next server number and queues it. */
+static int send_record(struct session *s, struct json_object *obj,
+		       const uint8_t *payload, size_t payload_len)
+{
+	struct v2_run *run = s->v2;
+	size_t json_len, len;
+	const char *json =
+	    json_object_to_json_string_length(obj, JSON_FLAGS, &json_len);
+	uint8_t *out;
+	size_t cap = json_len + LUAOTA_V2_TAG_LEN + 1 + payload_len;
+	int rc;
+
+	if (json == NULL || json_len + LUAOTA_V2_TAG_LEN > LUAOTA_V2_HEADER_MAX)
+		return -1;
+	if ((out = malloc(cap)) == NULL)
+		return -1;
+	rc = luaota_v2_seal(&run->ch, json, json_len, payload, payload_len, out,
+			    cap, &len);
+	if (rc == 0)
+		rc = bufferevent_write(s->bev, out, len);
+	free(out);
+	return rc;
+}
+
+/* The same, for a JSON object built here; obj is released. */
+static int send_object(struct session *s, struct json_object *obj,
+		       const uint8_t *payload, size_t payload_len)
+{
+	int rc = obj != NULL ? send_record(s, obj, payload, payload_len) : -1;
+
+	json_object_put(obj);
+	return rc;
+}
+
+static struct json_object *new_reply(const char *action)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "v", json_object_new_int(2));
+	json_object_object_add(o, "a", json_object_new_string(action));
+	return o;
+}
+
+/*
+ * Config fields that travel encrypted (2.6.2): the WiFi password and
+ * anything named like a credential.
+ */
+static int is_secret_name(const char *name)
+{
+	static const char *const exact[] = { "spwd", "pwd", "password", "psk" };
+	static const char *const suffix[] = { "_pwd", "_password", "_psk",
+					      "_secret", "_token" };
+	size_t i, n = strlen(name), k;
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(name, exact[i]) == 0)
+			return 1;
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		k = strlen(suffix[i]);
+		if (n > k && strcmp(name + n - k, suffix[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* What one release is made of, before it gets its counter. */
+struct release {
+	struct json_object *files;   /* [{"n","len","h","act"}] */
+	struct json_object *del;     /* names to remove */
+	struct json_object *cfg;     /* clear config fields */
+	struct json_object *secret;  /* names of the encrypted fields */
+	struct json_object *secrets; /* name -> clear value (never sent) */
+	char *text;		     /* canonical manifest, once numbered */
+	char mh[HASH_HEX + 1];
+};
+
+static void release_free(struct release *r)
+{
+	json_object_put(r->files);
+	json_object_put(r->del);
+	json_object_put(r->cfg);
+	json_object_put(r->secret);
+	json_object_put(r->secrets);
+	free(r->text);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Numbers the release: its canonical bytes and their SHA-256. */
+static int release_number(struct release *r, int64_t rc)
+{
+	struct json_object *m = json_object_new_object();
+	uint8_t digest[LUAOTA_SHA256_LEN];
+	const char *text;
+	size_t len;
+
+	free(r->text);
+	r->text = NULL;
+	if (m == NULL)
+		return -1;
+	/* Key order is the canonical one: json-c keeps insertion order. */
+	json_object_object_add(m, "rc", json_object_new_int64(rc));
+	json_object_object_add(m, "files", json_object_get(r->files));
+	json_object_object_add(m, "del", json_object_get(r->del));
+	json_object_object_add(m, "cfg", json_object_get(r->cfg));
+	json_object_object_add(m, "secret", json_object_get(r->secret));
+	text = json_object_to_json_string_length(m, JSON_FLAGS, &len);
+	if (text != NULL && len <= LUAOTA_V2_MANIFEST_MAX &&
+	    (r->text = strdup(text)) != NULL &&
+	    luaota_sha256(r->text, len, digest) == 0)
+		luaota_hex(digest, sizeof(digest), r->mh);
+	json_object_put(m);
+	return r->text != NULL ? 0 : -1;
+}
+
+/* The name a file has on the device once installed. */
+static int installed_name(const struct plan_file *f, char *out, size_t len)
+{
+	return plan_device_name(f->name, f->action, out, len);
+}
+
+/* Whether name is in the list of installed names of files. */
+static int names_has(struct json_object *names, const char *name)
+{
+	size_t i, n = json_object_array_length(names);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(json_object_get_string(
+			       json_object_array_get_idx(names, i)),
+			   name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The deletions of the new release: whatever the previous release
+ * installed or deleted that the new one does not install.  Carrying the
+ * old deletions forward lets a device that skipped a release catch up.
+ */
+static int release_deletions(struct release *r, struct json_object *installed,
+			     const char *previous)
+{
+	struct json_object *old, *list;
+	const char *keys[] = { "files", "del" };
+	size_t k, i, n;
+	int rc = 0;
+
+	if (previous == NULL)
+		return 0;
+	if ((old = json_tokener_parse(previous)) == NULL)
+		return -1;
+	for (k = 0; k < 2 && rc == 0; k++) {
+		if (!json_object_object_get_ex(old, keys[k], &list) ||
+		    !json_object_is_type(list, json_type_array))
+			continue;
+		n = json_object_array_length(list);
+		for (i = 0; i < n; i++) {
+			struct json_object *e =
+			    json_object_array_get_idx(list, i);
+			const char *name = NULL;
+			char dev[PLAN_NAME_MAX + 8];
+
+			if (k == 0) {
+				const char *act, *src;
+				struct json_object *v;
+
+				if (!json_object_object_get_ex(e, "n", &v) ||
+				    (src = json_object_get_string(v)) == NULL)
+					continue;
+				act = string_field(e, "act");
+				if (plan_device_name(
+					src,
+					act != NULL && strcmp(act, "cm") == 0
+					    ? PLAN_CM
+					    : PLAN_DL,
+					dev, sizeof(dev)) != 0)
+					continue;
+				name = dev;
+			} else {
+				name = json_object_get_string(e);
+			}
+			if (name == NULL || names_has(installed, name) ||
+			    names_has(r->del, name))
+				continue;
+			if (json_object_array_length(r->del) >=
+			    LUAOTA_V2_FILES_MAX)
+				break; /* the oldest ones are gone by now */
+			json_object_array_add(r->del,
+					      json_object_new_string(name));
+		}
+	}
+	json_object_put(old);
+	return rc;
+}
+
+/*
+ * Builds the release body from the resolved manifest and the merged
+ * overrides.  Returns 0, or -1 with why set (something the operator must
+ * fix, or out of memory).
+ */
+static int release_build(struct release *r, struct v2_run *run,
+			 const char *overrides, const char *previous, char *why,
+			 size_t why_len)
+{
+	const struct plan_manifest *m = run->manifest;
+	struct json_object *installed = json_object_new_array(), *o = NULL;
+	size_t i, j;
+
+	r->files = json_object_new_array();
+	r->del = json_object_new_array();
+	r->cfg = json_object_new_object();
+	r->secret = json_object_new_array();
+	r->secrets = json_object_new_object();
+	if (installed == NULL || r->files == NULL || r->del == NULL ||
+	    r->cfg == NULL || r->secret == NULL || r->secrets == NULL)
+		goto oom;
+	if (m->nfiles > LUAOTA_V2_FILES_MAX) {
+		snprintf(why, why_len,
+			 "not sent: %zu files, a v2 release "
+			 "holds at most %d",
+			 m->nfiles, LUAOTA_V2_FILES_MAX);
+		goto fail;
+	}
+	run->files = calloc(m->nfiles + 1, sizeof(*run->files));
+	if (run->files == NULL)
+		goto oom;
+	for (i = 0; i < m->nfiles; i++) {
+		const struct plan_file *f = &m->files[i];
+		struct json_object *e = json_object_new_object();
+		char dev[PLAN_NAME_MAX + 8];
+
+		if (e == NULL)
+			goto oom;
+		json_object_object_add(e, "n", json_object_new_string(f->name));
+		json_object_object_add(e, "len",
+				       json_object_new_int64((int64_t)f->len));
+		json_object_object_add(e, "h", json_object_new_string(f->hash));
+		json_object_object_add(
+		    e, "act",
+		    json_object_new_string(f->action == PLAN_CM ? "cm" : "dl"));
+		json_object_array_add(r->files, e);
+		if (f->len > LUAOTA_V2_FILE_MAX) {
+			snprintf(why, why_len,
+				 "not sent: %s is %zu bytes, "
+				 "over the v2 limit of %lu",
+				 f->name, f->len, LUAOTA_V2_FILE_MAX);
+			goto fail;
+		}
+		if (installed_name(f, dev, sizeof(dev)) != 0) {
+			snprintf(why, why_len, "not sent: bad name %s",
+				 f->name);
+			goto fail;
+		}
+		json_object_array_add(installed, json_object_new_string(dev));
+		run->files[i].plan = f;
+		memcpy(run->files[i].stage, f->hash, STAGE_HEX);
+		/* The device stages by content: one content, one file. */
+		for (j = 0; j < i; j++)
+			if (strcmp(run->files[j].stage, run->files[i].stage) ==
+			    0) {
+				snprintf(why, why_len,
+					 "not sent: %s and %s "
+					 "have the same content, which a v2 "
+					 "release cannot hold",
+					 m->files[j].name, f->name);
+				goto fail;
+			}
+	}
+	run->nfiles = m->nfiles;
+	if (release_deletions(r, installed, previous) != 0)
+		goto oom;
+	if (overrides != NULL) {
+		if ((o = json_tokener_parse(overrides)) == NULL ||
+		    !json_object_is_type(o, json_type_object)) {
+			snprintf(why, why_len,
+				 "config overrides are not a JSON object");
+			goto fail;
+		}
+		json_object_object_foreach(o, key, val)
+		{
+			/* The device's own key never travels. */
+			if (strcmp(key, "key") == 0 || strcmp(key, "v") == 0)
+				continue;
+			if (!is_secret_name(key)) {
+				json_object_object_add(r->cfg, key,
+						       json_object_get(val));
+				continue;
+			}
+			if (!json_object_is_type(val, json_type_string) ||
+			    json_object_get_string_len(val) > SECRET_MAX) {
+				snprintf(why, why_len,
+					 "config field %s is secret: it must "
+					 "be a string of at most %d bytes",
+					 key, SECRET_MAX);
+				goto fail;
+			}
+			json_object_array_add(r->secret,
+					      json_object_new_string(key));
+			json_object_object_add(r->secrets, key,
+					       json_object_get(val));
+		}
+	}
+	json_object_put(o);
+	json_object_put(installed);
+	return 0;
+oom:
+	snprintf(why, why_len, "out of memory");
+fail:
+	json_object_put(o);
+	json_object_put(installed);
+	return -1;
+}
+
+/* The "sec" object: each secret XORed with its session key stream. */
+static struct json_object *sealed_secrets(struct v2_run *run,
+					  const struct release *r)
+{
+	struct json_object *sec = json_object_new_object();
+	uint8_t conf[LUAOTA_V2_KEY_LEN], buf[SECRET_MAX];
+	char hex[2 * SECRET_MAX + 1];
+
+	if (sec == NULL || luaota_v2_config_key(&luaota_crypto_openssl,
+						run->ch.key, conf) != 0) {
+		json_object_put(sec);
+		return NULL;
+	}
+	json_object_object_foreach(r->secrets, key, val)
+	{
+		size_t len = (size_t)json_object_get_string_len(val);
+
+		if (luaota_v2_secret_xor(
+			&luaota_crypto_openssl, conf, key, strlen(key),
+			(const uint8_t *)json_object_get_string(val), len,
+			buf) != 0) {
+			json_object_put(sec);
+			sec = NULL;
+			break;
+		}
+		luaota_v2_hex(buf, len, hex);
+		json_object_object_add(sec, key, json_object_new_string(hex));
+	}
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(conf, sizeof(conf));
+	return sec;
+}
+
+/*
+ * The chip's release for today's manifest: the newest issued one when
+ * its bytes are the same, else the next counter, recorded before it is
+ * sent.  0, or -1 with why set.
+ */
+static int release_pick(struct session *s, struct release *r,
+			const struct store_v2_release *latest, int have_latest,
+			int64_t device_rc, char *why, size_t why_len)
+{
+	struct daemon *d = s->daemon;
+	struct v2_run *run = s->v2;
+	struct store_v2_release add;
+	int64_t rc;
+
+	if (have_latest) {
+		if (release_number(r, latest->rc) != 0)
+			goto too_big;
+		if (strcmp(r->mh, latest->mh) == 0) {
+			run->rc = latest->rc;
+			return 0;
+		}
+	}
+	/* After a restore from backup the device may be ahead of us. */
+	rc = (have_latest ? latest->rc : 0);
+	if (device_rc > rc)
+		rc = device_rc;
+	rc++;
+	if (rc > (int64_t)UINT32_MAX) {
+		snprintf(why, why_len, "release counter exhausted");
+		return -1;
+	}
+	if (release_number(r, rc) != 0)
+		goto too_big;
+	add = (struct store_v2_release){
+		.rc = rc,
+		.manifest = r->text,
+		.issued = daemon_wall_ms() / 1000,
+	};
+	strlcpy(add.mh, r->mh, sizeof(add.mh));
+	if (store_v2_release_add(d->store, s->chip_id, &add) != 0) {
+		snprintf(why, why_len, "release %lld not recorded: %s",
+			 (long long)rc, store_errmsg(d->store));
+		return -1;
+	}
+	run->rc = rc;
+	return 0;
+too_big:
+	snprintf(why, why_len,
+		 "not sent: the manifest is over %d bytes (or out of memory)",
+		 LUAOTA_V2_MANIFEST_MAX);
+	return -1;
+}
+
+/* Resolves the chip's group into run->manifest and its merged overrides. */
+static int resolve(struct session *s, struct v2_run *run, char **overrides,
+		   int *lua_version, char *why, size_t why_len)
+{
+	struct daemon *d = s->daemon;
+	struct store_group group;
+	struct store_repo repo;
+	struct plan_want *wants;
+	struct plan_spec spec;
+	size_t i;
+	int rc = -1;
+
+	if (store_group_get_id(d->store, s->chip.group_id, &group) != 0) {
+		snprintf(why, why_len, "chip's group could not be read");
+		return -1;
+	}
+	if (store_repo_get_id(d->store, group.repo_id, &repo) != 0) {
+		store_group_free(&group);
+		snprintf(why, why_len, "group's repository could not be read");
+		return -1;
+	}
+	wants = calloc(group.nfiles + 1, sizeof(*wants));
+	if (wants == NULL)
+		goto oom;
+	for (i = 0; i < group.nfiles; i++) {
+		wants[i].name = group.files[i].name;
+		wants[i].action =
+		    group.files[i].action == STORE_ACTION_CM   ? PLAN_CM
+		    : group.files[i].action == STORE_ACTION_DL ? PLAN_DL
+							       : PLAN_AUTO;
+	}
+	*lua_version = group.lua_version ? group.lua_version : 51;
+	spec = (struct plan_spec){
+		.repo_path = repo.path,
+		.repo_ref = repo.ref,
+		.files = wants,
+		.nfiles = group.nfiles,
+		.lua_version = *lua_version,
+		/* The legacy size policy is for devices holding a file in
+		 * RAM; v2 streams files to flash. */
+		.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX,
+	};
+	if (plan_manifest_resolve(d->cache, &spec, &run->manifest) != 0)
+		goto oom;
+	strlcpy(s->revision, run->manifest->revision, sizeof(s->revision));
+	if (run->manifest->error != NULL) {
+		snprintf(why, why_len, "not sent: %s", run->manifest->error);
+		goto out;
+	}
+	if (plan_overrides_merge(group.config_json, s->chip.config_json,
+				 overrides) != 0) {
+		if (errno == ENOMEM)
+			goto oom;
+		snprintf(why, why_len,
+			 "config overrides are not a JSON object");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(why, why_len, "out of memory");
+out:
+	free(wants);
+	store_repo_free(&repo);
+	store_group_free(&group);
+	return rc;
+}
+
+/* "last" as the history shows it, when it says something went wrong. */
+static void note_last(struct session *s, const char *last)
+{
+	if (last == NULL || strcmp(last, "current") == 0 ||
+	    strcmp(last, "updated") == 0 || strcmp(last, "none") == 0)
+		return;
+	session_set_outcome(s, s->outcome, "previous boot: %s", last);
+}
+
+/* Marks the chip as speaking v2: from now on its legacy HI is refused. */
+static void mark_v2_seen(struct session *s)
+{
+	struct log_fields f;
+
+	if (s->chip.v2_seen)
+		return;
+	if (store_chip_v2_seen(s->daemon->store, s->chip_id) == 0) {
+		s->chip.v2_seen = 1;
+		return;
+	}
+	f = session_fields(s);
+	log_session(LOG_LEVEL_WARN, &f,
+		    "event=inventory-write-failed what=v2_seen error=\"%s\"",
+		    store_errmsg(s->daemon->store));
+}
+
+/* Verifies the HELLO's tag and fields; 0, or -1 when s was closed. */
+static int hello_check(struct session *s, const struct luaota_record *rec,
+		       struct json_object *obj, uint8_t chip_key[32])
+{
+	struct daemon *d = s->daemon;
+	struct v2_run *run = s->v2;
+	uint8_t hello_key[LUAOTA_V2_KEY_LEN];
+	const char *id = string_field(obj, "id");
+	int rc;
+
+	if (id == NULL || luaota_chipid_normalize(LUAOTA_JSON_STRING, id,
+						  strlen(id), s->chip_id) != 0)
+		return reject(s, "v2 HELLO has no usable chip id");
+	rc = store_chip_get(d->store, s->chip_id, &s->chip);
+	if (rc == STORE_NOTFOUND)
+		return reject(s, "unknown chip");
+	if (rc != 0) {
+		session_set_outcome(s, STORE_OUTCOME_FAILED,
+				    "inventory unavailable: %s",
+				    store_errmsg(d->store));
+		session_close(s, "inventory unavailable");
+		return -1;
+	}
+	s->chip_loaded = 1;
+	if (s->chip.v2_key == NULL ||
+	    luaota_v2_unhex(s->chip.v2_key, strlen(s->chip.v2_key), chip_key,
+			    LUAOTA_V2_KEY_LEN) != 0)
+		return reject(s, "v2 HELLO from a chip without a v2 key");
+	if (luaota_v2_hello_key(&luaota_crypto_openssl, chip_key, hello_key) !=
+	    0)
+		return fail(s, "crypto failure");
+	luaota_v2_channel_init(&run->ch, &luaota_crypto_openssl, hello_key,
+			       LUAOTA_V2_DIR_SERVER);
+	explicit_bzero(hello_key, sizeof(hello_key));
+	if (luaota_v2_open(&run->ch, rec) != 0)
+		return reject(s, "bad tag");
+	if (!s->chip.enabled)
+		return reject(s, "chip disabled");
+	return 0;
+}
+
+int v2_hello(struct session *s, const struct luaota_record *rec,
+	     struct json_object *obj)
+{
+	struct daemon *d = s->daemon;
+	struct v2_run *run;
+	struct release r = { 0 };
+	struct store_v2_release latest = { 0 };
+	uint8_t chip_key[LUAOTA_V2_KEY_LEN], nd[LUAOTA_V2_NONCE_LEN],
+	    ns[LUAOTA_V2_NONCE_LEN], sess[LUAOTA_V2_KEY_LEN];
+	char nd_hex[2 * LUAOTA_V2_NONCE_LEN + 1], ns_hex[sizeof(nd_hex)];
+	char why[512], *overrides = NULL;
+	const char *mh, *last, *lua;
+	int64_t version, device_rc, free_bytes, rx, win;
+	int have_latest, lua_version, rc = -1;
+	struct json_object *reply, *staged;
+	int64_t wait_ms = d->conf.reply_timeout_ms > LUAOTA_V2_CHUNK_MS
+			      ? d->conf.reply_timeout_ms
+			      : LUAOTA_V2_CHUNK_MS;
+	struct timeval reply_tv = {
+		.tv_sec = wait_ms / 1000,
+		.tv_usec = (wait_ms % 1000) * 1000,
+	};
+	struct timeval deadline = {
+		.tv_sec = d->conf.v2_session_deadline_ms / 1000,
+		.tv_usec = (d->conf.v2_session_deadline_ms % 1000) * 1000,
+	};
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return fail(s, "out of memory");
+	s->v2 = run;
+	{
+		const char *a = string_field(obj, "a");
+
+		if (int_field(obj, "v", 2, 2, &version) != 0 || a == NULL ||
+		    strcmp(a, "hello") != 0)
+			return reject(s, "malformed v2 HELLO: not a hello");
+	}
+	if (hello_check(s, rec, obj, chip_key) != 0)
+		return -1;
+	mh = hex_field(obj, "mh", HASH_HEX, NULL);
+	last = string_field(obj, "last");
+	lua = string_field(obj, "lua");
+	if (hex_field(obj, "nd", 2 * LUAOTA_V2_NONCE_LEN, nd) == NULL ||
+	    int_field(obj, "rc", 0, UINT32_MAX, &device_rc) != 0 ||
+	    mh == NULL || last == NULL || strlen(last) > LAST_MAX ||
+	    lua == NULL ||
+	    int_field(obj, "free", 0, INT64_MAX, &free_bytes) != 0 ||
+	    int_field(obj, "rx", 1, INT64_MAX, &rx) != 0 ||
+	    int_field(obj, "win", 1, INT64_MAX, &win) != 0 ||
+	    (json_object_object_get_ex(obj, "staged", &staged) &&
+	     !json_object_is_type(staged, json_type_array))) {
+		explicit_bzero(chip_key, sizeof(chip_key));
+		return reject(s, "malformed v2 HELLO");
+	}
+	d->stats.checkins++;
+	note_last(s, last);
+	bufferevent_set_timeouts(s->bev, &reply_tv, &reply_tv);
+	evtimer_add(s->deadline, &deadline);
+	run->chunk =
+	    (uint32_t)(rx < LUAOTA_V2_CHUNK_MAX ? rx : LUAOTA_V2_CHUNK_MAX);
+	run->win =
+	    (uint32_t)(win < LUAOTA_V2_WINDOW_MAX ? win : LUAOTA_V2_WINDOW_MAX);
+
+	/* The session key: both nonces, fresh for this connection. */
+	if (luaota_crypto_openssl.random(luaota_crypto_openssl.ctx, ns,
+					 sizeof(ns)) != 0 ||
+	    luaota_v2_session_key(&luaota_crypto_openssl, chip_key, nd, ns,
+				  sess) != 0) {
+		explicit_bzero(chip_key, sizeof(chip_key));
+		return fail(s, "crypto failure");
+	}
+	explicit_bzero(chip_key, sizeof(chip_key));
+	luaota_v2_channel_rekey(&run->ch, sess);
+	explicit_bzero(sess, sizeof(sess));
+	luaota_v2_hex(nd, sizeof(nd), nd_hex);
+	luaota_v2_hex(ns, sizeof(ns), ns_hex);
+
+	if (resolve(s, run, &overrides, &lua_version, why, sizeof(why)) != 0) {
+		rc = fail(s, "%s", why);
+		goto out;
+	}
+	if (strcmp(lua, lua_version == 53 ? "5.3" : "5.1") != 0) {
+		rc = fail(s,
+			  "not sent: the device runs Lua %.8s, the group "
+			  "is checked for %s",
+			  lua, lua_version == 53 ? "5.3" : "5.1");
+		goto out;
+	}
+	have_latest = store_v2_release_latest(d->store, s->chip_id, &latest);
+	if (have_latest != 0 && have_latest != STORE_NOTFOUND) {
+		rc = fail(s, "inventory unavailable: %s",
+			  store_errmsg(d->store));
+		goto out;
+	}
+	have_latest = have_latest == 0;
+	if (release_build(&r, run, overrides,
+			  have_latest ? latest.manifest : NULL, why,
+			  sizeof(why)) != 0 ||
+	    release_pick(s, &r, &latest, have_latest, device_rc, why,
+			 sizeof(why)) != 0) {
+		rc = fail(s, "%s", why);
+		goto out;
+	}
+	strlcpy(run->mh, r.mh, sizeof(run->mh));
+
+	if (device_rc == run->rc && strcmp(mh, run->mh) == 0) {
+		reply = new_reply("current");
+		if (reply != NULL) {
+			json_object_object_add(reply, "ns",
+					       json_object_new_string(ns_hex));
+			json_object_object_add(reply, "nd",
+					       json_object_new_string(nd_hex));
+			json_object_object_add(reply, "rc",
+					       json_object_new_int64(run->rc));
+		}
+		if (send_object(s, reply, NULL, 0) != 0) {
+			rc = fail(s, "could not queue current");
+			goto out;
+		}
+		mark_v2_seen(s);
+		session_set_outcome(s, STORE_OUTCOME_CURRENT,
+				    s->reason != NULL ? "%s" : NULL, s->reason);
+		session_set_state(s, SESSION_FLUSH);
+		rc = 0;
+		goto out;
+	}
+
+	/* An update: the history row is opened before anything is sent. */
+	session_chip_seen(s);
+	session_open_history(s);
+	reply = new_reply("manifest");
+	if (reply != NULL) {
+		struct json_object *sec = sealed_secrets(run, &r);
+
+		json_object_object_add(reply, "ns",
+				       json_object_new_string(ns_hex));
+		json_object_object_add(reply, "nd",
+				       json_object_new_string(nd_hex));
+		json_object_object_add(reply, "chunk",
+				       json_object_new_int64(run->chunk));
+		json_object_object_add(reply, "win",
+				       json_object_new_int64(run->win));
+		json_object_object_add(reply, "sec", sec);
+		json_object_object_add(
+		    reply, "data",
+		    json_object_new_int64((int64_t)strlen(r.text)));
+		if (sec == NULL) {
+			json_object_put(reply);
+			reply = NULL;
+		}
+	}
+	if (send_object(s, reply, (const uint8_t *)r.text, strlen(r.text)) !=
+	    0) {
+		rc = fail(s, "could not queue the manifest (secret config "
+			     "values too long for one record?)");
+		goto out;
+	}
+	{
+		struct log_fields f = session_fields(s);
+
+		log_session(LOG_LEVEL_INFO, &f,
+			    "event=v2-manifest rc=%lld device_rc=%lld "
+			    "files=%zu",
+			    (long long)run->rc, (long long)device_rc,
+			    run->nfiles);
+	}
+	run->phase = V2_SENT_MANIFEST;
+	session_set_state(s, SESSION_REPLY);
+	rc = 0;
+out:
+	release_free(&r);
+	store_v2_release_free(&latest);
+	free(overrides);
+	return rc;
+}
+
+/* Answers one "get" with exactly the bytes it names. */
+static int serve_get(struct session *s, struct json_object *obj)
+{
+	struct v2_run *run = s->v2;
+	const char *h = hex_field(obj, "h", STAGE_HEX, NULL);
+	struct json_object *reply;
+	struct v2_file *file = NULL;
+	int64_t off, len;
+	size_t i;
+
+	if (h == NULL || int_field(obj, "off", 0, INT64_MAX, &off) != 0 ||
+	    int_field(obj, "len", 1, run->chunk, &len) != 0)
+		return fail(s, "malformed get");
+	for (i = 0; i < run->nfiles && file == NULL; i++)
+		if (strcmp(run->files[i].stage, h) == 0)
+			file = &run->files[i];
+	if (file == NULL)
+		return fail(s, "get for a file not in release %lld",
+			    (long long)run->rc);
+	if ((uint64_t)off > file->plan->len ||
+	    (uint64_t)len > file->plan->len - (uint64_t)off)
+		return fail(s, "get beyond the end of %s", file->plan->name);
+	reply = new_reply("chunk");
+	if (reply != NULL) {
+		json_object_object_add(reply, "h", json_object_new_string(h));
+		json_object_object_add(reply, "off",
+				       json_object_new_int64(off));
+		json_object_object_add(reply, "data",
+				       json_object_new_int64(len));
+	}
+	if (send_object(s, reply, file->plan->data + off, (size_t)len) != 0)
+		return fail(s, "could not queue a chunk");
+	s->bytes_sent += len;
+	if ((uint64_t)(off + len) == file->plan->len && !file->counted) {
+		struct store_session_file row = {
+			.name = (char *)file->plan->name,
+			.action =
+			    (char *)(file->plan->action == PLAN_CM ? "cm"
+								   : "dl"),
+			.bytes = (int64_t)file->plan->len,
+			.result = (char *)"OK",
+			.lcsize = -1,
+		};
+
+		file->counted = 1;
+		s->files_sent++;
+		session_file_row(s, &row);
+	}
+	return 0;
+}
+
+/* The device's "s" reply: ok, refused or committed. */
+static int device_status(struct session *s, struct json_object *obj,
+			 const char *status)
+{
+	struct v2_run *run = s->v2;
+	const char *why;
+	int64_t rc;
+
+	if (strcmp(status, "refused") == 0) {
+		why = string_field(obj, "why");
+		return fail(s, "device refused release %lld: %.64s",
+			    (long long)run->rc, why != NULL ? why : "?");
+	}
+	if (run->phase == V2_SENT_MANIFEST && strcmp(status, "ok") == 0) {
+		run->phase = V2_SERVING;
+		return 0;
+	}
+	if (run->phase == V2_SENT_COMMIT && strcmp(status, "committed") == 0) {
+		const char *mh = string_field(obj, "mh");
+
+		if (int_field(obj, "rc", 0, UINT32_MAX, &rc) != 0 ||
+		    rc != run->rc || mh == NULL || strcmp(mh, run->mh) != 0)
+			return fail(s, "device committed something else");
+		mark_v2_seen(s);
+		session_set_outcome(s, STORE_OUTCOME_UPDATED,
+				    s->reason != NULL ? "%s" : NULL, s->reason);
+		session_close(s, "committed");
+		return -1;
+	}
+	return fail(s, "unexpected status %.32s", status);
+}
+
+int v2_record(struct session *s, const struct luaota_record *rec,
+	      struct json_object *obj)
+{
+	struct v2_run *run = s->v2;
+	const char *a, *status;
+	int64_t version;
+
+	if (luaota_v2_open(&run->ch, rec) != 0)
+		return fail(s, "record failed its tag");
+	if (int_field(obj, "v", 2, 2, &version) != 0)
+		return fail(s, "record without v:2");
+	if ((status = string_field(obj, "s")) != NULL)
+		return device_status(s, obj, status);
+	a = string_field(obj, "a");
+	if (a != NULL && run->phase == V2_SERVING) {
+		if (strcmp(a, "get") == 0)
+			return serve_get(s, obj);
+		if (strcmp(a, "staged") == 0) {
+			struct json_object *reply = new_reply("commit");
+
+			if (reply != NULL)
+				json_object_object_add(
+				    reply, "rc",
+				    json_object_new_int64(run->rc));
+			if (send_object(s, reply, NULL, 0) != 0)
+				return fail(s, "could not queue commit");
+			run->phase = V2_SENT_COMMIT;
+			return 0;
+		}
+	}
+	return fail(s, "unexpected record %.32s", a != NULL ? a : "?");
+}
