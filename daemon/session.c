@@ -2,6 +2,8 @@
 #include "session.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -365,6 +367,10 @@ static void detect_version(struct session *s, const uint8_t *buf, size_t len)
 		return;
 	}
 	s->version = LUAOTA_PROTO_V2;
+	/* Chunks go out back to back: Nagle's algorithm would hold each
+	 * partial segment until the previous one is ACKed. */
+	setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
+		   &(int){ 1 }, sizeof(int));
 	/* Device records carry no payload in v2. */
 	luaota_frame_init(&s->framer, LUAOTA_V2_HEADER_MAX, 0, 0);
 	luaota_frame_set_tag_len(&s->framer, LUAOTA_V2_TAG_LEN);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -75,6 +76,9 @@ static int try_connect(struct luaota_tcp *t, const struct addrinfo *ai,
 			return -1;
 		}
 	}
+	/* Each send is one whole record: v2 pipelines small requests, which
+	 * Nagle's algorithm would hold back until the previous one is ACKed. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	t->fd = fd;
 	note_peer(t, ai->ai_addr);
 	return 0;
