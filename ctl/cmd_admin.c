@@ -16,7 +16,6 @@
 #include <json-c/json.h>
 
 #include "cmd_repo.h"
-#include "daemon/limits.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 
@@ -465,8 +464,9 @@ static void check_group(struct check_ctx *c, struct plan_cache *cache,
 		.files = wants,
 		.nfiles = g->nfiles,
 		.lua_version = g->lua_version ? g->lua_version : 51,
-		.max_file_size = g->max_file_size > 0 ? g->max_file_size
-						      : LUAOTAD_MAX_FILE_SIZE,
+		.max_file_size = g->max_file_size > 0
+				     ? g->max_file_size
+				     : PLAN_DEFAULT_MAX_FILE_SIZE,
 	};
 	if (plan_manifest_resolve(cache, &spec, &m) != 0)
 		problem(c, "group %s: %s", g->name, strerror(errno));

@@ -44,6 +44,7 @@ static const struct option add_options[] = {
 enum {
 	OPT_STALE = 'S',
 	OPT_FAILING = 'F',
+	OPT_SILENT_FOR = 'T',
 };
 
 static const struct option list_options[] = {
@@ -51,6 +52,7 @@ static const struct option list_options[] = {
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "stale", required_argument, NULL, OPT_STALE },
 	{ "failing", no_argument, NULL, OPT_FAILING },
+	{ "silent-for", required_argument, NULL, OPT_SILENT_FOR },
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
@@ -235,9 +237,12 @@ static struct json_object *json_time(int64_t seconds)
 
 /* Which chips list shows, and where JSON rows go. */
 struct list_filter {
-	const char *group;   /* NULL: every group */
-	int64_t seen_before; /* 0: any; else last seen before (or never) */
-	int failing;	     /* last outcome failed, rejected, interrupted */
+	const char *group; /* NULL: every group */
+	/* Only chips never seen or last seen before seen_before: last_seen
+	 * moves only on a verified check-in, so these are the silent ones. */
+	int silent;
+	int64_t seen_before;
+	int failing; /* last outcome failed, rejected, interrupted */
 	struct json_object *array;
 };
 
@@ -252,7 +257,8 @@ static int list_wanted(const struct list_filter *f, const struct store_chip *c)
 {
 	if (f->group != NULL && strcmp(c->group_name, f->group) != 0)
 		return 0;
-	if (f->seen_before != 0 && c->last_seen >= f->seen_before)
+	/* Never seen (0) counts as silent, however far back the cutoff. */
+	if (f->silent && c->last_seen != 0 && c->last_seen >= f->seen_before)
 		return 0;
 	return !f->failing || outcome_failing(c->last_outcome);
 }
@@ -322,20 +328,34 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 {
 	int json = ctl_arg_has(args, OPT_JSON);
 	const char *stale = ctl_arg_get(args, OPT_STALE);
+	const char *silent_for = ctl_arg_get(args, OPT_SILENT_FOR);
 	struct list_filter filter = {
 		.group = ctl_arg_get(args, OPT_GROUP),
 		.failing = ctl_arg_has(args, OPT_FAILING),
 	};
 	struct json_object *array = NULL;
 	struct store *st;
-	int64_t days;
+	int64_t days, seconds;
 	int rc = CTL_EXIT_ERROR;
 
+	if (stale != NULL && silent_for != NULL)
+		return ctl_usage_error(ctl, "--stale and --silent-for are the "
+					    "same filter: give one");
 	if (stale != NULL) {
 		if (ctl_parse_int(stale, 0, 100000, &days) != 0)
 			return ctl_usage_error(ctl, "bad --stale '%s' (days)",
 					       stale);
+		filter.silent = 1;
 		filter.seen_before = (int64_t)time(NULL) - days * 86400;
+	}
+	if (silent_for != NULL) {
+		if (ctl_parse_duration(silent_for, &seconds) != 0)
+			return ctl_usage_error(ctl,
+					       "bad --silent-for '%s' (a "
+					       "duration: 90s, 30m, 12h, 7d)",
+					       silent_for);
+		filter.silent = 1;
+		filter.seen_before = (int64_t)time(NULL) - seconds;
 	}
 	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		return CTL_EXIT_ERROR;
@@ -384,10 +404,13 @@ const struct ctl_cmd cmd_add_entry = {
 
 const struct ctl_cmd cmd_list_entry = {
 	.name = "list",
-	.usage = "[--group NAME] [--stale DAYS] [--failing] [--json]",
+	.usage = "[--group NAME] [--silent-for DURATION | --stale DAYS] "
+		 "[--failing] [--json]",
 	.summary = "list the chips: group, enabled, last seen, last outcome; "
-		   "--stale: not seen for DAYS days (or never), --failing: "
-		   "last check-in failed, rejected or interrupted",
+		   "--silent-for: no verified check-in for DURATION (90s, "
+		   "30m, 12h, 7d) or never, --stale DAYS: --silent-for "
+		   "DAYSd, --failing: last check-in failed, rejected or "
+		   "interrupted",
 	.optstring = "h",
 	.options = list_options,
 	.min_args = 0,

@@ -125,29 +125,42 @@ void ctl_cell(const char *text, int width)
 	free(shown);
 }
 
+int ctl_parse_duration(const char *text, int64_t *seconds)
+{
+	size_t len = strlen(text);
+	int64_t n, unit;
+	char num[32];
+
+	if (len < 2 || len >= sizeof(num) ||
+	    strchr("smhd", text[len - 1]) == NULL)
+		return -1;
+	memcpy(num, text, len - 1);
+	num[len - 1] = '\0';
+	unit = text[len - 1] == 's'   ? 1
+	       : text[len - 1] == 'm' ? 60
+	       : text[len - 1] == 'h' ? 3600
+				      : 86400;
+	/* Bounded so that n * unit, and now minus it, cannot overflow. */
+	if (ctl_parse_int(num, 0, INT64_MAX / 86400, &n) != 0)
+		return -1;
+	*seconds = n * unit;
+	return 0;
+}
+
 int ctl_parse_time(const char *text, int64_t *out)
 {
 	static const char *const formats[] = {
 		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
 		"%Y-%m-%dT%H:%M",     "%Y-%m-%d",
 	};
-	size_t len = strlen(text), i;
-	int64_t n, unit;
+	size_t i;
+	int64_t age;
 	struct tm tm;
-	char num[32];
 	const char *end;
 
-	if (len >= 2 && len < sizeof(num) && strchr("smhd", text[len - 1])) {
-		memcpy(num, text, len - 1);
-		num[len - 1] = '\0';
-		unit = text[len - 1] == 's'   ? 1
-		       : text[len - 1] == 'm' ? 60
-		       : text[len - 1] == 'h' ? 3600
-					      : 86400;
-		if (ctl_parse_int(num, 0, INT64_MAX / 86400, &n) == 0) {
-			*out = (int64_t)time(NULL) - n * unit;
-			return 0;
-		}
+	if (ctl_parse_duration(text, &age) == 0) {
+		*out = (int64_t)time(NULL) - age;
+		return 0;
 	}
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 		memset(&tm, 0, sizeof(tm));

@@ -81,9 +81,15 @@ struct store *ctl_open_store(const struct ctl *ctl, int flags);
 void ctl_format_time(int64_t seconds, char *buf, size_t size);
 
 /*
+ * Parses a duration: a whole number of seconds, minutes, hours or days
+ * ("90s", "30m", "12h", "7d") into seconds; 0, or -1 when it is none.
+ */
+int ctl_parse_duration(const char *text, int64_t *seconds);
+
+/*
  * Parses a point in time: ISO 8601 UTC ("2026-01-31", "2026-01-31T12:00",
- * "2026-01-31T12:00:00Z") or an age before now ("90s", "30m", "12h",
- * "7d") into Unix seconds; 0, or -1 when it is neither.
+ * "2026-01-31T12:00:00Z") or a duration before now (ctl_parse_duration)
+ * into Unix seconds; 0, or -1 when it is neither.
  */
 int ctl_parse_time(const char *text, int64_t *out);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/limits.h"
+#include "plan/defaults.h"
 #include "proto/protocol.h"
 
 /* The spec the daemon builds for a group (daemon/legacy.c plan_update). */
@@ -31,8 +31,9 @@ static int group_spec(const struct store_group *g, const struct store_repo *r,
 		.files = *wants,
 		.nfiles = g->nfiles,
 		.lua_version = g->lua_version ? g->lua_version : 51,
-		.max_file_size = g->max_file_size > 0 ? g->max_file_size
-						      : LUAOTAD_MAX_FILE_SIZE,
+		.max_file_size = g->max_file_size > 0
+				     ? g->max_file_size
+				     : PLAN_DEFAULT_MAX_FILE_SIZE,
 	};
 	return 0;
 }
@@ -71,7 +72,7 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->session_max = LUAOTAD_SESSION_MAX_BYTES;
+	out->session_max = PLAN_DEFAULT_SESSION_MAX_BYTES;
 	if (store_group_get_id(st, chip->group_id, &group) != 0 ||
 	    store_repo_get_id(st, group.repo_id, &repo) != 0) {
 		snprintf(err, err_len, "%s", store_errmsg(st));

@@ -5,6 +5,8 @@
 #ifndef LUAOTAD_LIMITS_H
 #define LUAOTAD_LIMITS_H
 
+#include "plan/defaults.h" /* the defaults luaotactl previews with */
+
 #define LUAOTAD_CONFIG_FILE "/etc/luaota/luaotad.conf"
 #define LUAOTAD_DATABASE "/var/lib/luaota/luaota.db"
 
@@ -20,7 +22,7 @@
 /* Hard end of any connection, whatever it is doing. */
 #define LUAOTAD_SESSION_DEADLINE_MS 28000
 /* Payload bytes one session may send; 0: limited by time only. */
-#define LUAOTAD_SESSION_MAX_BYTES 0
+#define LUAOTAD_SESSION_MAX_BYTES PLAN_DEFAULT_SESSION_MAX_BYTES
 
 #define LUAOTAD_MAX_CONNECTIONS 4096
 #define LUAOTAD_MAX_PER_ADDRESS 64
@@ -29,7 +31,7 @@
 #define LUAOTAD_MAX_RECORD 4096
 
 /* Legacy devices hold a whole file in RAM: refuse larger ones. */
-#define LUAOTAD_MAX_FILE_SIZE 16384
+#define LUAOTAD_MAX_FILE_SIZE PLAN_DEFAULT_MAX_FILE_SIZE
 
 /* SQLite lock wait: a CLI holding the lock must not stall the loop. */
 #define LUAOTAD_BUSY_TIMEOUT_MS 100

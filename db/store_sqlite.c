@@ -411,6 +411,40 @@ static int grow(struct store *st, void **items, size_t *cap, size_t n,
 	return 0;
 }
 
+/* Reads the current row of a list query into row (zeroed beforehand). */
+typedef int (*row_reader)(struct store *st, sqlite3_stmt *s, void *row);
+
+/*
+ * Steps the bound list query s to its end, appending one element of size
+ * bytes per row to *items (*n of them; empty on entry), each zeroed and
+ * then filled by read_row; resets s.  On failure the rows read so far,
+ * the last perhaps half filled, stay for the caller's free function.
+ */
+static int read_list(struct store *st, sqlite3_stmt *s, const char *what,
+		     row_reader read_row, size_t size, void **items, size_t *n)
+{
+	size_t cap = 0;
+	void *row;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = grow(st, items, &cap, *n, size)) != 0)
+			goto fail;
+		row = (char *)*items + *n * size;
+		memset(row, 0, size);
+		(*n)++;
+		if ((rc = read_row(st, s, row)) != 0)
+			goto fail;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, what);
+	return 0;
+fail:
+	sqlite3_reset(s);
+	return rc;
+}
+
 static int user_version(struct store *st, int *version)
 {
 	sqlite3_stmt *s = stmt(st, ST_USER_VERSION);
@@ -762,9 +796,11 @@ int store_repo_add(struct store *st, const char *name, const char *path,
 	return rc;
 }
 
-/* Reads the current row of a REPO_COLUMNS query into out. */
-static int repo_read(struct store *st, sqlite3_stmt *s, struct store_repo *out)
+/* Reads the current row of a REPO_COLUMNS query into a struct store_repo. */
+static int repo_read(struct store *st, sqlite3_stmt *s, void *row)
 {
+	struct store_repo *out = row;
+
 	out->id = sqlite3_column_int64(s, 0);
 	if (column_text(st, s, 1, &out->name) != 0 ||
 	    column_text(st, s, 2, &out->path) != 0 ||
@@ -904,39 +940,31 @@ fail:
 	return rc;
 }
 
+/* Reads one ST_GROUP_FILES row into a struct store_group_file. */
+static int group_file_read(struct store *st, sqlite3_stmt *s, void *row)
+{
+	struct store_group_file *f = row;
+	char *action;
+
+	if (column_text(st, s, 0, &f->name) != 0 ||
+	    column_text(st, s, 1, &action) != 0)
+		return -1;
+	f->action = action_parse(action);
+	free(action);
+	return 0;
+}
+
 /* Reads a group's file list into out. */
 static int group_files_read(struct store *st, struct store_group *out)
 {
 	sqlite3_stmt *s = stmt(st, ST_GROUP_FILES);
-	size_t cap = 0;
-	char *action;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, out->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_group_file *f;
-
-		if (grow(st, (void **)&out->files, &cap, out->nfiles,
-			 sizeof(*out->files)) != 0)
-			goto fail;
-		f = &out->files[out->nfiles];
-		memset(f, 0, sizeof(*f));
-		out->nfiles++;
-		if (column_text(st, s, 0, &f->name) != 0 ||
-		    column_text(st, s, 1, &action) != 0)
-			goto fail;
-		f->action = action_parse(action);
-		free(action);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return sql_error(st, rc, "reading group files");
-	return 0;
-fail:
-	sqlite3_reset(s);
-	return -1;
+	return read_list(st, s, "reading group files", group_file_read,
+			 sizeof(*out->files), (void **)&out->files,
+			 &out->nfiles);
 }
 
 /* Runs a bound GROUP_COLUMNS query, then reads the group's files. */
@@ -1263,11 +1291,20 @@ int store_chip_seen(struct store *st, const char *id, const char *addr,
 
 /* Held files. */
 
+/* Reads one ST_HELD_GET row into a struct store_held_file. */
+static int held_read(struct store *st, sqlite3_stmt *s, void *row)
+{
+	struct store_held_file *f = row;
+
+	if (column_text(st, s, 0, &f->name) != 0 ||
+	    column_text(st, s, 1, &f->token) != 0)
+		return -1;
+	return 0;
+}
+
 int store_held_get(struct store *st, const char *id,
 		   struct store_held_file **out, size_t *n)
 {
-	struct store_held_file *files = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *s = stmt(st, ST_HELD_GET);
 	int rc;
 
@@ -1276,27 +1313,14 @@ int store_held_get(struct store *st, const char *id,
 	if (s == NULL)
 		return -1;
 	bind_text(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&files, &cap, count, sizeof(*files)) != 0)
-			goto fail;
-		memset(&files[count], 0, sizeof(files[count]));
-		count++;
-		if (column_text(st, s, 0, &files[count - 1].name) != 0 ||
-		    column_text(st, s, 1, &files[count - 1].token) != 0)
-			goto fail;
+	rc = read_list(st, s, "reading held files", held_read, sizeof(**out),
+		       (void **)out, n);
+	if (rc != 0) {
+		store_held_free(*out, *n);
+		*out = NULL;
+		*n = 0;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_held_free(files, count);
-		return sql_error(st, rc, "reading held files");
-	}
-	*out = files;
-	*n = count;
-	return 0;
-fail:
-	sqlite3_reset(s);
-	store_held_free(files, count);
-	return -1;
+	return rc;
 }
 
 void store_held_free(struct store_held_file *files, size_t n)
@@ -1548,10 +1572,10 @@ fail:
 	return rc;
 }
 
-/* Reads the current row of a SESSION_COLUMNS query into out. */
-static int session_read(struct store *st, sqlite3_stmt *s,
-			struct store_session *out)
+/* Reads the current row of a SESSION_COLUMNS query into a store_session. */
+static int session_read(struct store *st, sqlite3_stmt *s, void *row)
 {
+	struct store_session *out = row;
 	char *outcome = NULL;
 
 	out->id = sqlite3_column_int64(s, 0);
@@ -1570,13 +1594,25 @@ static int session_read(struct store *st, sqlite3_stmt *s,
 	return 0;
 }
 
+/* Runs a bound SESSION_COLUMNS query into an array. */
+static int session_rows(struct store *st, sqlite3_stmt *s,
+			struct store_session **out, size_t *n)
+{
+	int rc = read_list(st, s, "listing sessions", session_read,
+			   sizeof(**out), (void **)out, n);
+
+	if (rc != 0) {
+		store_session_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int store_session_list(struct store *st, const char *chip_id, int limit,
 		       struct store_session **out, size_t *n)
 {
-	struct store_session *rows = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *s;
-	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -1588,26 +1624,7 @@ int store_session_list(struct store *st, const char *chip_id, int limit,
 		bind_text(s, 1, chip_id);
 	/* LIMIT -1: no limit. */
 	sqlite3_bind_int(s, chip_id != NULL ? 2 : 1, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
-			goto fail;
-		memset(&rows[count], 0, sizeof(rows[count]));
-		count++;
-		if (session_read(st, s, &rows[count - 1]) != 0)
-			goto fail;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_session_list_free(rows, count);
-		return sql_error(st, rc, "listing sessions");
-	}
-	*out = rows;
-	*n = count;
-	return 0;
-fail:
-	sqlite3_reset(s);
-	store_session_list_free(rows, count);
-	return -1;
+	return session_rows(st, s, out, n);
 }
 
 void store_session_list_free(struct store_session *s, size_t n)
@@ -1623,38 +1640,31 @@ void store_session_list_free(struct store_session *s, size_t n)
 	free(s);
 }
 
+/* Reads one ST_SESSION_FILES row into a struct store_session_file. */
+static int session_file_read(struct store *st, sqlite3_stmt *s, void *row)
+{
+	struct store_session_file *f = row;
+
+	f->bytes = sqlite3_column_int64(s, 2);
+	f->lcsize = sqlite3_column_int64(s, 4);
+	if (column_text(st, s, 0, &f->name) != 0 ||
+	    column_text(st, s, 1, &f->action) != 0 ||
+	    column_text(st, s, 3, &f->result) != 0)
+		return -1;
+	return 0;
+}
+
 /* Reads the per-file rows of a session known to exist into rows. */
 static int session_files_read(struct store *st, int64_t session_id,
 			      struct store_session_file **rows, size_t *count)
 {
 	sqlite3_stmt *s = stmt(st, ST_SESSION_FILES);
-	size_t cap = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, session_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_session_file *f;
-
-		if (grow(st, (void **)rows, &cap, *count, sizeof(**rows)) != 0)
-			goto fail;
-		f = &(*rows)[(*count)++];
-		memset(f, 0, sizeof(*f));
-		f->bytes = sqlite3_column_int64(s, 2);
-		f->lcsize = sqlite3_column_int64(s, 4);
-		if (column_text(st, s, 0, &f->name) != 0 ||
-		    column_text(st, s, 1, &f->action) != 0 ||
-		    column_text(st, s, 3, &f->result) != 0)
-			goto fail;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return sql_error(st, rc, "reading session files");
-	return 0;
-fail:
-	sqlite3_reset(s);
-	return -1;
+	return read_list(st, s, "reading session files", session_file_read,
+			 sizeof(**rows), (void **)rows, count);
 }
 
 int store_session_files(struct store *st, int64_t session_id,
@@ -1797,11 +1807,19 @@ fail:
 	return rc;
 }
 
+/* Reads an id (column 0) into an int64_t. */
+static int id_read(struct store *st, sqlite3_stmt *s, void *row)
+{
+	(void)st;
+	*(int64_t *)row = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int store_group_list(struct store *st, struct store_group **out, size_t *n)
 {
 	struct store_group *groups = NULL;
 	int64_t *ids = NULL;
-	size_t count = 0, cap = 0, i;
+	size_t count = 0, i;
 	sqlite3_stmt *s;
 	int rc, own;
 
@@ -1811,20 +1829,9 @@ int store_group_list(struct store *st, struct store_group **out, size_t *n)
 		return rc;
 	if ((s = stmt(st, ST_GROUP_ALL)) == NULL)
 		return tx_read_end(st, own, -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&ids, &cap, count, sizeof(*ids)) != 0) {
-			sqlite3_reset(s);
-			rc = -1;
-			goto done;
-		}
-		ids[count++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = sql_error(st, rc, "listing groups");
+	if ((rc = read_list(st, s, "listing groups", id_read, sizeof(*ids),
+			    (void **)&ids, &count)) != 0)
 		goto done;
-	}
-	rc = 0;
 	if ((groups = calloc(count + 1, sizeof(*groups))) == NULL) {
 		rc = set_error(st, -1, "out of memory");
 		goto done;
@@ -1904,8 +1911,6 @@ fail:
 
 int store_repo_list(struct store *st, struct store_repo **out, size_t *n)
 {
-	struct store_repo *repos = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *s = stmt(st, ST_REPO_ALL);
 	int rc;
 
@@ -1913,26 +1918,14 @@ int store_repo_list(struct store *st, struct store_repo **out, size_t *n)
 	*n = 0;
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&repos, &cap, count, sizeof(*repos)) != 0)
-			goto fail;
-		memset(&repos[count], 0, sizeof(repos[count]));
-		if (repo_read(st, s, &repos[count]) != 0)
-			goto fail;
-		count++;
+	rc = read_list(st, s, "listing repositories", repo_read, sizeof(**out),
+		       (void **)out, n);
+	if (rc != 0) {
+		store_repo_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_repo_list_free(repos, count);
-		return sql_error(st, rc, "listing repositories");
-	}
-	*out = repos;
-	*n = count;
-	return 0;
-fail:
-	sqlite3_reset(s);
-	store_repo_list_free(repos, count);
-	return -1;
+	return rc;
 }
 
 void store_repo_list_free(struct store_repo *r, size_t n)
@@ -2043,10 +2036,7 @@ void store_session_free(struct store_session *s)
 int store_session_query(struct store *st, const struct store_session_filter *f,
 			struct store_session **out, size_t *n)
 {
-	struct store_session *rows = NULL;
-	size_t count = 0, cap = 0;
 	sqlite3_stmt *s = stmt(st, ST_SESSION_QUERY);
-	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -2056,26 +2046,7 @@ int store_session_query(struct store *st, const struct store_session_filter *f,
 	sqlite3_bind_int64(s, 2, f->since_ms);
 	sqlite3_bind_int(s, 3, f->failed_only ? 1 : 0);
 	sqlite3_bind_int(s, 4, f->limit > 0 ? f->limit : -1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
-			goto fail;
-		memset(&rows[count], 0, sizeof(rows[count]));
-		count++;
-		if (session_read(st, s, &rows[count - 1]) != 0)
-			goto fail;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_session_list_free(rows, count);
-		return sql_error(st, rc, "listing sessions");
-	}
-	*out = rows;
-	*n = count;
-	return 0;
-fail:
-	sqlite3_reset(s);
-	store_session_list_free(rows, count);
-	return -1;
+	return session_rows(st, s, out, n);
 }
 
 int store_integrity_check(struct store *st, char **report)
@@ -2172,9 +2143,11 @@ int store_pull_add(struct store *st, const char *chip_id, const char *name,
 	return 0;
 }
 
-/* Reads the current row of a PULL_COLUMNS query (data column 8). */
-static int pull_read(struct store *st, sqlite3_stmt *s, struct store_pull *out)
+/* Reads the current row of a PULL_COLUMNS query (data column 8) into a
+ * struct store_pull. */
+static int pull_read(struct store *st, sqlite3_stmt *s, void *row)
 {
+	struct store_pull *out = row;
 	const void *blob;
 
 	memset(out, 0, sizeof(*out));
@@ -2204,31 +2177,15 @@ static int pull_read(struct store *st, sqlite3_stmt *s, struct store_pull *out)
 static int pull_rows(struct store *st, sqlite3_stmt *s, struct store_pull **out,
 		     size_t *n)
 {
-	struct store_pull *rows = NULL;
-	size_t count = 0, cap = 0;
-	int rc;
+	int rc = read_list(st, s, "listing pulls", pull_read, sizeof(**out),
+			   (void **)out, n);
 
-	*out = NULL;
-	*n = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (grow(st, (void **)&rows, &cap, count, sizeof(*rows)) != 0)
-			goto fail;
-		count++;
-		if (pull_read(st, s, &rows[count - 1]) != 0)
-			goto fail;
+	if (rc != 0) {
+		store_pull_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_pull_list_free(rows, count);
-		return sql_error(st, rc, "listing pulls");
-	}
-	*out = rows;
-	*n = count;
-	return 0;
-fail:
-	sqlite3_reset(s);
-	store_pull_list_free(rows, count);
-	return -1;
+	return rc;
 }
 
 int store_pull_pending(struct store *st, const char *chip_id,

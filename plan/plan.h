@@ -18,6 +18,7 @@
 
 #include "plan/cache.h"
 #include "plan/decide.h"
+#include "plan/defaults.h"
 #include "plan/diff.h"
 #include "plan/luacheck.h"
 #include "plan/manifest.h"

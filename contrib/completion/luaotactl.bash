@@ -69,7 +69,8 @@ _luaotactl()
 		return
 		;;
 	-w | --wait | --secret | --label | --files | --action | --config | \
-		--max-file-size | --ref | --since | --limit | --stale)
+		--max-file-size | --ref | --since | --limit | --stale | \
+		--silent-for)
 		return
 		;;
 	esac
@@ -84,7 +85,7 @@ _luaotactl()
 	local opts=""
 	case $cmd in
 	add) opts="--group --secret --label" ;;
-	list) opts="--group --stale --failing --json" ;;
+	list) opts="--group --silent-for --stale --failing --json" ;;
 	show) opts="--json" ;;
 	set)
 		if ((nargs == 0)); then

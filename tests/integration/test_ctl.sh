@@ -2,9 +2,11 @@
 # luaotactl end to end: runs the built binary against a database in a
 # temporary directory and checks exit codes, stdout and stderr of the
 # success and error paths, human and --json output.  Prints TAP.
-#   test_ctl.sh PATH/TO/luaotactl
+#   test_ctl.sh PATH/TO/luaotactl PATH/TO/chip_seen
+# chip_seen notes a check-in through the store, as the daemon does.
 set -u
 ctl=$1
+chip_seen=$2
 # A tmpfs when there is one: every command commits, with fsync.
 tmp=${TMPDIR:-/tmp}
 [ -w /dev/shm ] && tmp=/dev/shm
@@ -347,6 +349,44 @@ sql "UPDATE chips SET last_seen = CAST(strftime('%s','now') AS INTEGER)
 run 0 "list --stale" list --stale 1 --json
 json_ok "list --stale: old or never seen" '[c["id"] for c in d] == ["11223344", "42"]'
 run 2 "list --stale with a bad number" list --stale soon
+run 0 "list --stale, further back than any clock" list --stale 100000 --json
+json_ok "list --stale: a chip never seen is always stale" '[c["id"] for c in d] == ["11223344"]'
+
+# list --silent-for: no verified check-in for a while.  last_seen is
+# written by the store call the daemon makes once a check-in verified.
+now=$(date +%s)
+"$chip_seen" "$db" 42 $((now - 7200)) 2>"$work/err" &&
+	"$chip_seen" "$db" esp-kitchen $((now - 600)) 2>>"$work/err" &&
+	pass "check-ins noted through the store" ||
+	fail "chip_seen failed"
+run 0 "list --silent-for 1h" list --silent-for 1h --json
+json_ok "--silent-for 1h: silent for two hours, and never seen" '[c["id"] for c in d] == ["11223344", "42"]'
+json_ok "--silent-for: last seen, null when never" 'd[0]["last_seen"] is None and d[1]["last_seen"].endswith("Z") and d[1]["last_address"] == "192.0.2.1"'
+run 0 "list --silent-for 5m" list --silent-for 5m --json
+json_ok "--silent-for 5m: seen ten minutes ago is silent too" '[c["id"] for c in d] == ["11223344", "42", "esp-kitchen"]'
+run 0 "list --silent-for 3h" list --silent-for 3h --json
+json_ok "--silent-for 3h: only the chip never seen" '[c["id"] for c in d] == ["11223344"]'
+run 0 "list --silent-for 1d, human" list --silent-for 1d
+out_has "LAST SEEN"
+out_has "11223344"
+out_has "never"
+out_lacks "esp-kitchen"
+run 0 "list --silent-for in seconds" list --silent-for 3000s --json
+json_ok "--silent-for 3000s" '[c["id"] for c in d] == ["11223344", "42"]'
+run 0 "list --silent-for in minutes, one group" list --silent-for 90m \
+	--group h --json
+json_ok "--silent-for with --group" '[c["id"] for c in d] == ["42"]'
+run 0 "list --silent-for, further back than any clock" list \
+	--silent-for 100000000000000d --json
+json_ok "--silent-for: a chip never seen is always silent" '[c["id"] for c in d] == ["11223344"]'
+run 2 "list --silent-for without a unit" list --silent-for 7
+err_has "luaotactl: list: bad --silent-for '7'"
+run 2 "list --silent-for, negative" list --silent-for -1h
+run 2 "list --silent-for, unknown unit" list --silent-for 2w
+run 2 "list --silent-for, too long" list --silent-for 200000000000000d
+run 2 "list --silent-for without a value" list --silent-for
+run 2 "list --silent-for with --stale" list --silent-for 1d --stale 1
+err_has "give one"
 
 # diff and reprovision.
 run 0 "diff" diff 42

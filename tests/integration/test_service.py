@@ -536,6 +536,28 @@ class OperatorsGuide(ServiceCase):
         self.assertIn("current", history)
 
 
+    def test_silent_chips(self):
+        """A chip is silent until the daemon accepts a check-in from it; a
+        rejected one does not count."""
+        silent = self.block("luaotactl list --silent-for ")
+        self.run_block(self.block("luaotactl group add greenhouse "))
+        self.ctl("add", "24681357", "--group", "greenhouse", "--secret",
+                 "right-secret")
+        before = self.run_block(silent).stdout
+        self.assertIn("13572468", before)
+        self.assertIn("24681357", before)
+        self.assertIn("never", before)
+        self.start()
+        first = self.run_block(self.block("mkdir -p /srv/luaota/sim-"),
+                               ok=False)
+        self.assertEqual(first.returncode, harness.DEVICE_REBOOTED,
+                         first.stdout + first.stderr)
+        self.boot(self.flash("impostor"), "24681357", "wrong-secret")
+        self.assertEqual(self.history("24681357")[0]["outcome"], "rejected")
+        after = self.run_block(silent).stdout
+        self.assertNotIn("13572468", after)
+        self.assertIn("24681357", after)
+
     def provision(self):
         """The guide's registration and a first boot."""
         self.run_block(self.block("luaotactl group add greenhouse "))
