@@ -286,6 +286,38 @@ static void duplicates_exist(void **state)
 #define V2_KEY                                                                 \
 	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
+/* A chip's newest release comes back; a counter is never taken twice, and
+ * the releases go with their chip. */
+static void v2_releases_per_chip(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_v2_release r = { .rc = 1, .manifest = "{\"rc\":1}" }, out;
+
+	populate(fx);
+	memset(r.mh, 'a', 64);
+	r.mh[64] = '\0';
+	assert_int_equal(
+	    store_chip_add_v2(fx->st, "c2", "g", SECRET, NULL, V2_KEY), 0);
+	assert_int_equal(store_v2_release_latest(fx->st, "c2", &out),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_v2_release_add(fx->st, "c2", &r), 0);
+	r.rc = 2;
+	r.manifest = "{\"rc\":2}";
+	r.mh[0] = 'b';
+	assert_int_equal(store_v2_release_add(fx->st, "c2", &r), 0);
+	assert_int_equal(store_v2_release_add(fx->st, "c2", &r), STORE_EXISTS);
+	assert_int_equal(store_v2_release_add(fx->st, "nochip", &r),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_v2_release_latest(fx->st, "c2", &out), 0);
+	assert_int_equal(out.rc, 2);
+	assert_string_equal(out.mh, r.mh);
+	assert_string_equal(out.manifest, "{\"rc\":2}");
+	store_v2_release_free(&out);
+	assert_int_equal(store_chip_remove(fx->st, "c2"), 0);
+	assert_int_equal(store_v2_release_latest(fx->st, "c2", &out),
+			 STORE_NOTFOUND);
+}
+
 /* A v2 chip keeps its key apart from its legacy secret; the downgrade
  * flag is set only for v2 chips, once, and read back. */
 static void v2_chip_key_and_downgrade_flag(void **state)
@@ -1093,6 +1125,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(group_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(duplicates_exist, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(v2_releases_per_chip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(v2_chip_key_and_downgrade_flag,
 						setup, teardown),
