@@ -5,8 +5,11 @@
  * inputs get past authentication.
  *
  * Input: lines.  A line starting with '#' is sent as raw bytes (payloads,
- * garbage), one starting with '!' raw with its newline; any other line is
- * a JSON header, sent signed with its newline.
+ * garbage), one starting with '!' raw with its newline, one starting with
+ * '~' as a protocol v2 record of the v2 chip, tagged by the harness (under
+ * K_hello for the first, then under the session key derived from the
+ * nonces of the HELLO and of the server's first reply); any other line is
+ * a legacy JSON header, sent signed with its newline.
  * The daemon's answers are read and dropped; lock-step is kept by running
  * the event loop after each line.
  */
@@ -31,15 +34,28 @@
 #include "plan/plan.h"
 #include "proto/crypto_openssl.h"
 #include "proto/sig.h"
+#include "proto/v2.h"
 #include "scratch.h"
 
 #define CHIP "13572468"
 #define SECRET "fuzz-chip-secret"
+#define V2_CHIP "24681357"
+#define V2_KEY                                                                 \
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct daemon d;
 static char dir[200];
+
+/* The v2 conversation of the current input, as the device sees it. */
+static struct {
+	struct luaota_v2_channel ch;
+	uint8_t key[LUAOTA_V2_KEY_LEN];
+	uint8_t nd[LUAOTA_V2_NONCE_LEN];
+	int started; /* the HELLO went out */
+	int keyed;   /* the session key is in force */
+} v2;
 
 /* The run's directory goes at exit: replays run in every build. */
 static void cleanup(void)
@@ -114,7 +130,11 @@ static void setup(void)
 	d.store = store_open(db, STORE_CREATE);
 	if (d.store == NULL || store_repo_add(d.store, "r", repo, NULL) != 0 ||
 	    store_group_add(d.store, &g) != 0 ||
-	    store_chip_add(d.store, CHIP, "g", SECRET, NULL) != 0)
+	    store_chip_add(d.store, CHIP, "g", SECRET, NULL) != 0 ||
+	    store_chip_add_v2(d.store, V2_CHIP, "g", SECRET, NULL, V2_KEY) !=
+		0 ||
+	    luaota_v2_unhex(V2_KEY, strlen(V2_KEY), v2.key, sizeof(v2.key)) !=
+		0)
 		abort();
 	store_set_busy_timeout(d.store, 1000);
 	d.cache = plan_cache_new();
@@ -125,23 +145,83 @@ static void setup(void)
 		abort();
 }
 
+/* The hex nonce after key (e.g. "\"ns\":\"") in text, decoded; 0 or -1. */
+static int find_nonce(const char *text, size_t len, const char *key,
+		      uint8_t out[LUAOTA_V2_NONCE_LEN])
+{
+	const char *at = memmem(text, len, key, strlen(key));
+	size_t off;
+
+	if (at == NULL)
+		return -1;
+	off = (size_t)(at - text) + strlen(key);
+	if (off + 2 * LUAOTA_V2_NONCE_LEN > len)
+		return -1;
+	return luaota_v2_unhex(text + off, 2 * LUAOTA_V2_NONCE_LEN, out,
+			       LUAOTA_V2_NONCE_LEN);
+}
+
+/* The server's first v2 reply carries its nonce: derive the session key. */
+static void v2_rekey(const char *reply, size_t len)
+{
+	uint8_t ns[LUAOTA_V2_NONCE_LEN], sess[LUAOTA_V2_KEY_LEN];
+
+	if (!v2.started || v2.keyed ||
+	    find_nonce(reply, len, "\"ns\":\"", ns) != 0 ||
+	    luaota_v2_session_key(&luaota_crypto_openssl, v2.key, v2.nd, ns,
+				  sess) != 0)
+		return;
+	luaota_v2_channel_rekey(&v2.ch, sess);
+	v2.keyed = 1;
+}
+
 /* Runs the loop until it is idle, and drops what the daemon sent. */
 static void settle(int peer)
 {
-	char sink[4096];
+	char sink[16384];
+	ssize_t n;
 	int i;
 
 	for (i = 0; i < 8; i++) {
 		event_base_loop(d.base, EVLOOP_NONBLOCK);
-		while (read(peer, sink, sizeof(sink)) > 0)
-			;
+		while ((n = read(peer, sink, sizeof(sink))) > 0)
+			v2_rekey(sink, (size_t)n);
 	}
+}
+
+/* A v2 record of the v2 chip, tagged as its device would. */
+static void send_v2(int peer, const uint8_t *json, size_t len)
+{
+	uint8_t out[LUAOTA_V2_HEADER_MAX * 2];
+	uint8_t hello[LUAOTA_V2_KEY_LEN];
+	size_t n;
+
+	if (!v2.started) {
+		if (luaota_v2_hello_key(&luaota_crypto_openssl, v2.key,
+					hello) != 0)
+			return;
+		luaota_v2_channel_init(&v2.ch, &luaota_crypto_openssl, hello,
+				       LUAOTA_V2_DIR_DEVICE);
+		memset(v2.nd, 0, sizeof(v2.nd));
+		find_nonce((const char *)json, len, "\"nd\":\"", v2.nd);
+		v2.started = 1;
+	}
+	if (memchr(json, '\n', len) != NULL ||
+	    luaota_v2_seal(&v2.ch, (const char *)json, len, NULL, 0, out,
+			   sizeof(out), &n) != 0)
+		return;
+	if (write(peer, out, n) < 0)
+		return;
 }
 
 static void send_line(int peer, const uint8_t *line, size_t len)
 {
 	char sig[LUAOTA_SIG_LEN + 1];
 
+	if (len > 0 && line[0] == '~') {
+		send_v2(peer, line + 1, len - 1);
+		return;
+	}
 	if (len > 0 && (line[0] == '#' || line[0] == '!')) {
 		if (write(peer, line + 1, len - 1) < 0 ||
 		    (line[0] == '!' && write(peer, "\n", 1) < 0))
@@ -165,6 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (d.base == NULL)
 		setup();
+	memset(&v2.ch, 0, sizeof(v2.ch));
+	v2.started = v2.keyed = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
 		return 0;
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);

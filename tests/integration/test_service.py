@@ -5,6 +5,7 @@ The Installed cases run only when scripts/check-package has installed the
 Debian packages (LUAOTA_INSTALLED=1); the meson run reports them skipped."""
 
 import grp
+import json
 import os
 import pwd
 import re
@@ -535,6 +536,24 @@ class OperatorsGuide(ServiceCase):
         self.assertIn("updated", history)
         self.assertIn("current", history)
 
+
+    def test_v2_chip(self):
+        self.run_block(self.block("luaotactl group add greenhouse "))
+        self.run_block(self.block("mkdir -p /srv/luaota/sim-24681357"))
+        self.start()
+        boot = self.block("luaota-device --flash /srv/luaota/sim-24681357")
+        first = self.run_block(boot, ok=False)
+        self.assertEqual(first.returncode, harness.DEVICE_REBOOTED,
+                         first.stdout + first.stderr)
+        flash = os.path.join(self.dir, "sim-24681357")
+        with open(os.path.join(flash, "luaOTA%2Fconfig.json")) as fp:
+            config = json.load(fp)
+        self.assertEqual(config["spwd"], "wifi-password")
+        second = self.run_block(boot, ok=False)
+        self.assertEqual(second.returncode, harness.DEVICE_APP_STARTED,
+                         second.stdout + second.stderr)
+        self.assertEqual([r["outcome"] for r in self.history("24681357")],
+                         ["current", "updated"])
 
     def test_silent_chips(self):
         """A chip is silent until the daemon accepts a check-in from it; a
