@@ -477,6 +477,22 @@ static int chip_remove(struct ctl *ctl, const struct ctl_args *args)
 	return rc;
 }
 
+/* A v2 chip's pending release, as JSON (for show). */
+static struct json_object *pending_v2_json(const struct ctl_preview *p)
+{
+	struct json_object *o = json_object_new_object();
+	const char *error =
+	    p->manifest->error ? p->manifest->error : p->release_error;
+
+	json_object_object_add(o, "error", json_text(error));
+	json_object_object_add(o, "current",
+			       json_object_new_boolean(p->current));
+	json_object_object_add(
+	    o, "release",
+	    error == NULL ? json_object_new_int64(p->release.rc) : NULL);
+	return o;
+}
+
 /* The pending changes of a preview, as JSON (for show). */
 static struct json_object *pending_json(const struct ctl_preview *p)
 {
@@ -500,6 +516,15 @@ static struct json_object *pending_json(const struct ctl_preview *p)
 	json_object_object_add(o, "bytes",
 			       json_object_new_int64((int64_t)p->steps.bytes));
 	return o;
+}
+
+/* A time as show prints it (static buffer: one use per statement). */
+static const char *when(int64_t t)
+{
+	static char text[32];
+
+	ctl_format_time(t, text, sizeof(text));
+	return text;
 }
 
 static void show_time(const char *title, int64_t t)
@@ -555,9 +580,28 @@ static int chip_show(struct ctl *ctl, const struct ctl_args *args)
 			    hf, held[i].name,
 			    json_object_new_string(held[i].token));
 		json_object_object_add(o, "held", hf);
+		if (c.protocol == LUAOTA_PROTO_V2) {
+			struct json_object *r = json_object_new_object();
+
+			json_object_object_add(
+			    r, "rc",
+			    previewed && p.latest_rc > 0
+				? json_object_new_int64(p.latest_rc)
+				: NULL);
+			json_object_object_add(
+			    r, "issued",
+			    previewed && p.latest_rc > 0
+				? json_object_new_string(when(p.latest_issued))
+				: NULL);
+			json_object_object_add(o, "release", r);
+			json_object_object_add(
+			    o, "legacy_refused",
+			    json_object_new_boolean(c.v2_seen));
+		}
 		json_object_object_add(o, "pending",
-				       previewed ? pending_json(&p)
-						 : json_object_new_string(err));
+				       !previewed ? json_object_new_string(err)
+				       : p.v2	  ? pending_v2_json(&p)
+						  : pending_json(&p));
 		printf("%s\n", json_object_to_json_string_ext(
 				   o, JSON_C_TO_STRING_PRETTY |
 					  JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -566,6 +610,17 @@ static int chip_show(struct ctl *ctl, const struct ctl_args *args)
 		printf("%-14s%s\n", "label:", c.label ? c.label : "-");
 		printf("%-14s%s\n", "group:", c.group_name);
 		printf("%-14s%s\n", "enabled:", c.enabled ? "yes" : "no");
+		printf("%-14s%s\n", "protocol:",
+		       c.protocol != LUAOTA_PROTO_V2 ? "legacy"
+		       : c.v2_seen ? "v2 (legacy check-ins refused)"
+				   : "v2 (legacy check-ins still served)");
+		if (c.protocol == LUAOTA_PROTO_V2 && previewed &&
+		    p.latest_rc > 0)
+			printf("%-14s%lld (issued %s)\n",
+			       "release:", (long long)p.latest_rc,
+			       when(p.latest_issued));
+		else if (c.protocol == LUAOTA_PROTO_V2)
+			printf("%-14s%s\n", "release:", "none yet");
 		printf("%-14s", "manifest:");
 		for (i = 0; i < g.nfiles; i++)
 			printf("%s%s", i ? "," : "", g.files[i].name);
@@ -588,6 +643,14 @@ static int chip_show(struct ctl *ctl, const struct ctl_args *args)
 			printf("unknown: %s\n", err);
 		else if (p.manifest->error != NULL)
 			printf("nothing can be sent: %s\n", p.manifest->error);
+		else if (p.v2 && p.release_error != NULL)
+			printf("nothing can be sent: %s\n", p.release_error);
+		else if (p.v2 && p.current)
+			printf("none (release %lld holds today's files)\n",
+			       (long long)p.release.rc);
+		else if (p.v2)
+			printf("release %lld at the next boot (see diff)\n",
+			       (long long)p.release.rc);
 		else if (p.current)
 			printf("none (current)\n");
 		else

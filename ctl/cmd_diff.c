@@ -145,6 +145,78 @@ static void preview_human(const struct store_chip *c,
 	       p->fits ? "yes" : "no, continues over several boots");
 }
 
+/* A v2 chip: the release its next boot gets; the device fetches only the
+ * files whose hash it lacks, so there are no per-file steps here. */
+static struct json_object *preview_v2_json(const struct store_chip *c,
+					   const struct ctl_preview *p)
+{
+	struct json_object *o = json_object_new_object();
+	const char *error =
+	    p->manifest->error ? p->manifest->error : p->release_error;
+
+	json_object_object_add(o, "chip", json_object_new_string(c->id));
+	json_object_object_add(o, "group",
+			       json_object_new_string(c->group_name));
+	json_object_object_add(o, "protocol", json_object_new_int(2));
+	json_object_object_add(o, "revision",
+			       json_object_new_string(p->manifest->revision));
+	json_object_object_add(o, "error",
+			       error ? json_object_new_string(error) : NULL);
+	json_object_object_add(o, "current",
+			       json_object_new_boolean(p->current));
+	json_object_object_add(o, "latest_release",
+			       json_object_new_int64(p->latest_rc));
+	json_object_object_add(
+	    o, "release",
+	    error == NULL ? json_object_new_int64(p->release.rc) : NULL);
+	json_object_object_add(
+	    o, "manifest",
+	    error == NULL ? json_tokener_parse(p->release.text) : NULL);
+	return o;
+}
+
+static void preview_v2_human(const struct store_chip *c,
+			     const struct ctl_preview *p)
+{
+	const struct plan_manifest *m = p->manifest;
+	struct json_object *del = p->release.del;
+	size_t i, bytes = 0;
+
+	printf("chip %s (group %s, revision %s, protocol v2)\n", c->id,
+	       c->group_name, m->revision);
+	if (m->error != NULL || p->release_error != NULL) {
+		printf("  nothing can be sent: %s\n",
+		       m->error ? m->error : p->release_error);
+		return;
+	}
+	if (p->current) {
+		printf("  current: release %lld holds today's files\n",
+		       (long long)p->release.rc);
+		return;
+	}
+	printf("  release  %lld (the chip's newest is %lld); the device "
+	       "fetches the files it lacks\n",
+	       (long long)p->release.rc, (long long)p->latest_rc);
+	for (i = 0; i < m->nfiles; i++) {
+		printf("  file     %-31s  %s  %zu bytes  sha256 %.16s\n",
+		       m->files[i].name, action_text(m->files[i].action),
+		       m->files[i].len, m->files[i].hash);
+		bytes += m->files[i].len;
+	}
+	for (i = 0; i < json_object_array_length(del); i++)
+		printf(
+		    "  delete   %s\n",
+		    json_object_get_string(json_object_array_get_idx(del, i)));
+	printf("  config   %s", json_object_to_json_string_ext(
+				    p->release.cfg, JSON_C_TO_STRING_PLAIN));
+	if (json_object_array_length(p->release.secret) > 0)
+		printf(" + encrypted %s",
+		       json_object_to_json_string_ext(p->release.secret,
+						      JSON_C_TO_STRING_PLAIN));
+	printf("\n  total    %zu file%s, %zu bytes at most\n", m->nfiles,
+	       m->nfiles == 1 ? "" : "s", bytes);
+}
+
 static int diff_chip(const struct store_chip *c, void *arg)
 {
 	struct walk *w = arg;
@@ -159,10 +231,13 @@ static int diff_chip(const struct store_chip *c, void *arg)
 		w->failures++;
 		return 0;
 	}
-	if (p.manifest->error != NULL)
+	if (p.manifest->error != NULL || p.release_error != NULL)
 		w->failures++;
 	if (w->array != NULL)
-		json_object_array_add(w->array, preview_json(c, &p));
+		json_object_array_add(w->array, p.v2 ? preview_v2_json(c, &p)
+						     : preview_json(c, &p));
+	else if (p.v2)
+		preview_v2_human(c, &p);
 	else
 		preview_human(c, &p);
 	ctl_preview_free(&p);

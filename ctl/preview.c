@@ -58,6 +58,38 @@ static int64_t count_records(const struct ctl_preview *p)
 	return records + 1; /* restart */
 }
 
+/*
+ * A v2 chip's next release, assuming the device holds the newest one
+ * issued: the same counter when the bytes are the same (current), else
+ * the next.  0, or -1 with err set (the store).
+ */
+static int preview_v2(struct store *st, const struct store_chip *chip,
+		      struct ctl_preview *out, char *err, size_t err_len)
+{
+	struct store_v2_release latest = { 0 };
+	char why[512];
+	int rc, is_new;
+
+	rc = store_v2_release_latest(st, chip->id, &latest);
+	if (rc != 0 && rc != STORE_NOTFOUND) {
+		snprintf(err, err_len, "%s", store_errmsg(st));
+		return -1;
+	}
+	out->latest_rc = rc == 0 ? latest.rc : 0;
+	out->latest_issued = rc == 0 ? latest.issued : 0;
+	if (plan_release_build(&out->release, out->manifest, out->overrides,
+			       latest.manifest, why, sizeof(why)) != 0 ||
+	    plan_release_pick(&out->release, out->latest_rc,
+			      rc == 0 ? latest.mh : NULL, out->latest_rc,
+			      &is_new, why, sizeof(why)) != 0) {
+		out->release_error = strdup(why);
+		is_new = 1;
+	}
+	out->current = !is_new;
+	store_v2_release_free(&latest);
+	return 0;
+}
+
 int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 		     const struct store_chip *chip, struct ctl_preview *out,
 		     char *err, size_t err_len)
@@ -78,8 +110,15 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 		snprintf(err, err_len, "%s", store_errmsg(st));
 		goto done;
 	}
-	if (group_spec(&group, &repo, &wants, &spec) != 0 ||
-	    plan_manifest_resolve(cache, &spec, &out->manifest) != 0) {
+	out->v2 = chip->protocol == LUAOTA_PROTO_V2;
+	if (group_spec(&group, &repo, &wants, &spec) != 0) {
+		snprintf(err, err_len, "%s", strerror(errno));
+		goto done;
+	}
+	/* v2 streams files to flash: the legacy size policy is not its. */
+	if (out->v2)
+		spec.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX;
+	if (plan_manifest_resolve(cache, &spec, &out->manifest) != 0) {
 		snprintf(err, err_len, "%s", strerror(errno));
 		goto done;
 	}
@@ -93,6 +132,10 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	rc = 0;
 	if (out->manifest->error != NULL)
 		goto done;
+	if (out->v2) {
+		rc = preview_v2(st, chip, out, err, err_len);
+		goto done;
+	}
 	plan_chk(out->manifest, out->overrides, out->target_chk);
 	/* The device reports what we gave it, as far as we know. */
 	out->current = plan_is_current(out->target_chk, chip->chk, chip->chk);
@@ -138,5 +181,7 @@ void ctl_preview_free(struct ctl_preview *p)
 	plan_manifest_free(p->manifest);
 	plan_steps_free(&p->steps);
 	free(p->overrides);
+	plan_release_free(&p->release);
+	free(p->release_error);
 	memset(p, 0, sizeof(*p));
 }

@@ -21,6 +21,12 @@ struct ctl_preview {
 	int64_t records;     /* command records the update takes */
 	int64_t session_max; /* the daemon's byte cap per session (0: none) */
 	int fits;	     /* within one session's byte cap */
+	/* Protocol v2 chips (no steps: the device fetches what it lacks). */
+	int v2;
+	struct plan_release release; /* the release the next boot gets */
+	int64_t latest_rc;	     /* newest release issued, 0: none */
+	int64_t latest_issued;	     /* when, seconds since the epoch */
+	char *release_error;	     /* why no release can be sent, or NULL */
 };
 
 /*

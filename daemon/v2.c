@@ -21,10 +21,9 @@
 #include "session.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define HASH_HEX (2 * LUAOTA_SHA256_LEN)
-#define STAGE_HEX 16 /* hash prefix naming a staged file */
-#define LAST_MAX 64  /* longest "last" we keep for the history */
-#define SECRET_MAX 255
+
+#define LAST_MAX 64    /* longest "last" we keep for the history */
+#define SECRET_MAX 255 /* bytes of one secret config value */
 
 enum v2_phase {
 	V2_SENT_MANIFEST, /* waiting for "ok" or "refused" */
@@ -35,8 +34,8 @@ enum v2_phase {
 /* One file of the release, as the device asks for it. */
 struct v2_file {
 	const struct plan_file *plan; /* bytes and hash, owned by manifest */
-	char stage[STAGE_HEX + 1];    /* first 16 hex of the hash */
-	int counted;		      /* its last byte went out */
+	char stage[PLAN_RELEASE_STAGE_HEX + 1]; /* first 16 hex of the hash */
+	int counted;				/* its last byte went out */
 };
 
 struct v2_run {
@@ -47,7 +46,7 @@ struct v2_run {
 	size_t nfiles;
 	uint32_t chunk, win;
 	int64_t rc;
-	char mh[HASH_HEX + 1];
+	char mh[PLAN_HASH_HEX + 1];
 };
 
 void v2_run_free(struct v2_run *run)
@@ -199,278 +198,9 @@ static struct json_object *new_reply(const char *action)
 	return o;
 }
 
-/*
- * Config fields that travel encrypted (2.6.2): the WiFi password and
- * anything named like a credential.
- */
-static int is_secret_name(const char *name)
-{
-	static const char *const exact[] = { "spwd", "pwd", "password", "psk" };
-	static const char *const suffix[] = { "_pwd", "_password", "_psk",
-					      "_secret", "_token" };
-	size_t i, n = strlen(name), k;
-
-	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcmp(name, exact[i]) == 0)
-			return 1;
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		k = strlen(suffix[i]);
-		if (n > k && strcmp(name + n - k, suffix[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* What one release is made of, before it gets its counter. */
-struct release {
-	struct json_object *files;   /* [{"n","len","h","act"}] */
-	struct json_object *del;     /* names to remove */
-	struct json_object *cfg;     /* clear config fields */
-	struct json_object *secret;  /* names of the encrypted fields */
-	struct json_object *secrets; /* name -> clear value (never sent) */
-	char *text;		     /* canonical manifest, once numbered */
-	char mh[HASH_HEX + 1];
-};
-
-static void release_free(struct release *r)
-{
-	json_object_put(r->files);
-	json_object_put(r->del);
-	json_object_put(r->cfg);
-	json_object_put(r->secret);
-	json_object_put(r->secrets);
-	free(r->text);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Numbers the release: its canonical bytes and their SHA-256. */
-static int release_number(struct release *r, int64_t rc)
-{
-	struct json_object *m = json_object_new_object();
-	uint8_t digest[LUAOTA_SHA256_LEN];
-	const char *text;
-	size_t len;
-
-	free(r->text);
-	r->text = NULL;
-	if (m == NULL)
-		return -1;
-	/* Key order is the canonical one: json-c keeps insertion order. */
-	json_object_object_add(m, "rc", json_object_new_int64(rc));
-	json_object_object_add(m, "files", json_object_get(r->files));
-	json_object_object_add(m, "del", json_object_get(r->del));
-	json_object_object_add(m, "cfg", json_object_get(r->cfg));
-	json_object_object_add(m, "secret", json_object_get(r->secret));
-	text = json_object_to_json_string_length(m, JSON_FLAGS, &len);
-	if (text != NULL && len <= LUAOTA_V2_MANIFEST_MAX &&
-	    (r->text = strdup(text)) != NULL &&
-	    luaota_sha256(r->text, len, digest) == 0)
-		luaota_hex(digest, sizeof(digest), r->mh);
-	json_object_put(m);
-	return r->text != NULL ? 0 : -1;
-}
-
-/* The name a file has on the device once installed. */
-static int installed_name(const struct plan_file *f, char *out, size_t len)
-{
-	return plan_device_name(f->name, f->action, out, len);
-}
-
-/* Whether name is in the list of installed names of files. */
-static int names_has(struct json_object *names, const char *name)
-{
-	size_t i, n = json_object_array_length(names);
-
-	for (i = 0; i < n; i++)
-		if (strcmp(json_object_get_string(
-			       json_object_array_get_idx(names, i)),
-			   name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The deletions of the new release: whatever the previous release
- * installed or deleted that the new one does not install.  Carrying the
- * old deletions forward lets a device that skipped a release catch up.
- */
-static int release_deletions(struct release *r, struct json_object *installed,
-			     const char *previous)
-{
-	struct json_object *old, *list;
-	const char *keys[] = { "files", "del" };
-	size_t k, i, n;
-	int rc = 0;
-
-	if (previous == NULL)
-		return 0;
-	if ((old = json_tokener_parse(previous)) == NULL)
-		return -1;
-	for (k = 0; k < 2 && rc == 0; k++) {
-		if (!json_object_object_get_ex(old, keys[k], &list) ||
-		    !json_object_is_type(list, json_type_array))
-			continue;
-		n = json_object_array_length(list);
-		for (i = 0; i < n; i++) {
-			struct json_object *e =
-			    json_object_array_get_idx(list, i);
-			const char *name = NULL;
-			char dev[PLAN_NAME_MAX + 8];
-
-			if (k == 0) {
-				const char *act, *src;
-				struct json_object *v;
-
-				if (!json_object_object_get_ex(e, "n", &v) ||
-				    (src = json_object_get_string(v)) == NULL)
-					continue;
-				act = string_field(e, "act");
-				if (plan_device_name(
-					src,
-					act != NULL && strcmp(act, "cm") == 0
-					    ? PLAN_CM
-					    : PLAN_DL,
-					dev, sizeof(dev)) != 0)
-					continue;
-				name = dev;
-			} else {
-				name = json_object_get_string(e);
-			}
-			if (name == NULL || names_has(installed, name) ||
-			    names_has(r->del, name))
-				continue;
-			if (json_object_array_length(r->del) >=
-			    LUAOTA_V2_FILES_MAX)
-				break; /* the oldest ones are gone by now */
-			json_object_array_add(r->del,
-					      json_object_new_string(name));
-		}
-	}
-	json_object_put(old);
-	return rc;
-}
-
-/*
- * Builds the release body from the resolved manifest and the merged
- * overrides.  Returns 0, or -1 with why set (something the operator must
- * fix, or out of memory).
- */
-static int release_build(struct release *r, struct v2_run *run,
-			 const char *overrides, const char *previous, char *why,
-			 size_t why_len)
-{
-	const struct plan_manifest *m = run->manifest;
-	struct json_object *installed = json_object_new_array(), *o = NULL;
-	size_t i, j;
-
-	r->files = json_object_new_array();
-	r->del = json_object_new_array();
-	r->cfg = json_object_new_object();
-	r->secret = json_object_new_array();
-	r->secrets = json_object_new_object();
-	if (installed == NULL || r->files == NULL || r->del == NULL ||
-	    r->cfg == NULL || r->secret == NULL || r->secrets == NULL)
-		goto oom;
-	if (m->nfiles > LUAOTA_V2_FILES_MAX) {
-		snprintf(why, why_len,
-			 "not sent: %zu files, a v2 release "
-			 "holds at most %d",
-			 m->nfiles, LUAOTA_V2_FILES_MAX);
-		goto fail;
-	}
-	run->files = calloc(m->nfiles + 1, sizeof(*run->files));
-	if (run->files == NULL)
-		goto oom;
-	for (i = 0; i < m->nfiles; i++) {
-		const struct plan_file *f = &m->files[i];
-		struct json_object *e = json_object_new_object();
-		char dev[PLAN_NAME_MAX + 8];
-
-		if (e == NULL)
-			goto oom;
-		json_object_object_add(e, "n", json_object_new_string(f->name));
-		json_object_object_add(e, "len",
-				       json_object_new_int64((int64_t)f->len));
-		json_object_object_add(e, "h", json_object_new_string(f->hash));
-		json_object_object_add(
-		    e, "act",
-		    json_object_new_string(f->action == PLAN_CM ? "cm" : "dl"));
-		json_object_array_add(r->files, e);
-		if (f->len > LUAOTA_V2_FILE_MAX) {
-			snprintf(why, why_len,
-				 "not sent: %s is %zu bytes, "
-				 "over the v2 limit of %lu",
-				 f->name, f->len, LUAOTA_V2_FILE_MAX);
-			goto fail;
-		}
-		if (installed_name(f, dev, sizeof(dev)) != 0) {
-			snprintf(why, why_len, "not sent: bad name %s",
-				 f->name);
-			goto fail;
-		}
-		json_object_array_add(installed, json_object_new_string(dev));
-		run->files[i].plan = f;
-		memcpy(run->files[i].stage, f->hash, STAGE_HEX);
-		/* The device stages by content: one content, one file. */
-		for (j = 0; j < i; j++)
-			if (strcmp(run->files[j].stage, run->files[i].stage) ==
-			    0) {
-				snprintf(why, why_len,
-					 "not sent: %s and %s "
-					 "have the same content, which a v2 "
-					 "release cannot hold",
-					 m->files[j].name, f->name);
-				goto fail;
-			}
-	}
-	run->nfiles = m->nfiles;
-	if (release_deletions(r, installed, previous) != 0)
-		goto oom;
-	if (overrides != NULL) {
-		if ((o = json_tokener_parse(overrides)) == NULL ||
-		    !json_object_is_type(o, json_type_object)) {
-			snprintf(why, why_len,
-				 "config overrides are not a JSON object");
-			goto fail;
-		}
-		json_object_object_foreach(o, key, val)
-		{
-			/* The device's own key never travels. */
-			if (strcmp(key, "key") == 0 || strcmp(key, "v") == 0)
-				continue;
-			if (!is_secret_name(key)) {
-				json_object_object_add(r->cfg, key,
-						       json_object_get(val));
-				continue;
-			}
-			if (!json_object_is_type(val, json_type_string) ||
-			    json_object_get_string_len(val) > SECRET_MAX) {
-				snprintf(why, why_len,
-					 "config field %s is secret: it must "
-					 "be a string of at most %d bytes",
-					 key, SECRET_MAX);
-				goto fail;
-			}
-			json_object_array_add(r->secret,
-					      json_object_new_string(key));
-			json_object_object_add(r->secrets, key,
-					       json_object_get(val));
-		}
-	}
-	json_object_put(o);
-	json_object_put(installed);
-	return 0;
-oom:
-	snprintf(why, why_len, "out of memory");
-fail:
-	json_object_put(o);
-	json_object_put(installed);
-	return -1;
-}
-
 /* The "sec" object: each secret XORed with its session key stream. */
 static struct json_object *sealed_secrets(struct v2_run *run,
-					  const struct release *r)
+					  const struct plan_release *r)
 {
 	struct json_object *sec = json_object_new_object();
 	uint8_t conf[LUAOTA_V2_KEY_LEN], buf[SECRET_MAX];
@@ -502,56 +232,54 @@ static struct json_object *sealed_secrets(struct v2_run *run,
 }
 
 /*
- * The chip's release for today's manifest: the newest issued one when
- * its bytes are the same, else the next counter, recorded before it is
- * sent.  0, or -1 with why set.
+ * The chip's release for today's manifest: the newest issued one when its
+ * bytes are the same, else the next counter, recorded before it is sent.
+ * 0, or -1 with why set.
  */
-static int release_pick(struct session *s, struct release *r,
+static int release_pick(struct session *s, struct plan_release *r,
 			const struct store_v2_release *latest, int have_latest,
 			int64_t device_rc, char *why, size_t why_len)
 {
 	struct daemon *d = s->daemon;
-	struct v2_run *run = s->v2;
 	struct store_v2_release add;
-	int64_t rc;
+	int is_new;
 
-	if (have_latest) {
-		if (release_number(r, latest->rc) != 0)
-			goto too_big;
-		if (strcmp(r->mh, latest->mh) == 0) {
-			run->rc = latest->rc;
-			return 0;
-		}
-	}
-	/* After a restore from backup the device may be ahead of us. */
-	rc = (have_latest ? latest->rc : 0);
-	if (device_rc > rc)
-		rc = device_rc;
-	rc++;
-	if (rc > (int64_t)UINT32_MAX) {
-		snprintf(why, why_len, "release counter exhausted");
+	if (plan_release_pick(r, have_latest ? latest->rc : 0,
+			      have_latest ? latest->mh : NULL, device_rc,
+			      &is_new, why, why_len) != 0)
 		return -1;
-	}
-	if (release_number(r, rc) != 0)
-		goto too_big;
+	if (!is_new)
+		return 0;
 	add = (struct store_v2_release){
-		.rc = rc,
+		.rc = r->rc,
 		.manifest = r->text,
 		.issued = daemon_wall_ms() / 1000,
 	};
 	strlcpy(add.mh, r->mh, sizeof(add.mh));
 	if (store_v2_release_add(d->store, s->chip_id, &add) != 0) {
 		snprintf(why, why_len, "release %lld not recorded: %s",
-			 (long long)rc, store_errmsg(d->store));
+			 (long long)r->rc, store_errmsg(d->store));
 		return -1;
 	}
-	run->rc = rc;
 	return 0;
-too_big:
-	snprintf(why, why_len,
-		 "not sent: the manifest is over %d bytes (or out of memory)",
-		 LUAOTA_V2_MANIFEST_MAX);
-	return -1;
+}
+
+/* The files of the release, by the hash prefix the device asks with. */
+static int serve_table(struct v2_run *run)
+{
+	const struct plan_manifest *m = run->manifest;
+	size_t i;
+
+	run->files = calloc(m->nfiles + 1, sizeof(*run->files));
+	if (run->files == NULL)
+		return -1;
+	for (i = 0; i < m->nfiles; i++) {
+		run->files[i].plan = &m->files[i];
+		memcpy(run->files[i].stage, m->files[i].hash,
+		       PLAN_RELEASE_STAGE_HEX);
+	}
+	run->nfiles = m->nfiles;
+	return 0;
 }
 
 /* Resolves the chip's group into run->manifest and its merged overrides. */
@@ -694,7 +422,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 {
 	struct daemon *d = s->daemon;
 	struct v2_run *run;
-	struct release r = { 0 };
+	struct plan_release r = { 0 };
 	struct store_v2_release latest = { 0 };
 	uint8_t chip_key[LUAOTA_V2_KEY_LEN], nd[LUAOTA_V2_NONCE_LEN],
 	    ns[LUAOTA_V2_NONCE_LEN], sess[LUAOTA_V2_KEY_LEN];
@@ -728,7 +456,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	}
 	if (hello_check(s, rec, obj, chip_key) != 0)
 		return -1;
-	mh = hex_field(obj, "mh", HASH_HEX, NULL);
+	mh = hex_field(obj, "mh", PLAN_HASH_HEX, NULL);
 	last = string_field(obj, "last");
 	lua = string_field(obj, "lua");
 	if (hex_field(obj, "nd", 2 * LUAOTA_V2_NONCE_LEN, nd) == NULL ||
@@ -784,14 +512,19 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 		goto out;
 	}
 	have_latest = have_latest == 0;
-	if (release_build(&r, run, overrides,
-			  have_latest ? latest.manifest : NULL, why,
-			  sizeof(why)) != 0 ||
+	if (plan_release_build(&r, run->manifest, overrides,
+			       have_latest ? latest.manifest : NULL, why,
+			       sizeof(why)) != 0 ||
 	    release_pick(s, &r, &latest, have_latest, device_rc, why,
 			 sizeof(why)) != 0) {
 		rc = fail(s, "%s", why);
 		goto out;
 	}
+	if (serve_table(run) != 0) {
+		rc = fail(s, "out of memory");
+		goto out;
+	}
+	run->rc = r.rc;
 	strlcpy(run->mh, r.mh, sizeof(run->mh));
 
 	if (device_rc == run->rc && strcmp(mh, run->mh) == 0) {
@@ -840,8 +573,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 			reply = NULL;
 		}
 	}
-	if (send_object(s, reply, (const uint8_t *)r.text, strlen(r.text)) !=
-	    0) {
+	if (send_object(s, reply, (const uint8_t *)r.text, r.len) != 0) {
 		rc = fail(s, "could not queue the manifest (secret config "
 			     "values too long for one record?)");
 		goto out;
@@ -859,7 +591,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	session_set_state(s, SESSION_REPLY);
 	rc = 0;
 out:
-	release_free(&r);
+	plan_release_free(&r);
 	store_v2_release_free(&latest);
 	free(overrides);
 	return rc;
@@ -869,7 +601,7 @@ out:
 static int serve_get(struct session *s, struct json_object *obj)
 {
 	struct v2_run *run = s->v2;
-	const char *h = hex_field(obj, "h", STAGE_HEX, NULL);
+	const char *h = hex_field(obj, "h", PLAN_RELEASE_STAGE_HEX, NULL);
 	struct json_object *reply;
 	struct v2_file *file = NULL;
 	int64_t off, len;

@@ -22,6 +22,7 @@
 #include "plan/diff.h"
 #include "plan/luacheck.h"
 #include "plan/manifest.h"
+#include "plan/release.h"
 #include "plan/safetrim.h"
 
 #endif /* LUAOTA_PLAN_H */

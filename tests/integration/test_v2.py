@@ -277,6 +277,29 @@ class V2(harness.Case):
         self.assertEqual(json.loads(manifest)["del"], ["data.bin"])
         self.assertNotIn("hunter2", manifest)
 
+    def test_show_and_diff_follow_the_releases(self):
+        show = self.ctl("show", CHIP).stdout
+        self.assertIn("v2 (legacy check-ins still served)", show)
+        self.assertIn("release:      none yet", show)
+        self.assertIn("pending:      release 1 at the next boot", show)
+        self.assertIn("release  1", self.ctl("diff", CHIP).stdout)
+        self.v2_boot(self.v2_flash())
+        show = json.loads(self.ctl("show", CHIP, "--json").stdout)
+        self.assertEqual(show["release"]["rc"], 1)
+        self.assertTrue(show["legacy_refused"])
+        self.assertEqual(show["pending"], {"error": None, "current": True,
+                                           "release": 1})
+        self.assertIn("current: release 1 holds today's files",
+                      self.ctl("diff", CHIP).stdout)
+        self.write("app.lua", APP + "print('three')\n")
+        diff = json.loads(self.ctl("diff", CHIP, "--json").stdout)[0]
+        self.assertEqual((diff["current"], diff["release"],
+                          diff["latest_release"]), (False, 2, 1))
+        self.assertEqual([f["n"] for f in diff["manifest"]["files"]],
+                         ["app.lua", "data.bin"])
+        # luaotactl only looks: nothing was issued.
+        self.assertEqual(self.sql("SELECT max(rc) FROM v2_releases"), [(1,)])
+
     # -- attacks on the device ---------------------------------------------
 
     def test_payload_tamper(self):
