@@ -386,6 +386,40 @@ class V2(harness.Case):
         self.assertEqual((row["outcome"], row["reason"]),
                          ("updated", "previous boot: unverified"))
 
+    def test_freeze_with_a_stale_current(self):
+        """A real "current" recorded earlier does not answer a later
+        HELLO: it echoes the old nonce."""
+        flash = self.v2_flash()
+        self.v2_boot(flash)
+        proxy = Proxy(self.daemon.port)
+        self.addCleanup(proxy.close)
+        self.assertEqual(self.v2_boot(flash, proxy.port).returncode,
+                         harness.DEVICE_APP_STARTED)
+        recorded = proxy.sent[0]
+        self.assertIn(b'"a":"current"', recorded)
+        self.write("app.lua", APP + "print('newer')\n")
+        stale = socket.socket()
+        stale.bind(("127.0.0.1", 0))
+        stale.listen(1)
+        port = stale.getsockname()[1]
+
+        def answer():
+            con, _ = stale.accept()
+            con.recv(4096)
+            con.sendall(recorded)
+            con.close()
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        res = self.v2_boot(flash, port)
+        t.join()
+        stale.close()
+        self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
+        res = self.v2_boot(flash)
+        self.assertEqual(res.returncode, harness.DEVICE_REBOOTED)
+        self.assertEqual(self.history(CHIP)[0]["reason"],
+                         "previous boot: unverified")
+
     def test_endless_data(self):
         """Bytes beyond what was asked break the record stream."""
         def pad(index, header, rec):
