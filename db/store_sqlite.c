@@ -38,6 +38,7 @@ enum stmt_id {
 	ST_GROUP_ID,
 	ST_CHIP_ADD,
 	ST_CHIP_GET,
+	ST_DATA_VERSION,
 	ST_CHIP_ALL,
 	ST_CHIP_SEEN,
 	ST_HELD_GET,
@@ -68,6 +69,7 @@ enum stmt_id {
 	ST_SESSION_QUERY,
 	ST_PULL_ADD,
 	ST_PULL_PENDING,
+	ST_PULL_ANY,
 	ST_PULL_FINISH,
 	ST_PULL_LIST_ALL,
 	ST_PULL_LIST_CHIP,
@@ -117,6 +119,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"protocol, v2_key, created) VALUES (?1, ?2, ?3, ?4, "
 			"?5, ?6, CAST(strftime('%s', 'now') AS INTEGER))",
 	[ST_CHIP_GET] = "SELECT " CHIP_COLUMNS " WHERE c.id = ?1",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_CHIP_ALL] = "SELECT " CHIP_COLUMNS " ORDER BY c.id",
 	[ST_CHIP_SEEN] = "UPDATE chips SET last_seen = ?2, first_seen = "
 			 "CASE first_seen WHEN 0 THEN ?2 ELSE first_seen END, "
@@ -180,6 +183,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PULL_PENDING] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
 			    "WHERE chip_id = ?1 AND state = 'pending' "
 			    "ORDER BY id",
+	/* Answered from the partial index pulls_pending. */
+	[ST_PULL_ANY] = "SELECT EXISTS (SELECT 1 FROM pulls "
+			"WHERE state = 'pending')",
 	[ST_PULL_FINISH] = "UPDATE pulls SET state = ?2, data = ?3, size = ?4, "
 			   "reason = ?5, done = ?6 WHERE id = ?1 "
 			   "AND state = 'pending'",
@@ -1123,6 +1129,61 @@ int store_chip_get(struct store *st, const char *id, struct store_chip *out)
 	rc = chip_read(st, s, out);
 	sqlite3_reset(s);
 	return rc;
+}
+
+/* Reads the data version into *version, inside the caller's snapshot. */
+static int data_version(struct store *st, uint64_t *version)
+{
+	sqlite3_stmt *s = stmt(st, ST_DATA_VERSION);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if ((rc = step_row(st, s, "data version")) != 0)
+		return rc;
+	*version = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_data_version(struct store *st, uint64_t *version)
+{
+	return data_version(st, version);
+}
+
+int store_chip_get_at(struct store *st, const char *id, struct store_chip *out,
+		      uint64_t *version)
+{
+	int rc, own;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	rc = data_version(st, version);
+	if (rc == 0)
+		rc = store_chip_get(st, id, out);
+	/* NOTFOUND is an answer, read in a snapshot like any other. */
+	if (rc == STORE_NOTFOUND) {
+		(void)tx_read_end(st, own, 0);
+		return rc;
+	}
+	if ((rc = tx_read_end(st, own, rc)) != 0)
+		store_chip_free(out);
+	return rc;
+}
+
+int store_pull_any_pending(struct store *st, int *any)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_ANY);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if ((rc = step_row(st, s, "pending pulls")) != 0)
+		return rc;
+	*any = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	return 0;
 }
 
 void store_chip_free(struct store_chip *c)

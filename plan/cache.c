@@ -95,8 +95,8 @@ static char *path_key(const struct plan_source *src, const char *name,
 }
 
 int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
-		      const char *name, struct plan_content **out, char *err,
-		      size_t err_len)
+		      const char *name, struct plan_content **out, int *stable,
+		      char *err, size_t err_len)
 {
 	struct path_entry *e;
 	struct plan_content *ct = NULL;
@@ -105,9 +105,9 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 	size_t raw_len, key_len;
 	char *key;
 	void *old;
-	int stable;
 
 	*out = NULL;
+	*stable = 0;
 	key = path_key(src, name, &key_len);
 	if (key == NULL)
 		return -1;
@@ -117,9 +117,10 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 	if (e != NULL && e->stable &&
 	    memcmp(&e->stamp, &stamp, sizeof(stamp)) == 0) {
 		*out = plan_content_ref(e->content);
+		*stable = 1;
 		goto done;
 	}
-	if (src->ops->read(src, name, &raw, &raw_len, &stamp, &stable, err,
+	if (src->ops->read(src, name, &raw, &raw_len, &stamp, stable, err,
 			   err_len) != 0) {
 		if (errno == ENOMEM)
 			goto fail;
@@ -145,7 +146,7 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 		e->content = ct;
 	}
 	e->stamp = stamp;
-	e->stable = stable;
+	e->stable = *stable;
 	*out = plan_content_ref(e->content);
 done:
 	free(key);

@@ -27,11 +27,13 @@ uint64_t plan_cache_reads(const struct plan_cache *c);
 /*
  * (plan/ internal) The content of name in src, read and hashed only when
  * its stamp changed: 0 with a new reference in *out; 0 with *out NULL
- * and why in err when the file cannot be served; -1 (ENOMEM).
+ * and why in err when the file cannot be served; -1 (ENOMEM).  *stable
+ * says whether the stamp can be trusted to name that content (the file
+ * did not change too recently to tell).
  */
 int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
-		      const char *name, struct plan_content **out, char *err,
-		      size_t err_len);
+		      const char *name, struct plan_content **out, int *stable,
+		      char *err, size_t err_len);
 
 /* (plan/ internal) The value memoised under key, or NULL. */
 void *plan_cache_memo_get(struct plan_cache *c, const void *key, size_t len);
