@@ -75,6 +75,7 @@ enum stmt_id {
 	ST_PULL_LIST_CHIP,
 	ST_PULL_GET,
 	ST_CHECKIN_ROW,
+	ST_CHECKIN_CHIP,
 	ST_COUNT
 };
 
@@ -145,6 +146,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CHECKIN_ROW] = "INSERT INTO sessions (chip_id, peer, started_ms, "
 			   "ended_ms, outcome, revision) "
 			   "VALUES (?1, ?2, ?3, ?4, 'current', ?5)",
+	/* ST_CHIP_SEEN and ST_CHIP_OUTCOME in one row update. */
+	[ST_CHECKIN_CHIP] = "UPDATE chips SET last_seen = ?2, first_seen = "
+			    "CASE first_seen WHEN 0 THEN ?2 ELSE first_seen "
+			    "END, last_addr = ?3, last_outcome = 'current' "
+			    "WHERE id = ?1",
 	[ST_CHIP_V2_SEEN] = "UPDATE chips SET v2_seen = 1 WHERE id = ?1 "
 			    "AND protocol = 2",
 	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
@@ -1367,7 +1373,7 @@ static int checkin_row(struct store *st, const struct store_checkin *c)
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((s = stmt(st, ST_CHIP_SEEN)) == NULL)
+	if ((s = stmt(st, ST_CHECKIN_CHIP)) == NULL)
 		return -1;
 	bind_text(s, 1, c->chip_id);
 	sqlite3_bind_int64(s, 2, c->ended_ms / 1000);
@@ -1381,13 +1387,7 @@ static int checkin_row(struct store *st, const struct store_checkin *c)
 	sqlite3_bind_int64(s, 3, c->started_ms);
 	sqlite3_bind_int64(s, 4, c->ended_ms);
 	bind_text(s, 5, c->revision);
-	if ((rc = run(st, s, "recording a check-in")) != 0)
-		return rc;
-	if ((s = stmt(st, ST_CHIP_OUTCOME)) == NULL)
-		return -1;
-	bind_text(s, 1, c->chip_id);
-	bind_text(s, 2, outcome_names[STORE_OUTCOME_CURRENT]);
-	return run(st, s, "noting the outcome");
+	return run(st, s, "recording a check-in");
 }
 
 int store_checkins_current(struct store *st, const struct store_checkin *rows,
