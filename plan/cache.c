@@ -13,6 +13,7 @@
 #include "content.h"
 #include "map.h"
 #include "source.h"
+#include "source_git.h"
 
 /* Memoised manifests past this count are all dropped (rebuilt on demand). */
 #define MEMO_MAX 4096
@@ -59,9 +60,12 @@ struct plan_cache *plan_cache_new(void)
 	c->paths = plan_map_new();
 	c->memo = plan_map_new();
 	if (c->paths == NULL || c->memo == NULL) {
-		plan_cache_free(c);
+		plan_map_free(c->memo, memo_entry_free);
+		plan_map_free(c->paths, path_entry_free);
+		free(c);
 		return NULL;
 	}
+	plan_source_git_hold();
 	return c;
 }
 
@@ -72,6 +76,7 @@ void plan_cache_free(struct plan_cache *c)
 	plan_map_free(c->memo, memo_entry_free);
 	plan_map_free(c->paths, path_entry_free);
 	free(c);
+	plan_source_git_release();
 }
 
 uint64_t plan_cache_reads(const struct plan_cache *c)

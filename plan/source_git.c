@@ -127,6 +127,16 @@ static void git_close(struct plan_source *src)
 	git_libgit2_shutdown();
 }
 
+void plan_source_git_hold(void)
+{
+	git_libgit2_init();
+}
+
+void plan_source_git_release(void)
+{
+	git_libgit2_shutdown();
+}
+
 static const struct plan_source_ops git_ops = {
 	.stamp = git_stamp,
 	.read = git_read,

@@ -15,4 +15,12 @@
 int plan_source_git_open(const char *path, const char *ref,
 			 struct plan_source **out, char *err, size_t err_len);
 
+/*
+ * Keeps libgit2 set up until the matching release, so that opening a
+ * source per check-in does not set the library up and tear it down each
+ * time (the content cache holds it while it lives).
+ */
+void plan_source_git_hold(void);
+void plan_source_git_release(void);
+
 #endif /* LUAOTA_PLAN_SOURCE_GIT_H */
