@@ -156,7 +156,8 @@ static int stale(struct daemon *d, struct entry *e, int64_t now)
 		return 1;
 	/* A commit names its files for good: only a moved ref matters. */
 	if (e->spec.repo_ref != NULL)
-		return plan_revision(&e->spec, rev, err, sizeof(err)) != 0 ||
+		return plan_revision(d->cache, &e->spec, rev, err,
+				     sizeof(err)) != 0 ||
 		       strcmp(rev, e->pub.manifest->revision) != 0;
 	return now - e->resolved_ms >= d->conf.repository_recheck_ms;
 }

@@ -32,6 +32,7 @@ struct memo_entry {
 struct plan_cache {
 	struct plan_map *paths; /* "source key\0name" -> struct path_entry */
 	struct plan_map *memo;	/* caller's key -> struct memo_entry */
+	struct plan_map *kept;	/* key -> struct memo_entry, until freed */
 	uint64_t reads;
 };
 
@@ -59,7 +60,9 @@ struct plan_cache *plan_cache_new(void)
 		return NULL;
 	c->paths = plan_map_new();
 	c->memo = plan_map_new();
-	if (c->paths == NULL || c->memo == NULL) {
+	c->kept = plan_map_new();
+	if (c->paths == NULL || c->memo == NULL || c->kept == NULL) {
+		plan_map_free(c->kept, memo_entry_free);
 		plan_map_free(c->memo, memo_entry_free);
 		plan_map_free(c->paths, path_entry_free);
 		free(c);
@@ -75,6 +78,8 @@ void plan_cache_free(struct plan_cache *c)
 		return;
 	plan_map_free(c->memo, memo_entry_free);
 	plan_map_free(c->paths, path_entry_free);
+	/* Last: manifests and contents never point into kept handles. */
+	plan_map_free(c->kept, memo_entry_free);
 	free(c);
 	plan_source_git_release();
 }
@@ -184,6 +189,32 @@ int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
 	    plan_map_get(c->memo, key, len) == NULL)
 		plan_map_clear(c->memo, memo_entry_free);
 	if (plan_map_put(c->memo, key, len, e, &old) != 0) {
+		free(e);
+		return -1;
+	}
+	if (old != NULL)
+		memo_entry_free(old);
+	return 0;
+}
+
+void *plan_cache_kept(struct plan_cache *c, const void *key, size_t len)
+{
+	struct memo_entry *e = plan_map_get(c->kept, key, len);
+
+	return e != NULL ? e->value : NULL;
+}
+
+int plan_cache_keep(struct plan_cache *c, const void *key, size_t len,
+		    void *value, void (*release)(void *value))
+{
+	struct memo_entry *e = malloc(sizeof(*e));
+	void *old;
+
+	if (e == NULL)
+		return -1;
+	e->value = value;
+	e->release = release;
+	if (plan_map_put(c->kept, key, len, e, &old) != 0) {
 		free(e);
 		return -1;
 	}

@@ -46,4 +46,19 @@ void *plan_cache_memo_get(struct plan_cache *c, const void *key, size_t len);
 int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
 			void *value, void (*release)(void *value));
 
+/*
+ * (plan/ internal) A handle kept under key for as long as the cache lives
+ * (an open git repository), or NULL.  Unlike memoised values, kept ones
+ * are never dropped early: sources borrow them.
+ */
+void *plan_cache_kept(struct plan_cache *c, const void *key, size_t len);
+
+/*
+ * (plan/ internal) Keeps value under key (there must be none yet); the
+ * cache calls release(value) when it is freed.  0, or -1 (ENOMEM: value
+ * is not kept, and not released).
+ */
+int plan_cache_keep(struct plan_cache *c, const void *key, size_t len,
+		    void *value, void (*release)(void *value));
+
 #endif /* LUAOTA_PLAN_CACHE_H */

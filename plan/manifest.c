@@ -67,21 +67,10 @@ struct plan_manifest *plan_manifest_ref(struct plan_manifest *m)
 	return m;
 }
 
-int plan_revision(const struct plan_spec *spec, char out[PLAN_REVISION_MAX],
-		  char *err, size_t err_len)
+int plan_revision(struct plan_cache *c, const struct plan_spec *spec,
+		  char out[PLAN_REVISION_MAX], char *err, size_t err_len)
 {
-	struct plan_source *src;
-
-	if (spec->repo_ref == NULL) {
-		/* A working tree has no revision to resolve: no system call. */
-		snprintf(out, PLAN_REVISION_MAX, "worktree");
-		return 0;
-	}
-	if (plan_source_open(spec, &src, err, err_len) != 0)
-		return -1;
-	snprintf(out, PLAN_REVISION_MAX, "%s", src->revision);
-	plan_source_close(src);
-	return 0;
+	return plan_source_revision(c, spec, out, err, err_len);
 }
 
 void plan_manifest_free(struct plan_manifest *m)
@@ -362,7 +351,7 @@ int plan_manifest_resolve_settled(struct plan_cache *c,
 		goto fail;
 	if (m->pub.error != NULL)
 		goto done;
-	if (plan_source_open(spec, &src, err, sizeof(err)) != 0) {
+	if (plan_source_open(c, spec, &src, err, sizeof(err)) != 0) {
 		if (errno == ENOMEM || set_error(m, NULL, "%s", err) != 0)
 			goto fail;
 		goto done;

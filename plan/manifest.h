@@ -31,10 +31,10 @@ struct plan_manifest *plan_manifest_ref(struct plan_manifest *m);
 /*
  * The revision spec's repository is at now, as a manifest would name it:
  * "worktree" for a working tree (no system call), else the commit its ref
- * resolves to.  0, or -1 with why in err.
+ * resolves to (the repository kept open in c).  0, or -1 with why in err.
  */
-int plan_revision(const struct plan_spec *spec, char out[PLAN_REVISION_MAX],
-		  char *err, size_t err_len);
+int plan_revision(struct plan_cache *c, const struct plan_spec *spec,
+		  char out[PLAN_REVISION_MAX], char *err, size_t err_len);
 
 /* Releases a manifest from plan_manifest_resolve (NULL is fine). */
 void plan_manifest_free(struct plan_manifest *m);

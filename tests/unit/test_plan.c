@@ -318,10 +318,12 @@ static void settled_only_when_no_file_is_racy(void **state)
 	assert_int_equal(settled, 1);
 	plan_manifest_free(m);
 	/* a working tree's revision costs no system call and never fails */
-	assert_int_equal(plan_revision(&spec, rev, err, sizeof(err)), 0);
+	assert_int_equal(plan_revision(r->cache, &spec, rev, err, sizeof(err)),
+			 0);
 	assert_string_equal(rev, "worktree");
 	spec.repo_ref = "main";
-	assert_int_equal(plan_revision(&spec, rev, err, sizeof(err)), -1);
+	assert_int_equal(plan_revision(r->cache, &spec, rev, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "not a git repository"));
 }
 
