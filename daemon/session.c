@@ -434,9 +434,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 	if (session_process(s) != 0)
 		return; /* s is gone */
 	s->reading = 0;
-	/* The last record went straight out (session_send): done. */
-	if (s->state == SESSION_FLUSH &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	/* Whatever a handler queued goes out through the write event... */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		bufferevent_enable(bev, EV_WRITE);
+	/* ...else the last record went straight out (session_send): done. */
+	else if (s->state == SESSION_FLUSH)
 		session_close(s, "done");
 }
 
