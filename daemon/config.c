@@ -46,6 +46,8 @@ static const struct keyword keywords[] = {
 	{ "max_record_size", VALUE_SIZE, FIELD(max_record), 256, 1024 * 1024 },
 	{ "reply_timeout", VALUE_DURATION, FIELD(reply_timeout_ms), 100,
 	  60000 },
+	{ "repository_recheck", VALUE_DURATION, FIELD(repository_recheck_ms), 0,
+	  60000 },
 	{ "session_budget", VALUE_DURATION, FIELD(session_budget_ms), 100,
 	  600000 },
 	{ "session_deadline", VALUE_DURATION, FIELD(session_deadline_ms), 100,
@@ -74,6 +76,7 @@ void config_defaults(struct config *c)
 	c->max_file_size = LUAOTAD_MAX_FILE_SIZE;
 	c->busy_timeout_ms = LUAOTAD_BUSY_TIMEOUT_MS;
 	c->v2_session_deadline_ms = LUAOTA_V2_SESSION_MS;
+	c->repository_recheck_ms = LUAOTAD_REPOSITORY_RECHECK_MS;
 }
 
 int config_add_listen(struct config *c, const char *address, int reset)

@@ -14,6 +14,7 @@ struct store;
 struct plan_cache;
 struct session;
 struct checkins;
+struct decisions;
 struct event;
 
 /* Live counters, reported in STATUS= and the log. */
@@ -34,7 +35,8 @@ struct daemon {
 	int conf_missing_ok;
 	struct store *store;
 	struct plan_cache *cache;
-	struct checkins *checkins; /* batched rows of current check-ins */
+	struct decisions *decisions; /* per group, between check-ins */
+	struct checkins *checkins;   /* batched rows of current check-ins */
 	struct evconnlistener *listeners[LUAOTAD_MAX_LISTEN];
 	int nlisteners;
 	TAILQ_HEAD(, session) sessions;

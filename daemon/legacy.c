@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "decisions.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
@@ -709,56 +710,73 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 }
 
 /* Resolves the chip's manifest and decides: OK!, update, or nothing. */
-static int plan_update(struct session *s, struct json_object *hello)
+static int plan_update(struct session *s, struct json_object *hello,
+		       uint64_t version)
 {
 	struct daemon *d = s->daemon;
-	struct store_group group;
-	struct store_repo repo;
-	struct plan_want *wants = NULL;
-	struct plan_spec spec;
+	const struct decision *dec;
 	struct legacy_run *run = NULL;
-	char *merged = NULL;
+	struct store_pull *pulls = NULL;
+	size_t npulls = 0;
+	char *own = NULL; /* merged overrides of a chip with its own */
+	const char *merged;
 	const char *device_chk = string_field(hello, "chk");
-	char why[512];
-	size_t i;
+	char why[512], chk[PLAN_CHK_LEN + 1];
 	int rc = -1;
 
-	if (store_group_get_id(d->store, s->chip.group_id, &group) != 0)
-		return fail(s, "chip's group could not be read");
-	if (store_repo_get_id(d->store, group.repo_id, &repo) != 0) {
-		store_group_free(&group);
-		return fail(s, "group's repository could not be read");
+	dec = decisions_get(d, s->chip.group_id, version, why, sizeof(why));
+	if (dec == NULL)
+		return fail(s, why);
+	strlcpy(s->revision, dec->manifest->revision, sizeof(s->revision));
+	if (dec->manifest->error != NULL) {
+		snprintf(why, sizeof(why), "not sent: %s",
+			 dec->manifest->error);
+		return fail(s, why);
+	}
+	if (s->chip.config_json == NULL) {
+		if (!dec->merged_ok)
+			return fail(s,
+				    "config overrides are not a JSON object");
+		merged = dec->merged;
+		memcpy(chk, dec->chk, sizeof(chk));
+	} else {
+		if (plan_overrides_merge(dec->group_config, s->chip.config_json,
+					 &own) != 0)
+			return fail(s, errno == ENOMEM
+					   ? "out of memory"
+					   : "config overrides are not a JSON "
+					     "object");
+		merged = own;
+		plan_chk(dec->manifest, merged, chk);
+	}
+	if (decisions_pulls_maybe(d, version) &&
+	    store_pull_pending(d->store, s->chip_id, &pulls, &npulls) != 0) {
+		struct log_fields f = session_fields(s);
+
+		/* Pulls wait for a later boot; provisioning goes on. */
+		log_session(LOG_LEVEL_WARN, &f,
+			    "event=inventory-read-failed error=\"%s\"",
+			    store_errmsg(d->store));
+	}
+	/* Queued pulls need a session even when the chip is current. */
+	if (npulls == 0 && plan_is_current(chk, device_chk, s->chip.chk)) {
+		free(own);
+		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0)
+			return fail(s, "could not queue OK!");
+		session_set_outcome(s, STORE_OUTCOME_CURRENT, NULL);
+		session_set_state(s, SESSION_FLUSH);
+		return 0;
 	}
 	run = calloc(1, sizeof(*run));
-	wants = calloc(group.nfiles + 1, sizeof(*wants));
-	if (run == NULL || wants == NULL)
+	if (run == NULL) {
+		store_pull_list_free(pulls, npulls);
 		goto oom;
-	for (i = 0; i < group.nfiles; i++) {
-		wants[i].name = group.files[i].name;
-		wants[i].action =
-		    group.files[i].action == STORE_ACTION_CM   ? PLAN_CM
-		    : group.files[i].action == STORE_ACTION_DL ? PLAN_DL
-							       : PLAN_AUTO;
 	}
-	spec = (struct plan_spec){
-		.repo_path = repo.path,
-		.repo_ref = repo.ref,
-		.files = wants,
-		.nfiles = group.nfiles,
-		.lua_version = group.lua_version ? group.lua_version : 51,
-		.max_file_size = group.max_file_size > 0
-				     ? group.max_file_size
-				     : d->conf.max_file_size,
-	};
-	if (plan_manifest_resolve(d->cache, &spec, &run->manifest) != 0)
-		goto oom;
-	strlcpy(s->revision, run->manifest->revision, sizeof(s->revision));
-	if (run->manifest->error != NULL) {
-		snprintf(why, sizeof(why), "not sent: %s",
-			 run->manifest->error);
-		rc = fail(s, why);
-		goto out;
-	}
+	/* The run keeps its own reference: the cache may move on. */
+	run->manifest = plan_manifest_ref(dec->manifest);
+	run->pulls = pulls;
+	run->npulls = npulls;
+	memcpy(run->target_chk, chk, sizeof(chk));
 	/* The next config: everything the device sent but a and id. */
 	run->config = json_object_new_object();
 	if (run->config == NULL)
@@ -769,39 +787,8 @@ static int plan_update(struct session *s, struct json_object *hello)
 			json_object_object_add(run->config, key,
 					       json_object_get(val));
 	}
-	if (plan_overrides_merge(group.config_json, s->chip.config_json,
-				 &merged) != 0) {
-		if (errno == ENOMEM)
-			goto oom;
-		rc = fail(s, "config overrides are not a JSON object");
-		goto out;
-	}
 	if (apply_overrides(merged, run->config) != 0)
 		goto oom;
-	plan_chk(run->manifest, merged, run->target_chk);
-	if (store_pull_pending(d->store, s->chip_id, &run->pulls,
-			       &run->npulls) != 0) {
-		struct log_fields f = session_fields(s);
-
-		/* Pulls wait for a later boot; provisioning goes on. */
-		log_session(LOG_LEVEL_WARN, &f,
-			    "event=inventory-read-failed error=\"%s\"",
-			    store_errmsg(d->store));
-	}
-	/* Queued pulls need a session even when the chip is current. */
-	if (run->npulls == 0 &&
-	    plan_is_current(run->target_chk, device_chk, s->chip.chk)) {
-		legacy_run_free(run);
-		run = NULL;
-		if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0) {
-			rc = fail(s, "could not queue OK!");
-			goto out;
-		}
-		session_set_outcome(s, STORE_OUTCOME_CURRENT, NULL);
-		session_set_state(s, SESSION_FLUSH);
-		rc = 0;
-		goto out;
-	}
 	note_checkin(s);
 	if (load_held(s, run, device_chk) != 0) {
 		rc = fail(s, "could not read what the chip holds");
@@ -816,10 +803,7 @@ oom:
 	rc = fail(s, "out of memory");
 out:
 	legacy_run_free(run);
-	free(merged);
-	free(wants);
-	store_repo_free(&repo);
-	store_group_free(&group);
+	free(own);
 	return rc;
 }
 
@@ -832,13 +816,14 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 		.tv_sec = d->conf.reply_timeout_ms / 1000,
 		.tv_usec = (d->conf.reply_timeout_ms % 1000) * 1000,
 	};
+	uint64_t version;
 	int rc;
 
 	if (a == NULL || strcmp(a, "HI") != 0)
 		return reject(s, "first record is not a HI");
 	if (hello_chip_id(s, obj) != 0)
 		return reject(s, "HI has no usable chip id");
-	rc = store_chip_get(d->store, s->chip_id, &s->chip);
+	rc = store_chip_get_at(d->store, s->chip_id, &s->chip, &version);
 	if (rc == STORE_NOTFOUND)
 		return reject(s, "unknown chip");
 	if (rc != 0) {
@@ -863,5 +848,5 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 		return reject(s, "chip disabled");
 	d->stats.checkins++;
 	bufferevent_set_timeouts(s->bev, &reply, &reply);
-	return plan_update(s, obj);
+	return plan_update(s, obj, version);
 }

@@ -36,6 +36,13 @@
 /* SQLite lock wait: a CLI holding the lock must not stall the loop. */
 #define LUAOTAD_BUSY_TIMEOUT_MS 100
 
+/*
+ * A working tree's files are stat()ed again at most this often to notice
+ * edits (0: at every check-in); files changed in the last seconds are
+ * read at every check-in whatever this says.
+ */
+#define LUAOTAD_REPOSITORY_RECHECK_MS 1000
+
 /* History rows of current check-ins written in one transaction, at most. */
 #define LUAOTAD_CHECKIN_BATCH 256
 

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "db/store.h"
+#include "decisions.h"
 #include "listener.h"
 #include "log.h"
 #include "plan/plan.h"
@@ -101,6 +102,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 			d->conf.log_level = LOG_LEVEL_DEBUG;
 		log_set_level(d->conf.log_level);
 		store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
+		/* Decisions depend on max_file_size: made afresh. */
+		decisions_clear(d->decisions);
 		log_info("event=reloaded file=%s", d->conf_path);
 	}
 	sd_notify(0, "READY=1");
@@ -223,7 +226,8 @@ int main(int argc, char **argv)
 		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
 	if (interrupted > 0)
 		log_warnx("event=interrupted-sessions count=%d", interrupted);
-	if ((d.cache = plan_cache_new()) == NULL)
+	if ((d.cache = plan_cache_new()) == NULL ||
+	    (d.decisions = decisions_new()) == NULL)
 		fatalx("out of memory");
 
 	signal(SIGPIPE, SIG_IGN);
@@ -278,6 +282,7 @@ int main(int argc, char **argv)
 	if (watchdog != NULL)
 		event_free(watchdog);
 	event_base_free(d.base);
+	decisions_free(d.decisions);
 	plan_cache_free(d.cache);
 	store_close(d.store);
 	config_free(&d.conf);

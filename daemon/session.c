@@ -184,8 +184,10 @@ static void finish_history(struct session *s)
 int session_send(struct session *s, const char *json, const uint8_t *payload,
 		 size_t payload_len)
 {
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
 	uint8_t record[LUAOTA_SEGMENT_MAX];
-	size_t len;
+	size_t len, done = 0;
 	enum luaota_record_err err;
 
 	err = luaota_record_write(
@@ -200,7 +202,24 @@ int session_send(struct session *s, const char *json, const uint8_t *payload,
 			    strlen(json) + payload_len);
 		return -1;
 	}
-	return bufferevent_write(s->bev, record, len);
+	/*
+	 * Nothing queued: straight to the socket, a loop pass and two
+	 * epoll_ctl calls sooner than through the write event (on_read then
+	 * closes a finished session).  The write event takes what is left,
+	 * and reports errors.
+	 */
+	if (s->reading && evbuffer_get_length(out) == 0) {
+		ssize_t n = send(fd, record, len, MSG_NOSIGNAL);
+
+		if (n > 0)
+			done = (size_t)n;
+	}
+	if (done == len)
+		return 0;
+	if (bufferevent_write(s->bev, record + done, len - done) != 0)
+		return -1;
+	bufferevent_enable(s->bev, EV_WRITE);
+	return 0;
 }
 
 static void update_counters(struct session *s)
@@ -469,8 +488,18 @@ static int session_process(struct session *s)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	session_process(arg);
+	struct session *s = arg;
+
+	s->reading = 1;
+	if (session_process(s) != 0)
+		return; /* s is gone */
+	s->reading = 0;
+	/* Whatever a handler queued goes out through the write event... */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		bufferevent_enable(bev, EV_WRITE);
+	/* ...else the last record went straight out (session_send): done. */
+	else if (s->state == SESSION_FLUSH)
+		session_close(s, "done");
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -617,7 +646,8 @@ struct session *session_new(struct daemon *d, int fd, const struct sockaddr *sa,
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	evtimer_add(s->deadline, &deadline);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* Writing is enabled only while records wait (see flush_now). */
+	bufferevent_enable(s->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&d->sessions, s, entry);
 	d->stats.open++;
 	daemon_status_changed(d);

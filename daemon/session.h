@@ -59,6 +59,7 @@ struct session {
 	int64_t bytes_sent;
 	int64_t started_wall_ms; /* when the HI verified, for the history */
 	struct history_record *deferred; /* rows the store has not taken yet */
+	int reading; /* in on_read, which closes a flushed session */
 };
 
 /* Takes over an accepted socket; returns NULL (socket closed) on failure. */

@@ -173,6 +173,9 @@ static int send_record(struct session *s, struct json_object *obj,
 			    cap, &len);
 	if (rc == 0)
 		rc = bufferevent_write(s->bev, out, len);
+	/* The write event runs only while records wait (session.c). */
+	if (rc == 0)
+		rc = bufferevent_enable(s->bev, EV_WRITE);
 	free(out);
 	return rc;
 }

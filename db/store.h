@@ -198,6 +198,20 @@ int store_chip_get(struct store *st, const char *id, struct store_chip *out);
 void store_chip_free(struct store_chip *c);
 
 /*
+ * A number that changes whenever another connection (luaotactl, another
+ * process) commits a change to the database; this store's own writes
+ * leave it as is.  Equal numbers: nothing others wrote since.
+ */
+int store_data_version(struct store *st, uint64_t *version);
+
+/*
+ * store_chip_get and store_data_version in one read snapshot: *version
+ * is the data version the row was read at (set for STORE_NOTFOUND too).
+ */
+int store_chip_get_at(struct store *st, const char *id, struct store_chip *out,
+		      uint64_t *version);
+
+/*
  * Calls fn for every chip, ordered by id, in one read snapshot (fn may
  * read the store, not write it); stops early when fn returns non-zero and
  * then returns that value.
@@ -351,6 +365,9 @@ int store_pull_add(struct store *st, const char *chip_id, const char *name,
 /* The chip's pending pulls, oldest first, without data. */
 int store_pull_pending(struct store *st, const char *chip_id,
 		       struct store_pull **out, size_t *n);
+
+/* Whether any chip has a pending pull (*any 1 or 0). */
+int store_pull_any_pending(struct store *st, int *any);
 
 /* Pulls newest first (chip_id NULL: every chip), without data. */
 int store_pull_list(struct store *st, const char *chip_id,

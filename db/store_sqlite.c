@@ -38,6 +38,7 @@ enum stmt_id {
 	ST_GROUP_ID,
 	ST_CHIP_ADD,
 	ST_CHIP_GET,
+	ST_DATA_VERSION,
 	ST_CHIP_ALL,
 	ST_CHIP_SEEN,
 	ST_HELD_GET,
@@ -68,6 +69,7 @@ enum stmt_id {
 	ST_SESSION_QUERY,
 	ST_PULL_ADD,
 	ST_PULL_PENDING,
+	ST_PULL_ANY,
 	ST_PULL_FINISH,
 	ST_PULL_LIST_ALL,
 	ST_PULL_LIST_CHIP,
@@ -75,6 +77,7 @@ enum stmt_id {
 	ST_CHECKIN_ROW,
 	ST_V2_RELEASE_LATEST,
 	ST_V2_RELEASE_ADD,
+	ST_CHECKIN_CHIP,
 	ST_COUNT
 };
 
@@ -119,6 +122,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"protocol, v2_key, created) VALUES (?1, ?2, ?3, ?4, "
 			"?5, ?6, CAST(strftime('%s', 'now') AS INTEGER))",
 	[ST_CHIP_GET] = "SELECT " CHIP_COLUMNS " WHERE c.id = ?1",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_CHIP_ALL] = "SELECT " CHIP_COLUMNS " ORDER BY c.id",
 	[ST_CHIP_SEEN] = "UPDATE chips SET last_seen = ?2, first_seen = "
 			 "CASE first_seen WHEN 0 THEN ?2 ELSE first_seen END, "
@@ -149,6 +153,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 				 "ORDER BY rc DESC LIMIT 1",
 	[ST_V2_RELEASE_ADD] = "INSERT INTO v2_releases (chip_id, rc, mh, "
 			      "manifest, issued) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* ST_CHIP_SEEN and ST_CHIP_OUTCOME in one row update. */
+	[ST_CHECKIN_CHIP] = "UPDATE chips SET last_seen = ?2, first_seen = "
+			    "CASE first_seen WHEN 0 THEN ?2 ELSE first_seen "
+			    "END, last_addr = ?3, last_outcome = 'current' "
+			    "WHERE id = ?1",
 	[ST_CHIP_V2_SEEN] = "UPDATE chips SET v2_seen = 1 WHERE id = ?1 "
 			    "AND protocol = 2",
 	[ST_INTERRUPT_CHIPS] = "UPDATE chips SET last_outcome = 'interrupted' "
@@ -187,6 +196,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PULL_PENDING] = "SELECT " PULL_COLUMNS ", NULL FROM pulls "
 			    "WHERE chip_id = ?1 AND state = 'pending' "
 			    "ORDER BY id",
+	/* Answered from the partial index pulls_pending. */
+	[ST_PULL_ANY] = "SELECT EXISTS (SELECT 1 FROM pulls "
+			"WHERE state = 'pending')",
 	[ST_PULL_FINISH] = "UPDATE pulls SET state = ?2, data = ?3, size = ?4, "
 			   "reason = ?5, done = ?6 WHERE id = ?1 "
 			   "AND state = 'pending'",
@@ -1220,6 +1232,61 @@ int store_chip_get(struct store *st, const char *id, struct store_chip *out)
 	return rc;
 }
 
+/* Reads the data version into *version, inside the caller's snapshot. */
+static int data_version(struct store *st, uint64_t *version)
+{
+	sqlite3_stmt *s = stmt(st, ST_DATA_VERSION);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if ((rc = step_row(st, s, "data version")) != 0)
+		return rc;
+	*version = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_data_version(struct store *st, uint64_t *version)
+{
+	return data_version(st, version);
+}
+
+int store_chip_get_at(struct store *st, const char *id, struct store_chip *out,
+		      uint64_t *version)
+{
+	int rc, own;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = tx_read(st, &own)) != 0)
+		return rc;
+	rc = data_version(st, version);
+	if (rc == 0)
+		rc = store_chip_get(st, id, out);
+	/* NOTFOUND is an answer, read in a snapshot like any other. */
+	if (rc == STORE_NOTFOUND) {
+		(void)tx_read_end(st, own, 0);
+		return rc;
+	}
+	if ((rc = tx_read_end(st, own, rc)) != 0)
+		store_chip_free(out);
+	return rc;
+}
+
+int store_pull_any_pending(struct store *st, int *any)
+{
+	sqlite3_stmt *s = stmt(st, ST_PULL_ANY);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	if ((rc = step_row(st, s, "pending pulls")) != 0)
+		return rc;
+	*any = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	return 0;
+}
+
 void store_chip_free(struct store_chip *c)
 {
 	if (c == NULL)
@@ -1397,7 +1464,7 @@ static int checkin_row(struct store *st, const struct store_checkin *c)
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((s = stmt(st, ST_CHIP_SEEN)) == NULL)
+	if ((s = stmt(st, ST_CHECKIN_CHIP)) == NULL)
 		return -1;
 	bind_text(s, 1, c->chip_id);
 	sqlite3_bind_int64(s, 2, c->ended_ms / 1000);
@@ -1411,13 +1478,7 @@ static int checkin_row(struct store *st, const struct store_checkin *c)
 	sqlite3_bind_int64(s, 3, c->started_ms);
 	sqlite3_bind_int64(s, 4, c->ended_ms);
 	bind_text(s, 5, c->revision);
-	if ((rc = run(st, s, "recording a check-in")) != 0)
-		return rc;
-	if ((s = stmt(st, ST_CHIP_OUTCOME)) == NULL)
-		return -1;
-	bind_text(s, 1, c->chip_id);
-	bind_text(s, 2, outcome_names[STORE_OUTCOME_CURRENT]);
-	return run(st, s, "noting the outcome");
+	return run(st, s, "recording a check-in");
 }
 
 int store_checkins_current(struct store *st, const struct store_checkin *rows,

@@ -13,6 +13,7 @@
 #include "content.h"
 #include "map.h"
 #include "source.h"
+#include "source_git.h"
 
 /* Memoised manifests past this count are all dropped (rebuilt on demand). */
 #define MEMO_MAX 4096
@@ -31,6 +32,7 @@ struct memo_entry {
 struct plan_cache {
 	struct plan_map *paths; /* "source key\0name" -> struct path_entry */
 	struct plan_map *memo;	/* caller's key -> struct memo_entry */
+	struct plan_map *kept;	/* key -> struct memo_entry, until freed */
 	uint64_t reads;
 };
 
@@ -58,10 +60,15 @@ struct plan_cache *plan_cache_new(void)
 		return NULL;
 	c->paths = plan_map_new();
 	c->memo = plan_map_new();
-	if (c->paths == NULL || c->memo == NULL) {
-		plan_cache_free(c);
+	c->kept = plan_map_new();
+	if (c->paths == NULL || c->memo == NULL || c->kept == NULL) {
+		plan_map_free(c->kept, memo_entry_free);
+		plan_map_free(c->memo, memo_entry_free);
+		plan_map_free(c->paths, path_entry_free);
+		free(c);
 		return NULL;
 	}
+	plan_source_git_hold();
 	return c;
 }
 
@@ -71,7 +78,10 @@ void plan_cache_free(struct plan_cache *c)
 		return;
 	plan_map_free(c->memo, memo_entry_free);
 	plan_map_free(c->paths, path_entry_free);
+	/* Last: manifests and contents never point into kept handles. */
+	plan_map_free(c->kept, memo_entry_free);
 	free(c);
+	plan_source_git_release();
 }
 
 uint64_t plan_cache_reads(const struct plan_cache *c)
@@ -95,8 +105,8 @@ static char *path_key(const struct plan_source *src, const char *name,
 }
 
 int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
-		      const char *name, struct plan_content **out, char *err,
-		      size_t err_len)
+		      const char *name, struct plan_content **out, int *stable,
+		      char *err, size_t err_len)
 {
 	struct path_entry *e;
 	struct plan_content *ct = NULL;
@@ -105,9 +115,9 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 	size_t raw_len, key_len;
 	char *key;
 	void *old;
-	int stable;
 
 	*out = NULL;
+	*stable = 0;
 	key = path_key(src, name, &key_len);
 	if (key == NULL)
 		return -1;
@@ -117,9 +127,10 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 	if (e != NULL && e->stable &&
 	    memcmp(&e->stamp, &stamp, sizeof(stamp)) == 0) {
 		*out = plan_content_ref(e->content);
+		*stable = 1;
 		goto done;
 	}
-	if (src->ops->read(src, name, &raw, &raw_len, &stamp, &stable, err,
+	if (src->ops->read(src, name, &raw, &raw_len, &stamp, stable, err,
 			   err_len) != 0) {
 		if (errno == ENOMEM)
 			goto fail;
@@ -145,7 +156,7 @@ int plan_cache_lookup(struct plan_cache *c, struct plan_source *src,
 		e->content = ct;
 	}
 	e->stamp = stamp;
-	e->stable = stable;
+	e->stable = *stable;
 	*out = plan_content_ref(e->content);
 done:
 	free(key);
@@ -178,6 +189,32 @@ int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
 	    plan_map_get(c->memo, key, len) == NULL)
 		plan_map_clear(c->memo, memo_entry_free);
 	if (plan_map_put(c->memo, key, len, e, &old) != 0) {
+		free(e);
+		return -1;
+	}
+	if (old != NULL)
+		memo_entry_free(old);
+	return 0;
+}
+
+void *plan_cache_kept(struct plan_cache *c, const void *key, size_t len)
+{
+	struct memo_entry *e = plan_map_get(c->kept, key, len);
+
+	return e != NULL ? e->value : NULL;
+}
+
+int plan_cache_keep(struct plan_cache *c, const void *key, size_t len,
+		    void *value, void (*release)(void *value))
+{
+	struct memo_entry *e = malloc(sizeof(*e));
+	void *old;
+
+	if (e == NULL)
+		return -1;
+	e->value = value;
+	e->release = release;
+	if (plan_map_put(c->kept, key, len, e, &old) != 0) {
 		free(e);
 		return -1;
 	}

@@ -61,6 +61,18 @@ static void manifest_release(void *p)
 	free(m);
 }
 
+struct plan_manifest *plan_manifest_ref(struct plan_manifest *m)
+{
+	impl(m)->refs++;
+	return m;
+}
+
+int plan_revision(struct plan_cache *c, const struct plan_spec *spec,
+		  char out[PLAN_REVISION_MAX], char *err, size_t err_len)
+{
+	return plan_source_revision(c, spec, out, err, err_len);
+}
+
 void plan_manifest_free(struct plan_manifest *m)
 {
 	if (m != NULL)
@@ -303,14 +315,24 @@ static int same_contents(const struct manifest *memo,
 int plan_manifest_resolve(struct plan_cache *c, const struct plan_spec *spec,
 			  struct plan_manifest **out)
 {
+	int settled;
+
+	return plan_manifest_resolve_settled(c, spec, out, &settled);
+}
+
+int plan_manifest_resolve_settled(struct plan_cache *c,
+				  const struct plan_spec *spec,
+				  struct plan_manifest **out, int *settled)
+{
 	struct manifest *m = calloc(1, sizeof(*m)), *memo;
 	struct plan_source *src = NULL;
 	struct wanted *w = NULL;
 	char err[ERROR_MAX], *key = NULL;
 	size_t i, n = 0, key_len = 0;
-	int lua_checked = 0;
+	int lua_checked = 0, stable;
 
 	*out = NULL;
+	*settled = 0;
 	if (m == NULL)
 		goto fail;
 	m->refs = 1;
@@ -329,16 +351,18 @@ int plan_manifest_resolve(struct plan_cache *c, const struct plan_spec *spec,
 		goto fail;
 	if (m->pub.error != NULL)
 		goto done;
-	if (plan_source_open(spec, &src, err, sizeof(err)) != 0) {
+	if (plan_source_open(c, spec, &src, err, sizeof(err)) != 0) {
 		if (errno == ENOMEM || set_error(m, NULL, "%s", err) != 0)
 			goto fail;
 		goto done;
 	}
 	snprintf(m->pub.revision, sizeof(m->pub.revision), "%s", src->revision);
+	*settled = 1;
 	for (i = 0; i < n; i++) {
-		if (plan_cache_lookup(c, src, w[i].name, &m->contents[i], err,
-				      sizeof(err)) != 0)
+		if (plan_cache_lookup(c, src, w[i].name, &m->contents[i],
+				      &stable, err, sizeof(err)) != 0)
 			goto fail;
+		*settled = *settled && stable;
 		if (m->contents[i] == NULL) {
 			if (set_error(m, w[i].name, "%s", err) != 0)
 				goto fail;

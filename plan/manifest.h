@@ -15,6 +15,27 @@
 int plan_manifest_resolve(struct plan_cache *c, const struct plan_spec *spec,
 			  struct plan_manifest **out);
 
+/*
+ * As plan_manifest_resolve; *settled is 1 when every file's stamp could
+ * be trusted (none was modified in the last seconds, when a later change
+ * could keep the same stamp), so that the manifest may be reused without
+ * resolving it again until a stamp changes.
+ */
+int plan_manifest_resolve_settled(struct plan_cache *c,
+				  const struct plan_spec *spec,
+				  struct plan_manifest **out, int *settled);
+
+/* Another reference to m (each one released with plan_manifest_free). */
+struct plan_manifest *plan_manifest_ref(struct plan_manifest *m);
+
+/*
+ * The revision spec's repository is at now, as a manifest would name it:
+ * "worktree" for a working tree (no system call), else the commit its ref
+ * resolves to (the repository kept open in c).  0, or -1 with why in err.
+ */
+int plan_revision(struct plan_cache *c, const struct plan_spec *spec,
+		  char out[PLAN_REVISION_MAX], char *err, size_t err_len);
+
 /* Releases a manifest from plan_manifest_resolve (NULL is fine). */
 void plan_manifest_free(struct plan_manifest *m);
 

@@ -43,12 +43,24 @@ struct plan_source {
 	char revision[64]; /* "worktree", or a commit id */
 };
 
+struct plan_cache;
+
 /*
- * Opens the source spec names (its working tree, or its git ref): 0, or
- * -1 with why in err and errno (ENOMEM internal, ENOTSUP unsupported).
+ * Opens the source spec names (its working tree, or its git ref),
+ * reusing what cache c keeps (c may be NULL): 0, or -1 with why in err
+ * and errno (ENOMEM internal, ENOTSUP unsupported).
  */
-int plan_source_open(const struct plan_spec *spec, struct plan_source **out,
-		     char *err, size_t err_len);
+int plan_source_open(struct plan_cache *c, const struct plan_spec *spec,
+		     struct plan_source **out, char *err, size_t err_len);
+
+/*
+ * The revision plan_source_open would give the source now, without
+ * opening it: "worktree", or the commit the ref resolves to.  0, or -1
+ * with why in err.
+ */
+int plan_source_revision(struct plan_cache *c, const struct plan_spec *spec,
+			 char out[PLAN_REVISION_MAX], char *err,
+			 size_t err_len);
 
 /* Closes a source from plan_source_open (NULL is fine). */
 void plan_source_close(struct plan_source *src);

@@ -15,9 +15,12 @@
 
 #include <git2.h>
 
+#include "cache.h"
+
 struct gitsrc {
 	struct plan_source src; /* first: the ops get a struct plan_source * */
 	git_repository *repo;
+	int borrowed; /* repo is the one the cache keeps */
 	git_tree *tree;
 };
 
@@ -121,9 +124,20 @@ static void git_close(struct plan_source *src)
 	struct gitsrc *g = (struct gitsrc *)src;
 
 	git_tree_free(g->tree);
-	git_repository_free(g->repo);
+	if (!g->borrowed)
+		git_repository_free(g->repo);
 	free(g->src.key);
 	free(g);
+	git_libgit2_shutdown();
+}
+
+void plan_source_git_hold(void)
+{
+	git_libgit2_init();
+}
+
+void plan_source_git_release(void)
+{
 	git_libgit2_shutdown();
 }
 
@@ -133,11 +147,94 @@ static const struct plan_source_ops git_ops = {
 	.close = git_close,
 };
 
-int plan_source_git_open(const char *path, const char *ref,
-			 struct plan_source **out, char *err, size_t err_len)
+static void release_repo(void *repo)
+{
+	git_repository_free(repo);
+}
+
+/*
+ * The repository at path: the one c keeps (*borrowed set), else opened
+ * now and kept in c when possible; NULL with why in err.  Kept open, a
+ * repository still sees moved refs and new objects: libgit2 reads loose
+ * refs at each lookup and rescans its packs when an object is missing.
+ */
+static git_repository *repo_open(struct plan_cache *c, const char *path,
+				 int *borrowed, char *err, size_t err_len)
+{
+	git_repository *repo = NULL;
+	size_t keylen = strlen("repository:") + strlen(path) + 1;
+	char *key = malloc(keylen);
+
+	*borrowed = 0;
+	if (key == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	snprintf(key, keylen, "repository:%s", path);
+	if (c != NULL && (repo = plan_cache_kept(c, key, keylen)) != NULL) {
+		*borrowed = 1;
+		goto done;
+	}
+	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) != 0) {
+		snprintf(err, err_len, "%s: not a git repository: %s", path,
+			 git_message());
+		repo = NULL;
+		goto done;
+	}
+	*borrowed = c != NULL &&
+		    plan_cache_keep(c, key, keylen, repo, release_repo) == 0;
+done:
+	free(key);
+	return repo;
+}
+
+/* The commit ref names now; -1 with why in err. */
+static int ref_commit(git_repository *repo, const char *path, const char *ref,
+		      git_object **commit, char *err, size_t err_len)
+{
+	git_object *obj = NULL;
+	int rc = 0;
+
+	*commit = NULL;
+	if (git_revparse_single(&obj, repo, ref) != 0 ||
+	    git_object_peel(commit, obj, GIT_OBJECT_COMMIT) != 0) {
+		snprintf(err, err_len, "%s: ref %s: %s", path, ref,
+			 git_message());
+		rc = -1;
+	}
+	git_object_free(obj);
+	return rc;
+}
+
+int plan_source_git_revision(struct plan_cache *c, const char *path,
+			     const char *ref, char out[PLAN_REVISION_MAX],
+			     char *err, size_t err_len)
+{
+	git_repository *repo;
+	git_object *commit = NULL;
+	int borrowed, rc = -1;
+
+	git_libgit2_init();
+	repo = repo_open(c, path, &borrowed, err, err_len);
+	if (repo != NULL &&
+	    ref_commit(repo, path, ref, &commit, err, err_len) == 0) {
+		git_oid_tostr(out, PLAN_REVISION_MAX, git_object_id(commit));
+		rc = 0;
+	}
+	git_object_free(commit);
+	if (!borrowed)
+		git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int plan_source_git_open(struct plan_cache *c, const char *path,
+			 const char *ref, struct plan_source **out, char *err,
+			 size_t err_len)
 {
 	struct gitsrc *g;
-	git_object *obj = NULL, *commit = NULL;
+	git_object *commit = NULL;
 	size_t keylen = strlen("git:") + strlen(path) + strlen(ref) + 2;
 
 	*out = NULL;
@@ -151,18 +248,10 @@ int plan_source_git_open(const char *path, const char *ref,
 	git_libgit2_init();
 	g->src.ops = &git_ops;
 	snprintf(g->src.key, keylen, "git:%s#%s", path, ref);
-	if (git_repository_open_ext(&g->repo, path,
-				    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
-		snprintf(err, err_len, "%s: not a git repository: %s", path,
-			 git_message());
+	g->repo = repo_open(c, path, &g->borrowed, err, err_len);
+	if (g->repo == NULL ||
+	    ref_commit(g->repo, path, ref, &commit, err, err_len) != 0)
 		goto fail;
-	}
-	if (git_revparse_single(&obj, g->repo, ref) != 0 ||
-	    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) != 0) {
-		snprintf(err, err_len, "%s: ref %s: %s", path, ref,
-			 git_message());
-		goto fail;
-	}
 	if (git_commit_tree(&g->tree, (git_commit *)commit) != 0) {
 		snprintf(err, err_len, "%s: ref %s: %s", path, ref,
 			 git_message());
@@ -171,12 +260,10 @@ int plan_source_git_open(const char *path, const char *ref,
 	git_oid_tostr(g->src.revision, sizeof(g->src.revision),
 		      git_object_id(commit));
 	git_object_free(commit);
-	git_object_free(obj);
 	*out = &g->src;
 	return 0;
 fail:
 	git_object_free(commit);
-	git_object_free(obj);
 	git_close(&g->src);
 	errno = ENOENT;
 	return -1;

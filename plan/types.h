@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PLAN_TOKEN_LEN 4 /* characters of a per-file version token */
-#define PLAN_CHK_LEN 12	 /* characters of a chk fingerprint */
-#define PLAN_HASH_HEX 64 /* SHA-256 in hex */
-#define PLAN_NAME_MAX 31 /* bytes of a file name (SPIFFS keeps 31) */
+#define PLAN_TOKEN_LEN 4     /* characters of a per-file version token */
+#define PLAN_CHK_LEN 12	     /* characters of a chk fingerprint */
+#define PLAN_HASH_HEX 64     /* SHA-256 in hex */
+#define PLAN_NAME_MAX 31     /* bytes of a file name (SPIFFS keeps 31) */
+#define PLAN_REVISION_MAX 64 /* "worktree", or a commit id, with its NUL */
 #define PLAN_READ_MAX                                                          \
 	(4 << 20) /* a repository file larger than this is refused */
 
@@ -57,9 +58,9 @@ struct plan_file {
 struct plan_manifest {
 	struct plan_file *files;
 	size_t nfiles;
-	char revision[64]; /* "worktree", or a commit id */
-	char *error;	   /* NULL when sendable; else why not */
-	char *error_file;  /* the file at fault, or NULL */
+	char revision[PLAN_REVISION_MAX]; /* "worktree", or a commit id */
+	char *error;			  /* NULL when sendable; else why not */
+	char *error_file;		  /* the file at fault, or NULL */
 };
 
 /* A file the chip holds (from our records, or the device's own "files"). */

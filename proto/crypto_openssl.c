@@ -10,28 +10,53 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/md5.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <limits.h>
+#include <string.h>
 
 typedef char sha256_state_fits
     [sizeof(SHA256_CTX) <= sizeof(struct luaota_sha256_state) ? 1 : -1];
 
+/*
+ * HMAC-MD5 as RFC 2104 defines it, over MD5_*: OpenSSL 3's HMAC() looks
+ * its algorithms up again at every call, which costs more than the
+ * hashing of a protocol record (two per check-in).
+ */
 static int openssl_hmac_md5(void *ctx, const uint8_t *key, size_t key_len,
 			    const uint8_t *msg, size_t msg_len,
 			    uint8_t out[LUAOTA_MD5_LEN])
 {
-	unsigned int out_len = 0;
+	uint8_t block[MD5_CBLOCK], pad[MD5_CBLOCK], inner[MD5_DIGEST_LENGTH];
+	MD5_CTX md;
+	size_t i;
+	int ok;
 
 	(void)ctx;
-	if (key_len > (size_t)INT_MAX)
-		return -1;
-	if (HMAC(EVP_md5(), key, (int)key_len, msg, msg_len, out, &out_len) ==
-		NULL ||
-	    out_len != LUAOTA_MD5_LEN)
-		return -1;
-	return 0;
+	memset(block, 0, sizeof(block));
+	/* A key longer than a block is replaced by its digest. */
+	if (key_len > sizeof(block)) {
+		if (MD5(key, key_len, block) == NULL)
+			return -1;
+	} else if (key_len > 0) {
+		memcpy(block, key, key_len);
+	}
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = block[i] ^ 0x36;
+	ok = MD5_Init(&md) == 1 && MD5_Update(&md, pad, sizeof(pad)) == 1 &&
+	     MD5_Update(&md, msg, msg_len) == 1 && MD5_Final(inner, &md) == 1;
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = block[i] ^ 0x5c;
+	ok = ok && MD5_Init(&md) == 1 &&
+	     MD5_Update(&md, pad, sizeof(pad)) == 1 &&
+	     MD5_Update(&md, inner, sizeof(inner)) == 1 &&
+	     MD5_Final(out, &md) == 1;
+	OPENSSL_cleanse(block, sizeof(block));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(&md, sizeof(md));
+	return ok ? 0 : -1;
 }
 
 static int openssl_hmac_sha256(void *ctx, const uint8_t *key, size_t key_len,

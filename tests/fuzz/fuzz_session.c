@@ -28,6 +28,7 @@
 
 #include "daemon/checkins.h"
 #include "daemon/daemon.h"
+#include "daemon/decisions.h"
 #include "daemon/history.h"
 #include "daemon/session.h"
 #include "db/store.h"
@@ -138,10 +139,11 @@ static void setup(void)
 		abort();
 	store_set_busy_timeout(d.store, 1000);
 	d.cache = plan_cache_new();
+	d.decisions = decisions_new();
 	d.base = event_base_new();
 	TAILQ_INIT(&d.sessions);
-	if (d.cache == NULL || d.base == NULL || history_init(&d) != 0 ||
-	    (d.checkins = checkins_new(&d)) == NULL)
+	if (d.cache == NULL || d.decisions == NULL || d.base == NULL ||
+	    history_init(&d) != 0 || (d.checkins = checkins_new(&d)) == NULL)
 		abort();
 }
 

@@ -1,10 +1,12 @@
 """luaotad end to end: the daemon, luaotactl and simulated devices."""
 
 import os
+import signal
 import sqlite3
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -233,6 +235,73 @@ class Budget(harness.Case):
             self.assertTrue(os.path.exists(os.path.join(flash, name)))
         self.boot(flash, CHIP, SECRET)
         self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+
+class RepositoryRecheck(harness.Case):
+    """What a group gets is kept between check-ins: a working tree is
+    looked at again after repository_recheck, the inventory at once."""
+
+    def settled_write(self, name, data):
+        # Modified an hour ago, as a checkout would be: its stat stamp can
+        # be trusted, so nothing forces a look at every check-in.
+        path = self.write(name, data)
+        past = time.time() - 3600
+        os.utime(path, (past, past))
+
+    def setUp(self):
+        super().setUp()
+        self.settled_write("app.lua", APP)
+        self.settled_write("blob.bin", DATA)
+        self.ctl("group", "add", "demo", "--repo", self.repo,
+                 "--files", "app.lua,blob.bin")
+        self.ctl("add", CHIP, "--group", "demo", "--secret", SECRET)
+
+    def sent(self):
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "updated", row)
+        return [f["name"] for f in self.session_files(row["id"])]
+
+    def test_edit_is_seen_once_the_recheck_interval_passed(self):
+        self.start("repository_recheck = 300ms\n")
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+        self.settled_write("app.lua", APP + "print('v2')\n")
+        time.sleep(0.5)  # past the interval: the files are stat()ed again
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.sent(), ["app.lua"])
+        with open(os.path.join(flash, "app.lc"), "rb") as fp:
+            self.assertIn(b"v2", fp.read())
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+
+    def test_inventory_change_is_seen_at_once(self):
+        self.start("repository_recheck = 60s\n")
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.settled_write("app.lua", APP + "print('v2')\n")
+        # Within the interval the group's files are not looked at again.
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "current")
+        # Any change to the inventory drops what was kept.
+        self.ctl("group", "set", "demo", "--files", "app.lua,blob.bin")
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.sent(), ["app.lua"])
+        self.ctl("reprovision", CHIP)
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(sorted(self.sent()), ["app.lua", "blob.bin"])
+
+    def test_reload_drops_what_was_kept(self):
+        self.start("repository_recheck = 60s\n")
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.settled_write("app.lua", APP + "print('v2')\n")
+        count = len(self.daemon.notifications)
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        self.daemon.wait_for("READY=1", after=count)
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.sent(), ["app.lua"])
 
 
 class Fleet(harness.Case):

@@ -73,6 +73,26 @@ class GitRef(harness.Case):
         hist = json.loads(self.ctl("history", CHIP, "--json").stdout)
         self.assertEqual([h["revision"] for h in hist], [second, self.first])
 
+    def test_ref_is_followed_across_a_repack(self):
+        # The daemon keeps the repository open between check-ins: it must
+        # still see refs packed away and objects moved into new packs.
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.write("data.txt", "second\n")
+        second = self.commit("second")
+        self.git("gc", "-q", "--prune=now")
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["revision"], second)
+        self.assertEqual(self.read(flash, "data.txt"), "second\n")
+        self.write("data.txt", "third\n")
+        third = self.commit("third")
+        self.git("repack", "-q", "-a", "-d")
+        self.boot(flash, CHIP, SECRET)
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "updated")
+        self.assertEqual(row["revision"], third)
+        self.assertEqual(self.read(flash, "data.txt"), "third\n")
+
     def test_commit_on_another_branch_is_not_sent(self):
         flash = self.flash()
         self.boot(flash, CHIP, SECRET)

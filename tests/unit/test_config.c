@@ -82,6 +82,7 @@ static void parses_every_unit(void **state)
 
 	(void)state;
 	config_defaults(&c);
+	assert_int_equal(c.repository_recheck_ms, 1000);
 	assert_int_equal(load(&c,
 			      "# a comment\n"
 			      "\n"
@@ -94,6 +95,7 @@ static void parses_every_unit(void **state)
 			      "max_file_size = 32K\n"
 			      "session_max_bytes = 1M\n"
 			      "max_connections = 10\n"
+			      "repository_recheck = 0\n"
 			      "log_level = debug\n",
 			      errors, sizeof(errors)),
 			 0);
@@ -108,6 +110,7 @@ static void parses_every_unit(void **state)
 	assert_int_equal(c.max_file_size, 32768);
 	assert_int_equal(c.session_max_bytes, 1048576);
 	assert_int_equal(c.max_connections, 10);
+	assert_int_equal(c.repository_recheck_ms, 0);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	config_free(&c);
 }

@@ -279,6 +279,54 @@ static void fresh_files_are_racy(void **state)
 	plan_manifest_free(m);
 }
 
+/* Settled: every stamp trusted, so the manifest may be kept as is. */
+static void settled_only_when_no_file_is_racy(void **state)
+{
+	struct repo *r = *state;
+	struct plan_spec spec = spec_of(r, default_files, 3);
+	struct plan_manifest *m, *again;
+	char rev[PLAN_REVISION_MAX], err[256];
+	char path[512];
+	int settled = -1;
+	FILE *fp;
+
+	assert_int_equal(
+	    plan_manifest_resolve_settled(r->cache, &spec, &m, &settled), 0);
+	assert_null(m->error);
+	assert_int_equal(settled, 1);
+	/* a reference outlives the caller's */
+	again = plan_manifest_ref(m);
+	plan_manifest_free(m);
+	assert_string_equal(again->files[0].name, "init.lua");
+	plan_manifest_free(again);
+	snprintf(path, sizeof(path), "%s/app.lua", r->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("return 2\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(
+	    plan_manifest_resolve_settled(r->cache, &spec, &m, &settled), 0);
+	assert_int_equal(settled, 0);
+	plan_manifest_free(m);
+	assert_int_equal(
+	    plan_manifest_resolve_settled(r->cache, &spec, &m, &settled), 0);
+	assert_int_equal(settled, 0);
+	plan_manifest_free(m);
+	set_mtime(r, "app.lua", OLD_TIME);
+	assert_int_equal(
+	    plan_manifest_resolve_settled(r->cache, &spec, &m, &settled), 0);
+	assert_int_equal(settled, 1);
+	plan_manifest_free(m);
+	/* a working tree's revision costs no system call and never fails */
+	assert_int_equal(plan_revision(r->cache, &spec, rev, err, sizeof(err)),
+			 0);
+	assert_string_equal(rev, "worktree");
+	spec.repo_ref = "main";
+	assert_int_equal(plan_revision(r->cache, &spec, rev, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "not a git repository"));
+}
+
 static void actions_default_and_override(void **state)
 {
 	struct repo *r = *state;
@@ -685,6 +733,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(change_changes_token_and_chk,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    settled_only_when_no_file_is_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(fresh_files_are_racy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(actions_default_and_override,

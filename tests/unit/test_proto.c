@@ -44,6 +44,45 @@ static void known_answers(void **state)
 	assert_string_equal(sig, "b0dfd9");
 }
 
+/* HMAC-MD5 itself: RFC 2202's cases, a short key and one past a block. */
+static void hmac_md5_rfc2202(void **state)
+{
+	static const uint8_t want1[LUAOTA_MD5_LEN] = {
+		0x92, 0x94, 0x72, 0x7a, 0x36, 0x38, 0xbb, 0x1c,
+		0x13, 0xf4, 0x8e, 0xf8, 0x15, 0x8b, 0xfc, 0x9d,
+	};
+	static const uint8_t want2[LUAOTA_MD5_LEN] = {
+		0x75, 0x0c, 0x78, 0x3e, 0x6a, 0xb0, 0xb5, 0x03,
+		0xea, 0xa8, 0x6e, 0x31, 0x0a, 0x5d, 0xb7, 0x38,
+	};
+	static const uint8_t want6[LUAOTA_MD5_LEN] = {
+		0x6b, 0x1a, 0xb7, 0xfe, 0x4b, 0xd7, 0xbf, 0x8f,
+		0x0b, 0x62, 0xe6, 0xce, 0x61, 0xb9, 0xd0, 0xcd,
+	};
+	const char *msg6 = "Test Using Larger Than Block-Size Key - Hash Key "
+			   "First";
+	uint8_t key[80], out[LUAOTA_MD5_LEN];
+
+	(void)state;
+	memset(key, 0x0b, 16);
+	assert_int_equal(crypto->hmac_md5(crypto->ctx, key, 16,
+					  (const uint8_t *)"Hi There", 8, out),
+			 0);
+	assert_memory_equal(out, want1, sizeof(out));
+	assert_int_equal(
+	    crypto->hmac_md5(crypto->ctx, (const uint8_t *)"Jefe", 4,
+			     (const uint8_t *)"what do ya want for nothing?",
+			     28, out),
+	    0);
+	assert_memory_equal(out, want2, sizeof(out));
+	memset(key, 0xaa, sizeof(key));
+	assert_int_equal(crypto->hmac_md5(crypto->ctx, key, sizeof(key),
+					  (const uint8_t *)msg6, strlen(msg6),
+					  out),
+			 0);
+	assert_memory_equal(out, want6, sizeof(out));
+}
+
 static void verify_accepts_and_rejects(void **state)
 {
 	const char *json = "{\"r\":\"OK!\"}";
@@ -466,6 +505,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(known_answers),
+		cmocka_unit_test(hmac_md5_rfc2202),
 		cmocka_unit_test(verify_accepts_and_rejects),
 		cmocka_unit_test(frames_record_with_payload),
 		cmocka_unit_test(frames_record_without_payload),

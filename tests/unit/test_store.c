@@ -475,6 +475,48 @@ static void checkins_in_one_batch(void **state)
 	store_session_list_free(list, n);
 }
 
+/*
+ * The data version moves with another connection's commits only, and
+ * store_chip_get_at reads it with the row.
+ */
+static void data_version_follows_others(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other;
+	struct store_chip chip;
+	uint64_t v1, v2, v3;
+	int64_t pull;
+	int any;
+
+	populate(fx);
+	assert_int_equal(store_chip_get_at(fx->st, "c1", &chip, &v1), 0);
+	assert_string_equal(chip.secret, SECRET);
+	store_chip_free(&chip);
+	/* Our own writes leave it as is. */
+	assert_int_equal(store_chip_seen(fx->st, "c1", "10.0.0.1", 100), 0);
+	assert_int_equal(store_data_version(fx->st, &v2), 0);
+	assert_true(v2 == v1);
+	assert_int_equal(store_pull_any_pending(fx->st, &any), 0);
+	assert_int_equal(any, 0);
+	/* Another connection's commit (luaotactl) moves it. */
+	other = open_ok(fx, 0);
+	assert_int_equal(store_chip_add(other, "c2", "g", SECRET, NULL), 0);
+	assert_int_equal(store_pull_add(other, "c1", "log.txt", 5, &pull), 0);
+	store_close(other);
+	assert_int_equal(store_chip_get_at(fx->st, "c2", &chip, &v3), 0);
+	assert_true(v3 != v1);
+	store_chip_free(&chip);
+	assert_int_equal(store_pull_any_pending(fx->st, &any), 0);
+	assert_int_equal(any, 1);
+	assert_int_equal(store_chip_get_at(fx->st, "nope", &chip, &v2),
+			 STORE_NOTFOUND);
+	assert_true(v2 == v3);
+	assert_int_equal(
+	    store_pull_finish(fx->st, pull, "missing", NULL, 0, NULL, 6), 0);
+	assert_int_equal(store_pull_any_pending(fx->st, &any), 0);
+	assert_int_equal(any, 0);
+}
+
 static void held_round_trip(void **state)
 {
 	struct fixture *fx = *state;
@@ -1138,6 +1180,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(checkins_in_one_batch, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(data_version_follows_others,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(held_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(session_history, setup,
