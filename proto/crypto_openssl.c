@@ -9,8 +9,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/md5.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -21,78 +20,83 @@ typedef char sha256_state_fits
     [sizeof(SHA256_CTX) <= sizeof(struct luaota_sha256_state) ? 1 : -1];
 
 /*
- * HMAC-MD5 as RFC 2104 defines it, over MD5_*: OpenSSL 3's HMAC() looks
- * its algorithms up again at every call, which costs more than the
- * hashing of a protocol record (two per check-in).
+ * HMAC contexts with their digest already set, made once per digest and
+ * duplicated per call: OpenSSL 3 looks the HMAC and digest algorithms up
+ * again at every HMAC() or EVP_MAC_init() with a digest name, and that
+ * lookup cost more than hashing a protocol record.  The templates are
+ * never changed after the first use, so duplicating them is thread-safe.
  */
+enum hmac_kind { HMAC_MD5, HMAC_SHA256, HMAC_KINDS };
+
+static EVP_MAC_CTX *templates[HMAC_KINDS];
+static CRYPTO_ONCE templates_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void templates_init(void)
+{
+	static const char *const digests[HMAC_KINDS] = { "MD5", "SHA256" };
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[2];
+	size_t k;
+
+	for (k = 0; mac != NULL && k < HMAC_KINDS; k++) {
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_MAC_PARAM_DIGEST, (char *)digests[k], 0);
+		params[1] = OSSL_PARAM_construct_end();
+		templates[k] = EVP_MAC_CTX_new(mac);
+		if (templates[k] != NULL &&
+		    EVP_MAC_CTX_set_params(templates[k], params) != 1) {
+			EVP_MAC_CTX_free(templates[k]);
+			templates[k] = NULL;
+		}
+	}
+	EVP_MAC_free(mac);
+}
+
+/* HMAC(key, parts[0] || ...) with the digest of kind; 0, or -1. */
+static int hmac(enum hmac_kind kind, const uint8_t *key, size_t key_len,
+		const struct luaota_span *parts, size_t n_parts, uint8_t *out,
+		size_t out_len)
+{
+	EVP_MAC_CTX *mctx;
+	size_t got = 0, i;
+	int rc = -1;
+
+	if (!CRYPTO_THREAD_run_once(&templates_once, templates_init) ||
+	    templates[kind] == NULL ||
+	    (mctx = EVP_MAC_CTX_dup(templates[kind])) == NULL)
+		return -1;
+	/* A NULL key would mean "the key of the last init": none here. */
+	if (EVP_MAC_init(mctx, key_len > 0 ? key : (const uint8_t *)"", key_len,
+			 NULL) != 1)
+		goto out;
+	for (i = 0; i < n_parts; i++)
+		if (parts[i].len > 0 &&
+		    EVP_MAC_update(mctx, parts[i].data, parts[i].len) != 1)
+			goto out;
+	if (EVP_MAC_final(mctx, out, &got, out_len) == 1 && got == out_len)
+		rc = 0;
+out:
+	EVP_MAC_CTX_free(mctx);
+	return rc;
+}
+
 static int openssl_hmac_md5(void *ctx, const uint8_t *key, size_t key_len,
 			    const uint8_t *msg, size_t msg_len,
 			    uint8_t out[LUAOTA_MD5_LEN])
 {
-	uint8_t block[MD5_CBLOCK], pad[MD5_CBLOCK], inner[MD5_DIGEST_LENGTH];
-	MD5_CTX md;
-	size_t i;
-	int ok;
+	struct luaota_span part = { .data = msg, .len = msg_len };
 
 	(void)ctx;
-	memset(block, 0, sizeof(block));
-	/* A key longer than a block is replaced by its digest. */
-	if (key_len > sizeof(block)) {
-		if (MD5(key, key_len, block) == NULL)
-			return -1;
-	} else if (key_len > 0) {
-		memcpy(block, key, key_len);
-	}
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = block[i] ^ 0x36;
-	ok = MD5_Init(&md) == 1 && MD5_Update(&md, pad, sizeof(pad)) == 1 &&
-	     MD5_Update(&md, msg, msg_len) == 1 && MD5_Final(inner, &md) == 1;
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = block[i] ^ 0x5c;
-	ok = ok && MD5_Init(&md) == 1 &&
-	     MD5_Update(&md, pad, sizeof(pad)) == 1 &&
-	     MD5_Update(&md, inner, sizeof(inner)) == 1 &&
-	     MD5_Final(out, &md) == 1;
-	OPENSSL_cleanse(block, sizeof(block));
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(&md, sizeof(md));
-	return ok ? 0 : -1;
+	return hmac(HMAC_MD5, key, key_len, &part, 1, out, LUAOTA_MD5_LEN);
 }
 
 static int openssl_hmac_sha256(void *ctx, const uint8_t *key, size_t key_len,
 			       const struct luaota_span *parts, size_t n_parts,
 			       uint8_t out[LUAOTA_SHA256_LEN])
 {
-	char digest[] = "SHA256";
-	OSSL_PARAM params[2];
-	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *mctx = NULL;
-	size_t out_len = 0;
-	size_t i;
-	int rc = -1;
-
 	(void)ctx;
-	params[0] =
-	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac == NULL)
-		goto fail;
-	mctx = EVP_MAC_CTX_new(mac);
-	if (mctx == NULL || EVP_MAC_init(mctx, key, key_len, params) != 1)
-		goto fail;
-	for (i = 0; i < n_parts; i++)
-		if (parts[i].len > 0 &&
-		    EVP_MAC_update(mctx, parts[i].data, parts[i].len) != 1)
-			goto fail;
-	if (EVP_MAC_final(mctx, out, &out_len, LUAOTA_SHA256_LEN) != 1 ||
-	    out_len != LUAOTA_SHA256_LEN)
-		goto fail;
-	rc = 0;
-fail:
-	EVP_MAC_CTX_free(mctx);
-	EVP_MAC_free(mac);
-	return rc;
+	return hmac(HMAC_SHA256, key, key_len, parts, n_parts, out,
+		    LUAOTA_SHA256_LEN);
 }
 
 static int openssl_sha256_init(void *ctx, struct luaota_sha256_state *st)
