@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "db/store.h"
+#include "proto/protocol.h"
 
 /* Hash chains by group id; a fleet has few groups next to its chips. */
 #define BUCKETS 64
@@ -86,8 +87,8 @@ static void follow_version(struct decisions *ds, uint64_t version)
 }
 
 /* A new entry with the group's and repository's rows; NULL on failure. */
-static struct entry *entry_load(struct daemon *d, int64_t group_id, char *why,
-				size_t why_len)
+static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
+				char *why, size_t why_len)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	size_t i;
@@ -122,6 +123,12 @@ static struct entry *entry_load(struct daemon *d, int64_t group_id, char *why,
 				     ? e->group.max_file_size
 				     : d->conf.max_file_size,
 	};
+	/* The legacy size policy is for devices that hold a file in RAM;
+	 * v2 streams files to flash. */
+	if (v2)
+		e->spec.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX;
+	e->pub.v2 = v2;
+	e->pub.lua_version = e->spec.lua_version;
 	e->pub.merged_ok = 1;
 	if (plan_overrides_merge(e->group.config_json, NULL, &e->merged) != 0) {
 		if (errno == ENOMEM)
@@ -179,7 +186,7 @@ static int resolve(struct daemon *d, struct entry *e, int64_t now)
 	return 0;
 }
 
-const struct decision *decisions_get(struct daemon *d, int64_t group_id,
+const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
 				     uint64_t version, char *why,
 				     size_t why_len)
 {
@@ -189,10 +196,10 @@ const struct decision *decisions_get(struct daemon *d, int64_t group_id,
 
 	follow_version(ds, version);
 	for (e = ds->buckets[bucket(group_id)]; e != NULL; e = e->next)
-		if (e->pub.group_id == group_id)
+		if (e->pub.group_id == group_id && e->pub.v2 == v2)
 			break;
 	if (e == NULL) {
-		if ((e = entry_load(d, group_id, why, why_len)) == NULL)
+		if ((e = entry_load(d, group_id, v2, why, why_len)) == NULL)
 			return NULL;
 		e->next = ds->buckets[bucket(group_id)];
 		ds->buckets[bucket(group_id)] = e;

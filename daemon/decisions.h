@@ -25,6 +25,8 @@ struct decisions;
 /* What every chip of one group gets (owned by the cache). */
 struct decision {
 	int64_t group_id;
+	int v2;		 /* built for protocol v2 (its own size policy) */
+	int lua_version; /* 51 or 53: what the sources are checked for */
 	struct plan_manifest *manifest; /* error set: nothing may be sent */
 	const char *group_config;	/* the group's overrides, or NULL */
 	int merged_ok; /* the group's overrides are a JSON object */
@@ -43,12 +45,13 @@ void decisions_free(struct decisions *ds);
 void decisions_clear(struct decisions *ds);
 
 /*
- * The decision for group_id, with the inventory at data version version
+ * The decision for group_id (v2: for protocol v2 chips), with the
+ * inventory at data version version
  * (store_chip_get_at): the cached one while it is still valid, else
  * rebuilt.  Valid until the next call; NULL with why and errno (ENOMEM,
  * or EIO: the inventory could not be read) on failure.
  */
-const struct decision *decisions_get(struct daemon *d, int64_t group_id,
+const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
 				     uint64_t version, char *why,
 				     size_t why_len);
 

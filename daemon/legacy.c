@@ -724,7 +724,7 @@ static int plan_update(struct session *s, struct json_object *hello,
 	char why[512], chk[PLAN_CHK_LEN + 1];
 	int rc = -1;
 
-	dec = decisions_get(d, s->chip.group_id, version, why, sizeof(why));
+	dec = decisions_get(d, s->chip.group_id, 0, version, why, sizeof(why));
 	if (dec == NULL)
 		return fail(s, why);
 	strlcpy(s->revision, dec->manifest->revision, sizeof(s->revision));

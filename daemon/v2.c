@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "decisions.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
@@ -285,72 +286,37 @@ static int serve_table(struct v2_run *run)
 	return 0;
 }
 
-/* Resolves the chip's group into run->manifest and its merged overrides. */
-static int resolve(struct session *s, struct v2_run *run, char **overrides,
-		   int *lua_version, char *why, size_t why_len)
+/*
+ * The chip's manifest (a reference in run->manifest) and merged overrides
+ * from the group's cached decision.  0, or -1 with why set.
+ */
+static int resolve(struct session *s, struct v2_run *run, uint64_t version,
+		   char **overrides, int *lua_version, char *why,
+		   size_t why_len)
 {
 	struct daemon *d = s->daemon;
-	struct store_group group;
-	struct store_repo repo;
-	struct plan_want *wants;
-	struct plan_spec spec;
-	size_t i;
-	int rc = -1;
+	const struct decision *dec;
 
-	if (store_group_get_id(d->store, s->chip.group_id, &group) != 0) {
-		snprintf(why, why_len, "chip's group could not be read");
+	dec = decisions_get(d, s->chip.group_id, 1, version, why, why_len);
+	if (dec == NULL)
 		return -1;
-	}
-	if (store_repo_get_id(d->store, group.repo_id, &repo) != 0) {
-		store_group_free(&group);
-		snprintf(why, why_len, "group's repository could not be read");
-		return -1;
-	}
-	wants = calloc(group.nfiles + 1, sizeof(*wants));
-	if (wants == NULL)
-		goto oom;
-	for (i = 0; i < group.nfiles; i++) {
-		wants[i].name = group.files[i].name;
-		wants[i].action =
-		    group.files[i].action == STORE_ACTION_CM   ? PLAN_CM
-		    : group.files[i].action == STORE_ACTION_DL ? PLAN_DL
-							       : PLAN_AUTO;
-	}
-	*lua_version = group.lua_version ? group.lua_version : 51;
-	spec = (struct plan_spec){
-		.repo_path = repo.path,
-		.repo_ref = repo.ref,
-		.files = wants,
-		.nfiles = group.nfiles,
-		.lua_version = *lua_version,
-		/* The legacy size policy is for devices holding a file in
-		 * RAM; v2 streams files to flash. */
-		.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX,
-	};
-	if (plan_manifest_resolve(d->cache, &spec, &run->manifest) != 0)
-		goto oom;
+	/* A session outlives the cache entry: it keeps its own reference. */
+	run->manifest = plan_manifest_ref(dec->manifest);
+	*lua_version = dec->lua_version;
 	strlcpy(s->revision, run->manifest->revision, sizeof(s->revision));
 	if (run->manifest->error != NULL) {
 		snprintf(why, why_len, "not sent: %s", run->manifest->error);
-		goto out;
+		return -1;
 	}
-	if (plan_overrides_merge(group.config_json, s->chip.config_json,
+	if (plan_overrides_merge(dec->group_config, s->chip.config_json,
 				 overrides) != 0) {
-		if (errno == ENOMEM)
-			goto oom;
-		snprintf(why, why_len,
-			 "config overrides are not a JSON object");
-		goto out;
+		snprintf(why, why_len, "%s",
+			 errno == ENOMEM
+			     ? "out of memory"
+			     : "config overrides are not a JSON object");
+		return -1;
 	}
-	rc = 0;
-	goto out;
-oom:
-	snprintf(why, why_len, "out of memory");
-out:
-	free(wants);
-	store_repo_free(&repo);
-	store_group_free(&group);
-	return rc;
+	return 0;
 }
 
 /* "last" as the history shows it, when it says something went wrong. */
@@ -381,7 +347,8 @@ static void mark_v2_seen(struct session *s)
 
 /* Verifies the HELLO's tag and fields; 0, or -1 when s was closed. */
 static int hello_check(struct session *s, const struct luaota_record *rec,
-		       struct json_object *obj, uint8_t chip_key[32])
+		       struct json_object *obj, uint8_t chip_key[32],
+		       uint64_t *version)
 {
 	struct daemon *d = s->daemon;
 	struct v2_run *run = s->v2;
@@ -392,7 +359,7 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 	if (id == NULL || luaota_chipid_normalize(LUAOTA_JSON_STRING, id,
 						  strlen(id), s->chip_id) != 0)
 		return reject(s, "v2 HELLO has no usable chip id");
-	rc = store_chip_get(d->store, s->chip_id, &s->chip);
+	rc = store_chip_get_at(d->store, s->chip_id, &s->chip, version);
 	if (rc == STORE_NOTFOUND)
 		return reject(s, "unknown chip");
 	if (rc != 0) {
@@ -432,7 +399,8 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	char nd_hex[2 * LUAOTA_V2_NONCE_LEN + 1], ns_hex[sizeof(nd_hex)];
 	char why[512], *overrides = NULL;
 	const char *mh, *last, *lua;
-	int64_t version, device_rc, free_bytes, rx, win;
+	int64_t v, device_rc, free_bytes, rx, win;
+	uint64_t version = 0;
 	int have_latest, lua_version, rc = -1;
 	struct json_object *reply, *staged;
 	int64_t wait_ms = d->conf.reply_timeout_ms > LUAOTA_V2_CHUNK_MS
@@ -453,11 +421,11 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	{
 		const char *a = string_field(obj, "a");
 
-		if (int_field(obj, "v", 2, 2, &version) != 0 || a == NULL ||
+		if (int_field(obj, "v", 2, 2, &v) != 0 || a == NULL ||
 		    strcmp(a, "hello") != 0)
 			return reject(s, "malformed v2 HELLO: not a hello");
 	}
-	if (hello_check(s, rec, obj, chip_key) != 0)
+	if (hello_check(s, rec, obj, chip_key, &version) != 0)
 		return -1;
 	mh = hex_field(obj, "mh", PLAN_HASH_HEX, NULL);
 	last = string_field(obj, "last");
@@ -497,7 +465,8 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	luaota_v2_hex(nd, sizeof(nd), nd_hex);
 	luaota_v2_hex(ns, sizeof(ns), ns_hex);
 
-	if (resolve(s, run, &overrides, &lua_version, why, sizeof(why)) != 0) {
+	if (resolve(s, run, version, &overrides, &lua_version, why,
+		    sizeof(why)) != 0) {
 		rc = fail(s, "%s", why);
 		goto out;
 	}

@@ -173,11 +173,14 @@ class Kill9(Faults):
             # (or once every device is done), plus a random instant.
             # At most all files but one: some session is still under way.
             k = rng.randrange(1, max(2, len(changed) * len(chips)))
-            peers.wait_until(
-                lambda: self.daemon.read_log().count("event=file-sent")
-                >= sent_before + k
-                or all(p.poll() is not None for p in procs.values()),
-                "the sessions to progress")
+            # A session takes milliseconds: watch the log closely.
+            deadline = time.monotonic() + peers.EVENT_TIMEOUT
+            while not (self.daemon.read_log().count("event=file-sent")
+                       >= sent_before + k
+                       or all(p.poll() is not None for p in procs.values())):
+                self.assertLess(time.monotonic(), deadline,
+                                "the sessions did not progress")
+                time.sleep(0.0005)
             time.sleep(rng.uniform(0, 0.002))
             self.daemon.proc.send_signal(signal.SIGKILL)
             self.daemon.proc.wait()
