@@ -15,6 +15,7 @@ struct plan_cache;
 struct session;
 struct checkins;
 struct event;
+struct spool;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -44,6 +45,8 @@ struct daemon {
 	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */
 	size_t history_queued;
 	struct event *history_timer;
+	struct spool *spool;  /* copies of queued rows; NULL: none */
+	size_t history_begun; /* open sessions whose start is spooled */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "spool.h"
 
 void history_record_free(struct history_record *rec)
 {
@@ -61,59 +62,76 @@ static int transient(int rc)
 }
 
 /* A write that can never succeed is dropped, loudly, not retried. */
-static void drop_step(struct daemon *d, struct history_record *rec,
-		      const char *step)
+static void drop_record(struct daemon *d, struct history_record *rec)
 {
-	log_warnx("event=history-dropped step=%s session=%lld chip=%s "
-		  "error=\"%s\"",
-		  step, (long long)rec->id,
-		  rec->chip_id != NULL ? rec->chip_id : "-",
+	log_warnx("event=history-dropped session=%lld chip=%s error=\"%s\"",
+		  (long long)rec->id, rec->chip_id != NULL ? rec->chip_id : "-",
 		  store_errmsg(d->store));
 }
 
-/* Writes what is left of rec; 0 when done with it, -1 to retry later. */
+/*
+ * Writes rec whole, in one transaction, and at most once (a replayed
+ * record already in the store changes nothing); 0 when done with it,
+ * -1 to retry later.
+ */
 static int write_record(struct daemon *d, struct history_record *rec)
 {
-	struct store *st = d->store;
+	struct store_session_record r = {
+		.id = rec->id,
+		.chip_id = rec->chip_id,
+		.peer = rec->peer,
+		.seen_addr = rec->seen_addr,
+		.seen_s = rec->seen_s,
+		.started_ms = rec->started_ms,
+		.ended_ms = rec->ended_ms,
+		.outcome = rec->outcome,
+		.reason = rec->reason,
+		.revision = rec->revision,
+		.files_sent = rec->files_sent,
+		.bytes_sent = rec->bytes_sent,
+		.files = rec->files,
+		.nfiles = rec->nfiles,
+	};
+	size_t skipped = 0;
 	int rc;
 
-	if (rec->id == 0) {
-		rc = store_session_begin(st, rec->chip_id, rec->peer,
-					 rec->started_ms, &rec->id);
-		if (rc != 0) {
-			rec->id = 0;
-			if (transient(rc))
-				return -1;
-			drop_step(d, rec, "begin");
-			return 0;
-		}
-	}
-	while (rec->files_done < rec->nfiles) {
-		rc = store_session_file(st, rec->id,
-					&rec->files[rec->files_done]);
-		if (rc != 0 && transient(rc))
-			return -1;
-		if (rc != 0)
-			drop_step(d, rec, "file");
-		rec->files_done++;
-	}
-	if (rec->seen_addr != NULL) {
-		rc = store_chip_seen(st, rec->chip_id, rec->seen_addr,
-				     rec->seen_s);
-		if (rc != 0 && transient(rc))
-			return -1;
-		if (rc != 0)
-			drop_step(d, rec, "seen");
-		free(rec->seen_addr);
-		rec->seen_addr = NULL;
-	}
-	rc = store_session_end(st, rec->id, rec->outcome, rec->reason,
-			       rec->revision, rec->files_sent, rec->bytes_sent,
-			       rec->ended_ms);
+	rc = store_session_record(d->store, &r, NULL, &skipped);
 	if (rc != 0 && transient(rc))
 		return -1;
 	if (rc != 0)
-		drop_step(d, rec, "end");
+		drop_record(d, rec);
+	else if (skipped > 0)
+		log_warnx("event=history-dropped step=file rows=%zu "
+			  "session=%lld chip=%s",
+			  skipped, (long long)rec->id,
+			  rec->chip_id != NULL ? rec->chip_id : "-");
+	return 0;
+}
+
+/* The spool is emptied once nothing in it still matters: every queued
+ * row written and no session's start spooled. */
+static void settle_spool(struct daemon *d)
+{
+	if (d->spool == NULL || !TAILQ_EMPTY(&d->history) ||
+	    d->history_begun > 0 || spool_empty(d->spool))
+		return;
+	if (spool_truncate(d->spool) != 0 &&
+	    ratelimit_allow("spool-failed", daemon_now_ms()))
+		log_warn("event=spool-failed file=%s", spool_path(d->spool));
+}
+
+/* Appends rec to the spool; on failure (a full disk) it stays in memory
+ * only. */
+static int spool_keep(struct daemon *d, struct history_record *rec)
+{
+	if (d->spool == NULL)
+		return -1;
+	if (spool_append(d->spool, rec) != 0) {
+		if (ratelimit_allow("spool-failed", daemon_now_ms()))
+			log_warn("event=spool-failed file=%s (kept in memory)",
+				 spool_path(d->spool));
+		return -1;
+	}
 	return 0;
 }
 
@@ -167,6 +185,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 			  dropped, LUAOTAD_HISTORY_KEEP_MS);
 	if (TAILQ_EMPTY(&d->history)) {
 		log_info("event=history-flushed rows=%zu", written);
+		settle_spool(d);
 		return;
 	}
 	warn_failed(d);
@@ -188,8 +207,14 @@ int history_backlog(const struct daemon *d)
 
 void history_submit(struct daemon *d, struct history_record *rec)
 {
+	if (rec->begun) {
+		/* This line supersedes the spooled start. */
+		rec->begun = 0;
+		d->history_begun--;
+	}
 	if (!history_backlog(d) && write_record(d, rec) == 0) {
 		history_record_free(rec);
+		settle_spool(d);
 		return;
 	}
 	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
@@ -201,27 +226,114 @@ void history_submit(struct daemon *d, struct history_record *rec)
 		return;
 	}
 	rec->queued_ms = daemon_now_ms();
+	if (!rec->spooled)
+		rec->spooled = spool_keep(d, rec) == 0;
 	TAILQ_INSERT_TAIL(&d->history, rec, entry);
 	d->history_queued++;
 	warn_failed(d);
 	arm(d);
 }
 
+void history_note_begin(struct daemon *d, struct history_record *rec,
+			const char *chip_id, const char *peer,
+			int64_t started_ms)
+{
+	/* The keys, the outcome, and the check-in when it waits too. */
+	struct history_record start = {
+		.chip_id = (char *)chip_id,
+		.peer = (char *)peer,
+		.started_ms = started_ms,
+		.outcome = STORE_OUTCOME_STARTED,
+	};
+
+	if (rec == NULL || rec->begun || d->spool == NULL)
+		return;
+	start.seen_addr = rec->seen_addr;
+	start.seen_s = rec->seen_s;
+	if (spool_keep(d, &start) == 0) {
+		rec->begun = 1;
+		d->history_begun++;
+	}
+}
+
+/* One record read back from the spool at start-up: into the queue. */
+static void replayed(struct history_record *rec, void *arg)
+{
+	struct daemon *d = arg;
+
+	/* A start without its end: the daemon stopped mid-session. */
+	if (rec->outcome == STORE_OUTCOME_STARTED) {
+		rec->outcome = STORE_OUTCOME_INTERRUPTED;
+		rec->ended_ms = daemon_wall_ms();
+	}
+	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
+		if (ratelimit_allow("history-queue-full", daemon_now_ms()))
+			log_warnx("event=history-dropped rows=1 "
+				  "reason=\"queue full (%d rows)\"",
+				  LUAOTAD_HISTORY_QUEUE_MAX);
+		history_record_free(rec);
+		return;
+	}
+	rec->spooled = 1;
+	rec->queued_ms = daemon_now_ms();
+	TAILQ_INSERT_TAIL(&d->history, rec, entry);
+	d->history_queued++;
+}
+
+void history_spool_open(struct daemon *d, const char *path)
+{
+	long n;
+
+	if ((d->spool = spool_open(d->base, path)) == NULL) {
+		log_warn("event=spool-failed file=%s (queued history rows "
+			 "will be kept in memory only)",
+			 path);
+		return;
+	}
+	if (spool_empty(d->spool))
+		return;
+	if ((n = spool_replay(d->spool, replayed, d)) < 0) {
+		/* Kept as it is for the operator: nothing is appended. */
+		log_warn("event=spool-failed file=%s (not replayed)", path);
+		spool_close(d->spool);
+		d->spool = NULL;
+		return;
+	}
+	log_info("event=history-replayed file=%s rows=%ld", path, n);
+	if (TAILQ_EMPTY(&d->history))
+		settle_spool(d); /* nothing readable was left in it */
+	else
+		on_retry(-1, 0, d);
+}
+
 void history_shutdown(struct daemon *d)
 {
 	struct history_record *rec;
-	size_t lost = 0;
+	size_t lost = 0, spooled = 0;
 
 	while ((rec = TAILQ_FIRST(&d->history)) != NULL) {
-		if (lost > 0 || write_record(d, rec) != 0)
-			lost++;
+		if (lost + spooled > 0 || write_record(d, rec) != 0) {
+			if (rec->spooled)
+				spooled++;
+			else
+				lost++;
+		}
 		TAILQ_REMOVE(&d->history, rec, entry);
 		history_record_free(rec);
 	}
 	d->history_queued = 0;
+	if (spooled > 0)
+		log_warnx("event=history-spooled rows=%zu file=%s error=\"%s\" "
+			  "(written at the next start)",
+			  spooled, spool_path(d->spool),
+			  store_errmsg(d->store));
 	if (lost > 0)
 		log_warnx("event=history-lost rows=%zu error=\"%s\"", lost,
 			  store_errmsg(d->store));
+	if (spooled == 0)
+		settle_spool(d);
+	spool_close(d->spool);
+	d->spool = NULL;
 	if (d->history_timer != NULL)
 		event_free(d->history_timer);
 	d->history_timer = NULL;

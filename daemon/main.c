@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	const char *db_path = NULL, *env;
+	char *spool;
 	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
 	uint64_t watchdog_usec = 0;
@@ -232,6 +233,11 @@ int main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0)
 		fatalx("out of memory");
+	/* Rows a killed daemon could not write are written now. */
+	if (asprintf(&spool, "%s.spool", d.conf.database) < 0)
+		fatalx("out of memory");
+	history_spool_open(&d, spool);
+	free(spool);
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
 	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
