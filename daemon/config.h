@@ -26,6 +26,7 @@ struct config {
 	int64_t max_record;
 	int64_t max_file_size;
 	int64_t busy_timeout_ms;
+	int64_t rejection_window_ms; /* 0: a history row per rejection */
 };
 
 /* Fills c with the built-in defaults (listen: all IPv4 and IPv6, 8266). */

@@ -16,6 +16,7 @@ struct session;
 struct checkins;
 struct event;
 struct spool;
+struct rejects;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -45,8 +46,9 @@ struct daemon {
 	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */
 	size_t history_queued;
 	struct event *history_timer;
-	struct spool *spool;  /* copies of queued rows; NULL: none */
-	size_t history_begun; /* open sessions whose start is spooled */
+	struct spool *spool;	 /* copies of queued rows; NULL: none */
+	size_t history_begun;	 /* open sessions whose start is spooled */
+	struct rejects *rejects; /* summaries of rejections; NULL: none */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

@@ -45,6 +45,12 @@
 #define LUAOTAD_WARN_WINDOW_MS 10000
 #define LUAOTAD_WARN_KEYS 64
 
+/* Rejections per address and reason with a row of their own, at most one
+ * per window; the rest are summed up in one row (rejects.c). */
+#define LUAOTAD_REJECT_WINDOW_MS 60000
+/* (address, reason) pairs counted at once; an eighth kept for the rest. */
+#define LUAOTAD_REJECT_KEYS 256
+
 /* History rows the store refused (locked, full) are retried this often. */
 #define LUAOTAD_HISTORY_RETRY_MS 250
 /* ...kept at most this many, for at most this long, then dropped. */

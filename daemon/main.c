@@ -21,6 +21,7 @@
 #include "log.h"
 #include "plan/plan.h"
 #include "ratelimit.h"
+#include "rejects.h"
 #include "session.h"
 
 void daemon_status_changed(struct daemon *d)
@@ -112,6 +113,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	notify_status(arg);
 	ratelimit_report(daemon_now_ms());
+	rejects_flush(arg, 0);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -231,7 +233,8 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0)
+	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0 ||
+	    (d.rejects = rejects_new()) == NULL)
 		fatalx("out of memory");
 	/* Rows a killed daemon could not write are written now. */
 	if (asprintf(&spool, "%s.spool", d.conf.database) < 0)
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
 
 	session_close_all(&d, "shutdown");
 	checkins_free(d.checkins);
+	rejects_free(&d);
 	history_shutdown(&d);
 	ratelimit_reset();
 	notify_status(&d);

@@ -22,6 +22,7 @@
 #include "proto/crypto_openssl.h"
 #include "proto/record.h"
 #include "ratelimit.h"
+#include "rejects.h"
 
 static const char *state_name(enum session_state st)
 {
@@ -264,6 +265,10 @@ void session_close(struct session *s, const char *reason)
 				     daemon_wall_ms() -
 					 (daemon_now_ms() - s->accepted_ms),
 				     daemon_wall_ms());
+		} else if (s->outcome == STORE_OUTCOME_REJECTED &&
+			   s->history_id == 0 &&
+			   rejects_absorb(d, s->addr, s->chip_id, s->reason)) {
+			/* Counted into a summary row (rejects.c). */
 		} else {
 			if (s->outcome == STORE_OUTCOME_CURRENT)
 				session_chip_seen(s);
