@@ -138,29 +138,38 @@ long spool_replay(struct spool *sp,
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t len;
+	off_t whole = 0, end; /* bytes of lines that end in a newline */
 	long count = 0;
 
 	if (fp == NULL)
 		return -1;
 	while ((len = getline(&line, &cap, fp)) > 0) {
-		int whole = line[len - 1] == '\n';
+		int ends = line[len - 1] == '\n';
 
 		lineno++;
-		rec = whole ? spool_decode(line, (size_t)len - 1) : NULL;
+		if (ends)
+			whole += (off_t)len;
+		rec = ends ? spool_decode(line, (size_t)len - 1) : NULL;
 		if (rec == NULL) {
 			/* A crash inside write() leaves a torn last line. */
 			log_warnx("event=spool-line-skipped file=%s line=%zu "
 				  "reason=\"%s\"",
 				  sp->path, lineno,
-				  whole ? "not a history record"
-					: "torn last line");
+				  ends ? "not a history record"
+				       : "torn last line");
 			continue;
 		}
 		fn(rec, arg);
 		count++;
 	}
+	end = ftello(fp);
 	free(line);
 	fclose(fp);
+	/* Cut a torn tail off: the next line appended must start a line. */
+	if (whole < end && ftruncate(sp->fd, whole) == 0)
+		end = whole;
+	if (end >= 0)
+		sp->size = end;
 	return count;
 }
 
