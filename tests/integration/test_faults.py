@@ -429,6 +429,10 @@ class FullDisk(Faults):
         log = peers.wait_log(self.daemon, "event=history-failed")
         self.assertIsNone(self.daemon.proc.poll(), "daemon died")
         self.assertLessEqual(log.count("event=history-failed"), 10)
+        # The spool beside the database cannot take them either: the rows
+        # stay in memory, with warnings as limited.
+        log = peers.wait_log(self.daemon, "event=spool-failed")
+        self.assertLessEqual(log.count("event=spool-failed"), 10)
         os.unlink(filler)
         peers.wait_log(self.daemon, "event=history-flushed")
         for c in chips:
