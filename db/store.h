@@ -258,9 +258,10 @@ struct store_session_record {
 
 /*
  * Writes r in one transaction, at most once: the row r->id (or, when 0,
- * the row of the same chip, peer and started_ms) is completed while it is
- * still open (started or interrupted), created when there is none, and
- * left alone when it has ended.  Per-file rows the schema refuses are
+ * an open row of the same chip, peer and started_ms) is completed while
+ * it is still open (started or interrupted); an ended row equal to r
+ * (outcome, reason, end too) means r is already written; otherwise a row
+ * is created.  Per-file rows the schema refuses are
  * skipped and counted in *skipped.  *written (may be NULL) says whether
  * anything was written.  A replay of the same record is thus harmless.
  */

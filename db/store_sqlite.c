@@ -191,9 +191,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 			      "WHERE chip_id = ?1 ORDER BY id DESC",
 	[ST_PULL_GET] =
 	    "SELECT " PULL_COLUMNS ", data FROM pulls WHERE id = ?1",
-	[ST_SESSION_FIND] = "SELECT id, outcome FROM sessions "
-			    "WHERE chip_id IS ?1 AND started_ms = ?2 "
-			    "AND peer = ?3 ORDER BY id LIMIT 1",
+	/* An open row of that start, or this very record already ended
+	 * (an ended row of the same start is otherwise another session's,
+	 * such as a rejection summary). */
+	[ST_SESSION_FIND] =
+	    "SELECT id, outcome FROM sessions "
+	    "WHERE chip_id IS ?1 AND started_ms = ?2 AND peer = ?3 "
+	    "AND (outcome IN ('started', 'interrupted') OR (outcome = ?5 "
+	    "AND reason IS ?6 AND ended_ms = ?7)) "
+	    "ORDER BY outcome IN ('started', 'interrupted'), id LIMIT 1",
 	[ST_SESSION_STATE] = "SELECT id, outcome FROM sessions WHERE id = ?4 "
 			     "AND chip_id IS ?1 AND peer = ?3",
 };
@@ -1479,11 +1485,15 @@ static int record_row(struct store *st, const struct store_session_record *r,
 	    NULL)
 		return -1;
 	bind_text(s, 1, r->chip_id);
-	if (r->id != 0)
-		sqlite3_bind_int64(s, 4, r->id);
-	else
-		sqlite3_bind_int64(s, 2, r->started_ms);
 	bind_text(s, 3, r->peer);
+	if (r->id != 0) {
+		sqlite3_bind_int64(s, 4, r->id);
+	} else {
+		sqlite3_bind_int64(s, 2, r->started_ms);
+		bind_text(s, 5, outcome_names[r->outcome]);
+		bind_text(s, 6, r->reason);
+		sqlite3_bind_int64(s, 7, r->ended_ms);
+	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
