@@ -108,7 +108,7 @@ int rejects_absorb(struct daemon *d, const char *addr, const char *chip_id,
 	if (reason == NULL)
 		reason = "?";
 	if ((w = find(r, addr, reason)) == NULL &&
-	    (w = find(r, ANY_ADDRESS, reason)) == NULL)
+	    (w = find(r, addr = ANY_ADDRESS, reason)) == NULL)
 		return 0; /* no room to count it: it gets its row */
 	if (w->used && now >= w->ends_ms)
 		summarise(d, w);
