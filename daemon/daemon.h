@@ -48,6 +48,9 @@ struct daemon {
 	struct event *history_timer;
 	struct spool *spool;	 /* copies of queued rows; NULL: none */
 	size_t history_begun;	 /* open sessions whose start is spooled */
+	size_t history_unqueued; /* rows in the spool only (over the limits) */
+	int64_t spool_at;	 /* where replaying the spool goes on */
+	int64_t spool_dead_end;	 /* lines before it: from a stopped daemon */
 	struct rejects *rejects; /* summaries of rejections; NULL: none */
 };
 

@@ -112,11 +112,12 @@ static int write_record(struct daemon *d, struct history_record *rec)
  * row written and no session's start spooled. */
 static void settle_spool(struct daemon *d)
 {
-	if (d->spool == NULL || !TAILQ_EMPTY(&d->history) ||
-	    d->history_begun > 0 || spool_empty(d->spool))
+	if (d->spool == NULL || history_backlog(d) || d->history_begun > 0 ||
+	    spool_empty(d->spool))
 		return;
-	if (spool_truncate(d->spool) != 0 &&
-	    ratelimit_allow("spool-failed", daemon_now_ms()))
+	if (spool_truncate(d->spool) == 0)
+		d->spool_dead_end = 0;
+	else if (ratelimit_allow("spool-failed", daemon_now_ms()))
 		log_warn("event=spool-failed file=%s", spool_path(d->spool));
 }
 
@@ -155,14 +156,65 @@ static void arm(struct daemon *d)
 		evtimer_add(d->history_timer, &tv);
 }
 
+/* One spooled row, replayed while the daemon runs: 0 to go on. */
+static int replay_one(struct history_record *rec, off_t at, void *arg)
+{
+	struct daemon *d = arg;
+	int rc;
+
+	if (rec->outcome == STORE_OUTCOME_STARTED) {
+		/* A start becomes a row only when its daemon is gone. */
+		if (at >= d->spool_dead_end) {
+			history_record_free(rec);
+			return 0;
+		}
+		rec->outcome = STORE_OUTCOME_INTERRUPTED;
+		rec->ended_ms = daemon_wall_ms();
+	}
+	rc = write_record(d, rec);
+	history_record_free(rec);
+	return rc;
+}
+
+/*
+ * Writes the rows that are in the spool only (over the queue's limits) by
+ * replaying it from where the last step stopped, every row again (those
+ * already in the store are skipped there); 0 once at its end, -1 to go on
+ * later.
+ */
+static int replay_step(struct daemon *d)
+{
+	off_t at = (off_t)d->spool_at;
+	long n;
+	int eof;
+
+	n = spool_read(d->spool, &at, LUAOTAD_SPOOL_REPLAY_BATCH, replay_one, d,
+		       &eof);
+	d->spool_at = at;
+	if (n < 0) {
+		log_warn("event=history-lost rows=%zu file=%s",
+			 d->history_unqueued, spool_path(d->spool));
+		eof = 1;
+	}
+	if (!eof)
+		return -1;
+	log_info("event=history-replayed file=%s rows=%zu",
+		 spool_path(d->spool), d->history_unqueued);
+	d->history_unqueued = 0;
+	d->spool_at = 0;
+	d->spool_dead_end = 0;
+	return 0;
+}
+
 /* Retries the queue in order, without waiting on a lock: the loop serves
- * devices meanwhile. */
+ * devices meanwhile.  Rows in the spool only follow once it is empty. */
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct history_record *rec;
 	int64_t now = daemon_now_ms();
-	size_t written = 0, dropped = 0;
+	size_t written = 0, dropped = 0, moved = 0;
+	int more = 0;
 
 	(void)fd;
 	(void)what;
@@ -171,7 +223,11 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		if (write_record(d, rec) != 0) {
 			if (now - rec->queued_ms < LUAOTAD_HISTORY_KEEP_MS)
 				break;
-			dropped++;
+			/* Too old to keep in memory: the spool keeps it. */
+			if (rec->spooled)
+				moved++;
+			else
+				dropped++;
 		} else {
 			written++;
 		}
@@ -179,16 +235,20 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		d->history_queued--;
 		history_record_free(rec);
 	}
+	d->history_unqueued += moved;
+	if (TAILQ_EMPTY(&d->history) && d->history_unqueued > 0)
+		more = replay_step(d) != 0;
 	store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
 	if (dropped > 0)
 		log_warnx("event=history-dropped rows=%zu (kept %d ms)",
 			  dropped, LUAOTAD_HISTORY_KEEP_MS);
-	if (TAILQ_EMPTY(&d->history)) {
+	if (!history_backlog(d)) {
 		log_info("event=history-flushed rows=%zu", written);
 		settle_spool(d);
 		return;
 	}
-	warn_failed(d);
+	if (!more || !TAILQ_EMPTY(&d->history))
+		warn_failed(d);
 	arm(d);
 }
 
@@ -202,7 +262,7 @@ int history_init(struct daemon *d)
 
 int history_backlog(const struct daemon *d)
 {
-	return d->history_queued > 0;
+	return d->history_queued > 0 || d->history_unqueued > 0;
 }
 
 void history_submit(struct daemon *d, struct history_record *rec)
@@ -218,6 +278,14 @@ void history_submit(struct daemon *d, struct history_record *rec)
 		return;
 	}
 	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
+		/* Memory is bounded, the spool on disk is not: kept there. */
+		if (spool_keep(d, rec) == 0) {
+			d->history_unqueued++;
+			history_record_free(rec);
+			warn_failed(d);
+			arm(d);
+			return;
+		}
 		if (ratelimit_allow("history-queue-full", daemon_now_ms()))
 			log_warnx("event=history-dropped rows=1 "
 				  "reason=\"queue full (%d rows)\"",
@@ -267,10 +335,8 @@ static void replayed(struct history_record *rec, void *arg)
 		rec->ended_ms = daemon_wall_ms();
 	}
 	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
-		if (ratelimit_allow("history-queue-full", daemon_now_ms()))
-			log_warnx("event=history-dropped rows=1 "
-				  "reason=\"queue full (%d rows)\"",
-				  LUAOTAD_HISTORY_QUEUE_MAX);
+		/* Left in the spool: replayed once the queue is written. */
+		d->history_unqueued++;
 		history_record_free(rec);
 		return;
 	}
@@ -300,7 +366,9 @@ void history_spool_open(struct daemon *d, const char *path)
 		return;
 	}
 	log_info("event=history-replayed file=%s rows=%ld", path, n);
-	if (TAILQ_EMPTY(&d->history))
+	/* Starts spooled by the stopped daemon are interrupted sessions. */
+	d->spool_dead_end = d->history_unqueued > 0 ? spool_size(d->spool) : 0;
+	if (!history_backlog(d))
 		settle_spool(d); /* nothing readable was left in it */
 	else
 		on_retry(-1, 0, d);
@@ -322,6 +390,7 @@ void history_shutdown(struct daemon *d)
 		history_record_free(rec);
 	}
 	d->history_queued = 0;
+	spooled += d->history_unqueued; /* never left the spool */
 	if (spooled > 0)
 		log_warnx("event=history-spooled rows=%zu file=%s error=\"%s\" "
 			  "(written at the next start)",

@@ -53,8 +53,16 @@
 
 /* History rows the store refused (locked, full) are retried this often. */
 #define LUAOTAD_HISTORY_RETRY_MS 250
-/* ...kept at most this many, for at most this long, then dropped. */
+/*
+ * ...kept in memory at most this many, for at most this long; beyond,
+ * they wait in the spool only (dropped when it cannot take them).  The
+ * cap can be lowered at build time for tests.
+ */
+#ifndef LUAOTAD_HISTORY_QUEUE_MAX
 #define LUAOTAD_HISTORY_QUEUE_MAX 65536
+#endif
 #define LUAOTAD_HISTORY_KEEP_MS (3600 * 1000)
+/* Spooled rows written per retry while replaying the spool. */
+#define LUAOTAD_SPOOL_REPLAY_BATCH 1024
 
 #endif /* LUAOTAD_LIMITS_H */

@@ -42,7 +42,8 @@ static void notify_status(struct daemon *d)
 	    (unsigned long long)st->open, (unsigned long long)st->checkins,
 	    (unsigned long long)st->current, (unsigned long long)st->updates,
 	    (unsigned long long)st->failures, (unsigned long long)st->rejected,
-	    (unsigned long long)st->refused, d->history_queued);
+	    (unsigned long long)st->refused,
+	    d->history_queued + d->history_unqueued);
 }
 
 void daemon_session_gone(struct daemon *d)

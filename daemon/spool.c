@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,11 @@ int spool_empty(const struct spool *sp)
 	return sp->size == 0;
 }
 
+int64_t spool_size(const struct spool *sp)
+{
+	return (int64_t)sp->size;
+}
+
 int spool_truncate(struct spool *sp)
 {
 	if (ftruncate(sp->fd, 0) != 0)
@@ -130,46 +136,86 @@ int spool_truncate(struct spool *sp)
 	return 0;
 }
 
-long spool_replay(struct spool *sp,
-		  void (*fn)(struct history_record *rec, void *arg), void *arg)
+long spool_read(struct spool *sp, off_t *offset, size_t max,
+		int (*fn)(struct history_record *rec, off_t at, void *arg),
+		void *arg, int *eof)
 {
 	FILE *fp = fopen(sp->path, "re");
 	struct history_record *rec;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t len;
-	off_t whole = 0, end; /* bytes of lines that end in a newline */
+	size_t cap = 0;
+	ssize_t len = 0;
 	long count = 0;
+	int stopped = 0;
 
+	*eof = 0;
 	if (fp == NULL)
 		return -1;
-	while ((len = getline(&line, &cap, fp)) > 0) {
-		int ends = line[len - 1] == '\n';
-
-		lineno++;
-		if (ends)
-			whole += (off_t)len;
-		rec = ends ? spool_decode(line, (size_t)len - 1) : NULL;
-		if (rec == NULL) {
+	if (fseeko(fp, *offset, SEEK_SET) != 0) {
+		fclose(fp);
+		return -1;
+	}
+	while ((size_t)count < max && (len = getline(&line, &cap, fp)) > 0) {
+		if (line[len - 1] != '\n') {
 			/* A crash inside write() leaves a torn last line. */
-			log_warnx("event=spool-line-skipped file=%s line=%zu "
-				  "reason=\"%s\"",
-				  sp->path, lineno,
-				  ends ? "not a history record"
-				       : "torn last line");
+			log_warnx(
+			    "event=spool-line-skipped file=%s offset=%lld "
+			    "reason=\"torn last line\"",
+			    sp->path, (long long)*offset);
 			continue;
 		}
-		fn(rec, arg);
+		if ((rec = spool_decode(line, (size_t)len - 1)) == NULL) {
+			log_warnx(
+			    "event=spool-line-skipped file=%s offset=%lld "
+			    "reason=\"not a history record\"",
+			    sp->path, (long long)*offset);
+			*offset += (off_t)len;
+			continue;
+		}
+		if (fn(rec, *offset, arg) != 0) {
+			stopped = 1;
+			break;
+		}
+		*offset += (off_t)len;
 		count++;
 	}
-	end = ftello(fp);
+	*eof = !stopped && (size_t)count < max;
 	free(line);
 	fclose(fp);
+	return count;
+}
+
+/* spool_replay's callback, and what it calls. */
+struct replay {
+	void (*fn)(struct history_record *rec, void *arg);
+	void *arg;
+};
+
+static int replay_one(struct history_record *rec, off_t at, void *arg)
+{
+	struct replay *r = arg;
+
+	(void)at;
+	r->fn(rec, r->arg);
+	return 0;
+}
+
+long spool_replay(struct spool *sp,
+		  void (*fn)(struct history_record *rec, void *arg), void *arg)
+{
+	struct replay r = { fn, arg };
+	struct stat st;
+	off_t whole = 0; /* bytes of whole lines */
+	long count;
+	int eof;
+
+	count = spool_read(sp, &whole, SIZE_MAX, replay_one, &r, &eof);
+	if (count < 0 || fstat(sp->fd, &st) != 0)
+		return -1;
 	/* Cut a torn tail off: the next line appended must start a line. */
-	if (whole < end && ftruncate(sp->fd, whole) == 0)
-		end = whole;
-	if (end >= 0)
-		sp->size = end;
+	if (whole < st.st_size && ftruncate(sp->fd, whole) == 0)
+		st.st_size = whole;
+	sp->size = st.st_size;
 	return count;
 }
 

@@ -9,6 +9,8 @@
 #define LUAOTAD_SPOOL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct event_base;
 struct history_record;
@@ -32,6 +34,9 @@ int spool_append(struct spool *sp, const struct history_record *rec);
 /* True when the file holds no record. */
 int spool_empty(const struct spool *sp);
 
+/* Bytes of whole lines in the file. */
+int64_t spool_size(const struct spool *sp);
+
 /* Empties the file; 0, or -1 with errno set. */
 int spool_truncate(struct spool *sp);
 
@@ -43,6 +48,18 @@ int spool_truncate(struct spool *sp);
  */
 long spool_replay(struct spool *sp,
 		  void (*fn)(struct history_record *rec, void *arg), void *arg);
+
+/*
+ * Calls fn with each record from byte *offset on, in order, at most max
+ * of them, and with the offset of its line; fn owns the record and
+ * returns 0 to go on, or -1 to stop before it (it is read again next
+ * time).  *offset ends after the last line taken or skipped; *eof says
+ * whether the end of the file was reached.  Returns the records taken, or
+ * -1 when the file cannot be read.
+ */
+long spool_read(struct spool *sp, off_t *offset, size_t max,
+		int (*fn)(struct history_record *rec, off_t at, void *arg),
+		void *arg, int *eof);
 
 /* One line for rec, without the newline; NULL when out of memory.  Free
  * with free(). */
