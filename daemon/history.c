@@ -121,15 +121,15 @@ static void settle_spool(struct daemon *d)
 		log_warn("event=spool-failed file=%s", spool_path(d->spool));
 }
 
-/* Appends rec to the spool; on failure (a full disk) it stays in memory
- * only. */
+/* Appends rec to the spool; 0, or -1 (a full disk): the caller keeps it
+ * in memory only, or drops it. */
 static int spool_keep(struct daemon *d, struct history_record *rec)
 {
 	if (d->spool == NULL)
 		return -1;
 	if (spool_append(d->spool, rec) != 0) {
 		if (ratelimit_allow("spool-failed", daemon_now_ms()))
-			log_warn("event=spool-failed file=%s (kept in memory)",
+			log_warn("event=spool-failed file=%s",
 				 spool_path(d->spool));
 		return -1;
 	}
