@@ -44,6 +44,8 @@ static const struct keyword keywords[] = {
 	{ "max_file_size", VALUE_SIZE, FIELD(max_file_size), 0,
 	  64 * 1024 * 1024 },
 	{ "max_record_size", VALUE_SIZE, FIELD(max_record), 256, 1024 * 1024 },
+	{ "rejection_window", VALUE_DURATION, FIELD(rejection_window_ms), 0,
+	  3600000 },
 	{ "reply_timeout", VALUE_DURATION, FIELD(reply_timeout_ms), 100,
 	  60000 },
 	{ "repository_recheck", VALUE_DURATION, FIELD(repository_recheck_ms), 0,
@@ -77,6 +79,7 @@ void config_defaults(struct config *c)
 	c->busy_timeout_ms = LUAOTAD_BUSY_TIMEOUT_MS;
 	c->v2_session_deadline_ms = LUAOTA_V2_SESSION_MS;
 	c->repository_recheck_ms = LUAOTAD_REPOSITORY_RECHECK_MS;
+	c->rejection_window_ms = LUAOTAD_REJECT_WINDOW_MS;
 }
 
 int config_add_listen(struct config *c, const char *address, int reset)

@@ -16,6 +16,8 @@ struct session;
 struct checkins;
 struct decisions;
 struct event;
+struct spool;
+struct rejects;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -46,6 +48,12 @@ struct daemon {
 	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */
 	size_t history_queued;
 	struct event *history_timer;
+	struct spool *spool;	 /* copies of queued rows; NULL: none */
+	size_t history_begun;	 /* open sessions whose start is spooled */
+	size_t history_unqueued; /* rows in the spool only (over the limits) */
+	int64_t spool_at;	 /* where replaying the spool goes on */
+	int64_t spool_dead_end;	 /* lines before it: from a stopped daemon */
+	struct rejects *rejects; /* summaries of rejections; NULL: none */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */

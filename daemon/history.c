@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "spool.h"
 
 void history_record_free(struct history_record *rec)
 {
@@ -61,59 +62,77 @@ static int transient(int rc)
 }
 
 /* A write that can never succeed is dropped, loudly, not retried. */
-static void drop_step(struct daemon *d, struct history_record *rec,
-		      const char *step)
+static void drop_record(struct daemon *d, struct history_record *rec)
 {
-	log_warnx("event=history-dropped step=%s session=%lld chip=%s "
-		  "error=\"%s\"",
-		  step, (long long)rec->id,
-		  rec->chip_id != NULL ? rec->chip_id : "-",
+	log_warnx("event=history-dropped session=%lld chip=%s error=\"%s\"",
+		  (long long)rec->id, rec->chip_id != NULL ? rec->chip_id : "-",
 		  store_errmsg(d->store));
 }
 
-/* Writes what is left of rec; 0 when done with it, -1 to retry later. */
+/*
+ * Writes rec whole, in one transaction, and at most once (a replayed
+ * record already in the store changes nothing); 0 when done with it,
+ * -1 to retry later.
+ */
 static int write_record(struct daemon *d, struct history_record *rec)
 {
-	struct store *st = d->store;
+	struct store_session_record r = {
+		.id = rec->id,
+		.chip_id = rec->chip_id,
+		.peer = rec->peer,
+		.seen_addr = rec->seen_addr,
+		.seen_s = rec->seen_s,
+		.started_ms = rec->started_ms,
+		.ended_ms = rec->ended_ms,
+		.outcome = rec->outcome,
+		.reason = rec->reason,
+		.revision = rec->revision,
+		.files_sent = rec->files_sent,
+		.bytes_sent = rec->bytes_sent,
+		.files = rec->files,
+		.nfiles = rec->nfiles,
+	};
+	size_t skipped = 0;
 	int rc;
 
-	if (rec->id == 0) {
-		rc = store_session_begin(st, rec->chip_id, rec->peer,
-					 rec->started_ms, &rec->id);
-		if (rc != 0) {
-			rec->id = 0;
-			if (transient(rc))
-				return -1;
-			drop_step(d, rec, "begin");
-			return 0;
-		}
-	}
-	while (rec->files_done < rec->nfiles) {
-		rc = store_session_file(st, rec->id,
-					&rec->files[rec->files_done]);
-		if (rc != 0 && transient(rc))
-			return -1;
-		if (rc != 0)
-			drop_step(d, rec, "file");
-		rec->files_done++;
-	}
-	if (rec->seen_addr != NULL) {
-		rc = store_chip_seen(st, rec->chip_id, rec->seen_addr,
-				     rec->seen_s);
-		if (rc != 0 && transient(rc))
-			return -1;
-		if (rc != 0)
-			drop_step(d, rec, "seen");
-		free(rec->seen_addr);
-		rec->seen_addr = NULL;
-	}
-	rc = store_session_end(st, rec->id, rec->outcome, rec->reason,
-			       rec->revision, rec->files_sent, rec->bytes_sent,
-			       rec->ended_ms);
+	rc = store_session_record(d->store, &r, NULL, &skipped);
 	if (rc != 0 && transient(rc))
 		return -1;
 	if (rc != 0)
-		drop_step(d, rec, "end");
+		drop_record(d, rec);
+	else if (skipped > 0)
+		log_warnx("event=history-dropped step=file rows=%zu "
+			  "session=%lld chip=%s",
+			  skipped, (long long)rec->id,
+			  rec->chip_id != NULL ? rec->chip_id : "-");
+	return 0;
+}
+
+/* The spool is emptied once nothing in it still matters: every queued
+ * row written and no session's start spooled. */
+static void settle_spool(struct daemon *d)
+{
+	if (d->spool == NULL || history_backlog(d) || d->history_begun > 0 ||
+	    spool_empty(d->spool))
+		return;
+	if (spool_truncate(d->spool) == 0)
+		d->spool_dead_end = 0;
+	else if (ratelimit_allow("spool-failed", daemon_now_ms()))
+		log_warn("event=spool-failed file=%s", spool_path(d->spool));
+}
+
+/* Appends rec to the spool; 0, or -1 (a full disk): the caller keeps it
+ * in memory only, or drops it. */
+static int spool_keep(struct daemon *d, struct history_record *rec)
+{
+	if (d->spool == NULL)
+		return -1;
+	if (spool_append(d->spool, rec) != 0) {
+		if (ratelimit_allow("spool-failed", daemon_now_ms()))
+			log_warn("event=spool-failed file=%s",
+				 spool_path(d->spool));
+		return -1;
+	}
 	return 0;
 }
 
@@ -137,14 +156,65 @@ static void arm(struct daemon *d)
 		evtimer_add(d->history_timer, &tv);
 }
 
+/* One spooled row, replayed while the daemon runs: 0 to go on. */
+static int replay_one(struct history_record *rec, off_t at, void *arg)
+{
+	struct daemon *d = arg;
+	int rc;
+
+	if (rec->outcome == STORE_OUTCOME_STARTED) {
+		/* A start becomes a row only when its daemon is gone. */
+		if (at >= d->spool_dead_end) {
+			history_record_free(rec);
+			return 0;
+		}
+		rec->outcome = STORE_OUTCOME_INTERRUPTED;
+		rec->ended_ms = daemon_wall_ms();
+	}
+	rc = write_record(d, rec);
+	history_record_free(rec);
+	return rc;
+}
+
+/*
+ * Writes the rows that are in the spool only (over the queue's limits) by
+ * replaying it from where the last step stopped, every row again (those
+ * already in the store are skipped there); 0 once at its end, -1 to go on
+ * later.
+ */
+static int replay_step(struct daemon *d)
+{
+	off_t at = (off_t)d->spool_at;
+	long n;
+	int eof;
+
+	n = spool_read(d->spool, &at, LUAOTAD_SPOOL_REPLAY_BATCH, replay_one, d,
+		       &eof);
+	d->spool_at = at;
+	if (n < 0) {
+		log_warn("event=history-lost rows=%zu file=%s",
+			 d->history_unqueued, spool_path(d->spool));
+		eof = 1;
+	}
+	if (!eof)
+		return -1;
+	log_info("event=history-replayed file=%s rows=%zu",
+		 spool_path(d->spool), d->history_unqueued);
+	d->history_unqueued = 0;
+	d->spool_at = 0;
+	d->spool_dead_end = 0;
+	return 0;
+}
+
 /* Retries the queue in order, without waiting on a lock: the loop serves
- * devices meanwhile. */
+ * devices meanwhile.  Rows in the spool only follow once it is empty. */
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct history_record *rec;
 	int64_t now = daemon_now_ms();
-	size_t written = 0, dropped = 0;
+	size_t written = 0, dropped = 0, moved = 0;
+	int more = 0;
 
 	(void)fd;
 	(void)what;
@@ -153,7 +223,11 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		if (write_record(d, rec) != 0) {
 			if (now - rec->queued_ms < LUAOTAD_HISTORY_KEEP_MS)
 				break;
-			dropped++;
+			/* Too old to keep in memory: the spool keeps it. */
+			if (rec->spooled)
+				moved++;
+			else
+				dropped++;
 		} else {
 			written++;
 		}
@@ -161,15 +235,20 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		d->history_queued--;
 		history_record_free(rec);
 	}
+	d->history_unqueued += moved;
+	if (TAILQ_EMPTY(&d->history) && d->history_unqueued > 0)
+		more = replay_step(d) != 0;
 	store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
 	if (dropped > 0)
 		log_warnx("event=history-dropped rows=%zu (kept %d ms)",
 			  dropped, LUAOTAD_HISTORY_KEEP_MS);
-	if (TAILQ_EMPTY(&d->history)) {
+	if (!history_backlog(d)) {
 		log_info("event=history-flushed rows=%zu", written);
+		settle_spool(d);
 		return;
 	}
-	warn_failed(d);
+	if (!more || !TAILQ_EMPTY(&d->history))
+		warn_failed(d);
 	arm(d);
 }
 
@@ -183,16 +262,30 @@ int history_init(struct daemon *d)
 
 int history_backlog(const struct daemon *d)
 {
-	return d->history_queued > 0;
+	return d->history_queued > 0 || d->history_unqueued > 0;
 }
 
 void history_submit(struct daemon *d, struct history_record *rec)
 {
+	if (rec->begun) {
+		/* This line supersedes the spooled start. */
+		rec->begun = 0;
+		d->history_begun--;
+	}
 	if (!history_backlog(d) && write_record(d, rec) == 0) {
 		history_record_free(rec);
+		settle_spool(d);
 		return;
 	}
 	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
+		/* Memory is bounded, the spool on disk is not: kept there. */
+		if (spool_keep(d, rec) == 0) {
+			d->history_unqueued++;
+			history_record_free(rec);
+			warn_failed(d);
+			arm(d);
+			return;
+		}
 		if (ratelimit_allow("history-queue-full", daemon_now_ms()))
 			log_warnx("event=history-dropped rows=1 "
 				  "reason=\"queue full (%d rows)\"",
@@ -201,27 +294,115 @@ void history_submit(struct daemon *d, struct history_record *rec)
 		return;
 	}
 	rec->queued_ms = daemon_now_ms();
+	if (!rec->spooled)
+		rec->spooled = spool_keep(d, rec) == 0;
 	TAILQ_INSERT_TAIL(&d->history, rec, entry);
 	d->history_queued++;
 	warn_failed(d);
 	arm(d);
 }
 
+void history_note_begin(struct daemon *d, struct history_record *rec,
+			const char *chip_id, const char *peer,
+			int64_t started_ms)
+{
+	/* The keys, the outcome, and the check-in when it waits too. */
+	struct history_record start = {
+		.chip_id = (char *)chip_id,
+		.peer = (char *)peer,
+		.started_ms = started_ms,
+		.outcome = STORE_OUTCOME_STARTED,
+	};
+
+	if (rec == NULL || rec->begun || d->spool == NULL)
+		return;
+	start.seen_addr = rec->seen_addr;
+	start.seen_s = rec->seen_s;
+	if (spool_keep(d, &start) == 0) {
+		rec->begun = 1;
+		d->history_begun++;
+	}
+}
+
+/* One record read back from the spool at start-up: into the queue. */
+static void replayed(struct history_record *rec, void *arg)
+{
+	struct daemon *d = arg;
+
+	/* A start without its end: the daemon stopped mid-session. */
+	if (rec->outcome == STORE_OUTCOME_STARTED) {
+		rec->outcome = STORE_OUTCOME_INTERRUPTED;
+		rec->ended_ms = daemon_wall_ms();
+	}
+	if (d->history_queued >= LUAOTAD_HISTORY_QUEUE_MAX) {
+		/* Left in the spool: replayed once the queue is written. */
+		d->history_unqueued++;
+		history_record_free(rec);
+		return;
+	}
+	rec->spooled = 1;
+	rec->queued_ms = daemon_now_ms();
+	TAILQ_INSERT_TAIL(&d->history, rec, entry);
+	d->history_queued++;
+}
+
+void history_spool_open(struct daemon *d, const char *path)
+{
+	long n;
+
+	if ((d->spool = spool_open(d->base, path)) == NULL) {
+		log_warn("event=spool-failed file=%s (queued history rows "
+			 "will be kept in memory only)",
+			 path);
+		return;
+	}
+	if (spool_empty(d->spool))
+		return;
+	if ((n = spool_replay(d->spool, replayed, d)) < 0) {
+		/* Kept as it is for the operator: nothing is appended. */
+		log_warn("event=spool-failed file=%s (not replayed)", path);
+		spool_close(d->spool);
+		d->spool = NULL;
+		return;
+	}
+	log_info("event=history-replayed file=%s rows=%ld", path, n);
+	/* Starts spooled by the stopped daemon are interrupted sessions. */
+	d->spool_dead_end = d->history_unqueued > 0 ? spool_size(d->spool) : 0;
+	if (!history_backlog(d))
+		settle_spool(d); /* nothing readable was left in it */
+	else
+		on_retry(-1, 0, d);
+}
+
 void history_shutdown(struct daemon *d)
 {
 	struct history_record *rec;
-	size_t lost = 0;
+	size_t lost = 0, spooled = 0;
 
 	while ((rec = TAILQ_FIRST(&d->history)) != NULL) {
-		if (lost > 0 || write_record(d, rec) != 0)
-			lost++;
+		if (lost + spooled > 0 || write_record(d, rec) != 0) {
+			if (rec->spooled)
+				spooled++;
+			else
+				lost++;
+		}
 		TAILQ_REMOVE(&d->history, rec, entry);
 		history_record_free(rec);
 	}
 	d->history_queued = 0;
+	spooled += d->history_unqueued; /* never left the spool */
+	if (spooled > 0)
+		log_warnx("event=history-spooled rows=%zu file=%s error=\"%s\" "
+			  "(written at the next start)",
+			  spooled, spool_path(d->spool),
+			  store_errmsg(d->store));
 	if (lost > 0)
 		log_warnx("event=history-lost rows=%zu error=\"%s\"", lost,
 			  store_errmsg(d->store));
+	if (spooled == 0)
+		settle_spool(d);
+	spool_close(d->spool);
+	d->spool = NULL;
 	if (d->history_timer != NULL)
 		event_free(d->history_timer);
 	d->history_timer = NULL;

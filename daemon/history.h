@@ -1,7 +1,9 @@
 /*
  * The history rows of finished sessions.  A row the store refuses (the
  * database locked by luaotactl, a full disk) is queued in memory and
- * retried on a timer, in order, so that every check-in ends up recorded.
+ * retried on a timer, in order, so that every check-in ends up recorded;
+ * a copy goes to the spool (spool.h), which survives a kill and is
+ * replayed at the next start.
  */
 #ifndef LUAOTAD_HISTORY_H
 #define LUAOTAD_HISTORY_H
@@ -31,8 +33,9 @@ struct history_record {
 	int64_t bytes_sent;
 	struct store_session_file *files; /* per-file rows not yet written */
 	size_t nfiles;
-	size_t files_done;
 	int64_t queued_ms; /* monotonic, when it first failed */
+	int spooled;	   /* this record is in the spool */
+	int begun;	   /* its session's start is in the spool */
 };
 
 /* Sets up the queue and its retry timer; 0, or -1 when out of memory. */
@@ -54,7 +57,24 @@ int history_add_file(struct history_record *rec,
 /* Frees rec and everything it owns; NULL is fine. */
 void history_record_free(struct history_record *rec);
 
-/* Last attempt at daemon exit; logs how many rows are lost, frees all. */
+/*
+ * Opens the spool at path and writes what an earlier run left in it
+ * (sessions only begun there are recorded as interrupted).  Without a
+ * spool (it cannot be opened) the queue lives in memory only.
+ */
+void history_spool_open(struct daemon *d, const char *path);
+
+/*
+ * Notes in the spool that a session began whose row the store refused
+ * (rec is the session's pending record), so that a crash before it ends
+ * leaves an interrupted row rather than none.  Once per session.
+ */
+void history_note_begin(struct daemon *d, struct history_record *rec,
+			const char *chip_id, const char *peer,
+			int64_t started_ms);
+
+/* Last attempt at daemon exit; what is left stays in the spool (or is
+ * logged as lost); frees all. */
 void history_shutdown(struct daemon *d);
 
 #endif /* LUAOTAD_HISTORY_H */

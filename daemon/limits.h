@@ -54,10 +54,24 @@
 #define LUAOTAD_WARN_WINDOW_MS 10000
 #define LUAOTAD_WARN_KEYS 64
 
+/* Rejections per address and reason with a row of their own, at most one
+ * per window; the rest are summed up in one row (rejects.c). */
+#define LUAOTAD_REJECT_WINDOW_MS 60000
+/* (address, reason) pairs counted at once; an eighth kept for the rest. */
+#define LUAOTAD_REJECT_KEYS 256
+
 /* History rows the store refused (locked, full) are retried this often. */
 #define LUAOTAD_HISTORY_RETRY_MS 250
-/* ...kept at most this many, for at most this long, then dropped. */
+/*
+ * ...kept in memory at most this many, for at most this long; beyond,
+ * they wait in the spool only (dropped when it cannot take them).  The
+ * cap can be lowered at build time for tests.
+ */
+#ifndef LUAOTAD_HISTORY_QUEUE_MAX
 #define LUAOTAD_HISTORY_QUEUE_MAX 65536
+#endif
 #define LUAOTAD_HISTORY_KEEP_MS (3600 * 1000)
+/* Spooled rows written per retry while replaying the spool. */
+#define LUAOTAD_SPOOL_REPLAY_BATCH 1024
 
 #endif /* LUAOTAD_LIMITS_H */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "plan/plan.h"
 #include "ratelimit.h"
+#include "rejects.h"
 #include "session.h"
 
 void daemon_status_changed(struct daemon *d)
@@ -42,7 +43,8 @@ static void notify_status(struct daemon *d)
 	    (unsigned long long)st->open, (unsigned long long)st->checkins,
 	    (unsigned long long)st->current, (unsigned long long)st->updates,
 	    (unsigned long long)st->failures, (unsigned long long)st->rejected,
-	    (unsigned long long)st->refused, d->history_queued);
+	    (unsigned long long)st->refused,
+	    d->history_queued + d->history_unqueued);
 }
 
 void daemon_session_gone(struct daemon *d)
@@ -115,6 +117,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	notify_status(arg);
 	ratelimit_report(daemon_now_ms());
+	rejects_flush(arg, 0);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -136,6 +139,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	const char *db_path = NULL, *env;
+	char *spool;
 	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
 	uint64_t watchdog_usec = 0;
@@ -234,8 +238,14 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.sessions);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0)
+	if ((d.checkins = checkins_new(&d)) == NULL || history_init(&d) != 0 ||
+	    (d.rejects = rejects_new()) == NULL)
 		fatalx("out of memory");
+	/* Rows a killed daemon could not write are written now. */
+	if (asprintf(&spool, "%s.spool", d.conf.database) < 0)
+		fatalx("out of memory");
+	history_spool_open(&d, spool);
+	free(spool);
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
 	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
@@ -268,6 +278,7 @@ int main(int argc, char **argv)
 
 	session_close_all(&d, "shutdown");
 	checkins_free(d.checkins);
+	rejects_free(&d);
 	history_shutdown(&d);
 	ratelimit_reset();
 	notify_status(&d);

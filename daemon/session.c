@@ -24,6 +24,7 @@
 #include "proto/crypto_openssl.h"
 #include "proto/record.h"
 #include "ratelimit.h"
+#include "rejects.h"
 #include "v2.h"
 
 static const char *state_name(enum session_state st)
@@ -97,25 +98,34 @@ static struct history_record *deferred(struct session *s)
 	return s->deferred;
 }
 
-int session_open_history(struct session *s)
+/* Opens the history row; when the store refuses it and the session goes
+ * on (note), its start is spooled so that a crash cannot lose it. */
+static int open_history(struct session *s, int note)
 {
 	struct daemon *d = s->daemon;
+	const char *chip = s->chip_id[0] != '\0' ? s->chip_id : NULL;
 
 	if (s->history_id != 0)
 		return 0;
 	if (s->started_wall_ms == 0)
 		s->started_wall_ms = daemon_wall_ms();
 	/* Rows already wait for the store: this one queues behind them. */
-	if (history_backlog(d))
-		return -1;
-	if (store_session_begin(
-		d->store, s->chip_id[0] != '\0' ? s->chip_id : NULL, s->peer,
-		s->started_wall_ms, &s->history_id) != 0) {
+	if (!history_backlog(d) &&
+	    store_session_begin(d->store, chip, s->peer, s->started_wall_ms,
+				&s->history_id) == 0)
+		return 0;
+	if (!history_backlog(d))
 		warn_store(s, "history-failed");
-		s->history_id = 0;
-		return -1;
-	}
-	return 0;
+	s->history_id = 0;
+	if (note)
+		history_note_begin(d, deferred(s), chip, s->peer,
+				   s->started_wall_ms);
+	return -1;
+}
+
+int session_open_history(struct session *s)
+{
+	return open_history(s, 1);
 }
 
 void session_file_row(struct session *s, const struct store_session_file *row)
@@ -264,7 +274,8 @@ void session_close(struct session *s, const char *reason)
 
 	assert(s->state != SESSION_CLOSED);
 	/* A connection that never sent a record leaves no history row. */
-	if (s->history_id != 0 || s->outcome != STORE_OUTCOME_STARTED) {
+	if (s->history_id != 0 || s->outcome != STORE_OUTCOME_STARTED ||
+	    (s->deferred != NULL && s->deferred->begun)) {
 		if (s->outcome == STORE_OUTCOME_STARTED)
 			session_set_outcome(s, STORE_OUTCOME_FAILED, "%s",
 					    reason);
@@ -276,10 +287,14 @@ void session_close(struct session *s, const char *reason)
 				     daemon_wall_ms() -
 					 (daemon_now_ms() - s->accepted_ms),
 				     daemon_wall_ms());
+		} else if (s->outcome == STORE_OUTCOME_REJECTED &&
+			   s->history_id == 0 &&
+			   rejects_absorb(d, s->addr, s->chip_id, s->reason)) {
+			/* Counted into a summary row (rejects.c). */
 		} else {
 			if (s->outcome == STORE_OUTCOME_CURRENT)
 				session_chip_seen(s);
-			session_open_history(s);
+			open_history(s, 0); /* written next: no start to note */
 			finish_history(s);
 		}
 		update_counters(s);

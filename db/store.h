@@ -272,6 +272,36 @@ struct store_checkin {
 int store_checkins_current(struct store *st, const struct store_checkin *rows,
 			   size_t n);
 
+/* A whole session as the daemon keeps it while the store is unavailable. */
+struct store_session_record {
+	int64_t id;	       /* its row, when one was opened; else 0 */
+	const char *chip_id;   /* may be NULL */
+	const char *peer;      /* "address:port" */
+	const char *seen_addr; /* non-NULL: also note the check-in, */
+	int64_t seen_s;	       /* ...at this time (store_chip_seen) */
+	int64_t started_ms;
+	int64_t ended_ms;
+	enum store_outcome outcome; /* not STARTED */
+	const char *reason;	    /* may be NULL */
+	const char *revision;	    /* may be NULL */
+	int64_t files_sent;
+	int64_t bytes_sent;
+	const struct store_session_file *files; /* per-file rows to add */
+	size_t nfiles;
+};
+
+/*
+ * Writes r in one transaction, at most once: the row r->id (or, when 0,
+ * an open row of the same chip, peer and started_ms) is completed while
+ * it is still open (started or interrupted); an ended row equal to r
+ * (outcome, reason, end too) means r is already written; otherwise a row
+ * is created.  Per-file rows the schema refuses are
+ * skipped and counted in *skipped.  *written (may be NULL) says whether
+ * anything was written.  A replay of the same record is thus harmless.
+ */
+int store_session_record(struct store *st, const struct store_session_record *r,
+			 int *written, size_t *skipped);
+
 /* Marks every STARTED row INTERRUPTED (at daemon start-up); count out. */
 int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
 

@@ -78,6 +78,8 @@ enum stmt_id {
 	ST_V2_RELEASE_LATEST,
 	ST_V2_RELEASE_ADD,
 	ST_CHECKIN_CHIP,
+	ST_SESSION_FIND,
+	ST_SESSION_STATE,
 	ST_COUNT
 };
 
@@ -208,6 +210,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 			      "WHERE chip_id = ?1 ORDER BY id DESC",
 	[ST_PULL_GET] =
 	    "SELECT " PULL_COLUMNS ", data FROM pulls WHERE id = ?1",
+	/* An open row of that start, or this very record already ended
+	 * (an ended row of the same start is otherwise another session's,
+	 * such as a rejection summary). */
+	[ST_SESSION_FIND] =
+	    "SELECT id, outcome FROM sessions "
+	    "WHERE chip_id IS ?1 AND started_ms = ?2 AND peer = ?3 "
+	    "AND (outcome IN ('started', 'interrupted') OR (outcome = ?5 "
+	    "AND reason IS ?6 AND ended_ms = ?7)) "
+	    "ORDER BY outcome IN ('started', 'interrupted'), id LIMIT 1",
+	[ST_SESSION_STATE] = "SELECT id, outcome FROM sessions WHERE id = ?4 "
+			     "AND chip_id IS ?1 AND peer = ?3",
 };
 
 struct store {
@@ -1602,6 +1615,158 @@ int store_session_end(struct store *st, int64_t session_id,
 fail:
 	tx_rollback(st);
 	free(chip_id);
+	return rc;
+}
+
+/*
+ * The row r stands for, inside the caller's transaction: its id in *id
+ * (0 when there is none) and whether it is still open in *open.  A row
+ * id must also match chip and peer: a record replayed into another
+ * database must not complete a stranger's row.
+ */
+static int record_row(struct store *st, const struct store_session_record *r,
+		      int64_t *id, int *open)
+{
+	sqlite3_stmt *s;
+	char *outcome = NULL;
+	int rc;
+
+	*id = 0;
+	*open = 0;
+	if ((s = stmt(st, r->id != 0 ? ST_SESSION_STATE : ST_SESSION_FIND)) ==
+	    NULL)
+		return -1;
+	bind_text(s, 1, r->chip_id);
+	bind_text(s, 3, r->peer);
+	if (r->id != 0) {
+		sqlite3_bind_int64(s, 4, r->id);
+	} else {
+		sqlite3_bind_int64(s, 2, r->started_ms);
+		bind_text(s, 5, outcome_names[r->outcome]);
+		bind_text(s, 6, r->reason);
+		sqlite3_bind_int64(s, 7, r->ended_ms);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return sql_error(st, rc, "finding a history row");
+	}
+	*id = sqlite3_column_int64(s, 0);
+	rc = column_text(st, s, 1, &outcome);
+	sqlite3_reset(s);
+	if (rc != 0)
+		return rc;
+	*open = outcome != NULL && (strcmp(outcome, "started") == 0 ||
+				    strcmp(outcome, "interrupted") == 0);
+	free(outcome);
+	return 0;
+}
+
+/* The steps of store_session_record once its row is known and open. */
+static int record_write(struct store *st, const struct store_session_record *r,
+			int64_t id, size_t *skipped)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->nfiles; i++) {
+		const struct store_session_file *f = &r->files[i];
+
+		if ((s = stmt(st, ST_SESSION_FILE)) == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, id);
+		bind_text(s, 2, f->name);
+		bind_text(s, 3, f->action);
+		sqlite3_bind_int64(s, 4, f->bytes);
+		bind_text(s, 5, f->result);
+		sqlite3_bind_int64(s, 6, f->lcsize);
+		rc = run(st, s, "recording a file");
+		/* A row the schema refuses is one statement undone, not all. */
+		if (rc == STORE_BUSY || rc == STORE_FULL)
+			return rc;
+		if (rc != 0)
+			(*skipped)++;
+	}
+	if (r->seen_addr != NULL && r->chip_id != NULL) {
+		if ((s = stmt(st, ST_CHIP_SEEN)) == NULL)
+			return -1;
+		bind_text(s, 1, r->chip_id);
+		sqlite3_bind_int64(s, 2, r->seen_s);
+		bind_text(s, 3, r->seen_addr);
+		/* A chip removed meanwhile changes nothing: not an error. */
+		if ((rc = run(st, s, "noting a check-in")) != 0)
+			return rc;
+	}
+	if ((s = stmt(st, ST_SESSION_END)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, outcome_names[r->outcome]);
+	bind_text(s, 3, r->reason);
+	bind_text(s, 4, r->revision);
+	sqlite3_bind_int64(s, 5, r->files_sent);
+	sqlite3_bind_int64(s, 6, r->bytes_sent);
+	sqlite3_bind_int64(s, 7, r->ended_ms);
+	if ((rc = run(st, s, "closing a history row")) != 0)
+		return rc;
+	if (r->chip_id == NULL)
+		return 0;
+	if ((s = stmt(st, ST_CHIP_OUTCOME)) == NULL)
+		return -1;
+	bind_text(s, 1, r->chip_id);
+	bind_text(s, 2, outcome_names[r->outcome]);
+	return run(st, s, "noting the outcome");
+}
+
+int store_session_record(struct store *st, const struct store_session_record *r,
+			 int *written, size_t *skipped)
+{
+	sqlite3_stmt *s;
+	int64_t id;
+	int open, rc;
+
+	if (written != NULL)
+		*written = 0;
+	*skipped = 0;
+	if (r->outcome == STORE_OUTCOME_STARTED ||
+	    (unsigned)r->outcome >= ARRAY_LEN(outcome_names))
+		return set_error(st, -1, "history record: bad outcome %d",
+				 (int)r->outcome);
+	if ((rc = tx_write(st)) != 0)
+		return rc;
+	if ((rc = record_row(st, r, &id, &open)) != 0)
+		goto fail;
+	if (id != 0 && !open) {
+		/* Already recorded (a replay): nothing to do. */
+		tx_rollback(st);
+		return 0;
+	}
+	if (id == 0) {
+		if ((s = stmt(st, ST_SESSION_BEGIN)) == NULL) {
+			rc = -1;
+			goto fail;
+		}
+		bind_text(s, 1, r->chip_id);
+		bind_text(s, 2, r->peer);
+		sqlite3_bind_int64(s, 3, r->started_ms);
+		if ((rc = run(st, s, "opening a history row")) != 0)
+			goto fail;
+		id = sqlite3_last_insert_rowid(st->db);
+	}
+	if ((rc = record_write(st, r, id, skipped)) != 0)
+		goto fail;
+	if ((rc = tx_commit(st)) != 0)
+		goto fail;
+	if (written != NULL)
+		*written = 1;
+	return 0;
+fail:
+	tx_rollback(st);
+	*skipped = 0;
 	return rc;
 }
 

@@ -29,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(c.max_record >= 256 && c.max_record <= 1024 * 1024);
 		assert(c.nlisten >= 1 && c.nlisten <= LUAOTAD_MAX_LISTEN);
 		assert(c.database != NULL);
+		assert(c.rejection_window_ms >= 0 &&
+		       c.rejection_window_ms <= 3600000);
 	}
 	fclose(fp);
 	config_free(&c);

@@ -136,6 +136,92 @@ class LockedDatabase(Faults):
         self.converges(flashes[chips[0]], chips[0], "s" + chips[0])
 
 
+class Spool(Faults):
+    def test_history_survives_kill_9_while_the_database_is_locked(self):
+        """Rows the locked store refused are spooled: a kill -9 loses none
+        of them, and a session cut mid-way is recorded as interrupted."""
+        self.group()
+        n = 4 * SCALE
+        chips = [str(5000000 + i) for i in range(n + 2)]
+        for c in chips:
+            self.ctl("add", c, "--group", "g", "--secret", "s" + c)
+        current, stalled, fresh = chips[0], chips[1], chips[2:]
+        self.start()
+        flashes = {c: self.flash("f" + c) for c in chips}
+        self.converges(flashes[current], current, "s" + current)
+        before = len(self.history())
+        holder = sqlite3.connect(self.db, isolation_level=None, timeout=30)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE chips SET label = 'held' WHERE id = ?",
+                       (current,))
+        # Under the lock: one OK! (batched), n provisioning sessions, one
+        # rejection, and one session left hanging after its first command.
+        r = self.boot(flashes[current], current, "s" + current)
+        self.assertEqual(r.returncode, harness.DEVICE_APP_STARTED, r.stdout)
+        procs = [subprocess.Popen(
+            [harness.DEVICE, "--flash", flashes[c], "--chip-id", c,
+             "--server", f"127.0.0.1:{self.daemon.port}", "--secret",
+             "s" + c], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True) for c in fresh]
+        restarted = 0
+        for p in procs:
+            p.communicate(timeout=120)
+            restarted += p.returncode == harness.DEVICE_REBOOTED
+        self.assertEqual(restarted, n)
+        bad = peers.connect(self.daemon.port, "127.0.0.2")
+        peers.send_quietly(bad, peers.hello(fresh[0], "wrong-secret"))
+        peers.wait_closed(bad)
+        bad.close()
+        hang = peers.connect(self.daemon.port)
+        hang.sendall(peers.hello(stalled, "s" + stalled))
+        self.assertIsNotNone(peers.read_record(hang))  # its first command
+        # Every finished session waits in the queue: 1 + n + 1 rows.
+        queued = f"history_queued={n + 2}"
+        peers.wait_until(lambda: any(queued in line for line in
+                                     self.daemon.notifications),
+                         "the rows to be queued")
+        self.daemon.proc.send_signal(signal.SIGKILL)
+        self.daemon.proc.wait()
+        hang.close()
+        self.daemon.stop()
+        holder.execute("COMMIT")
+        holder.close()
+        spool = self.db + ".spool"
+        # A crash inside write() leaves a torn last line: skipped.
+        with open(spool, "ab") as fp:
+            fp.write(b'{"v":1,"id":0,"chip":"9')
+        self.start()
+        rows = self.history()[:len(self.history()) - before]
+        got = sorted((r["chip_id"], r["outcome"]) for r in rows)
+        want = sorted([(current, "current"), (fresh[0], "rejected"),
+                       (stalled, "interrupted")] +
+                      [(c, "updated") for c in fresh])
+        self.assertEqual(got, want)  # none missing, none falsely completed
+        log = self.daemon.read_log()
+        self.assertIn("torn last line", log)
+        # The n provisioning sessions spooled their start and their end.
+        self.assertIn(f"event=history-replayed file={spool} "
+                      f"rows={2 * n + 3}", log)
+        for r in rows:
+            self.assertNotEqual(r["ended_ms"], 0, r)
+            if r["outcome"] == "updated":
+                self.assertTrue(self.session_files(r["id"]), r)
+        self.assertEqual(os.path.getsize(spool), 0)
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("PRAGMA integrity_check").fetchone()[0],
+                         "ok")
+        seen = con.execute("SELECT count(*) FROM chips WHERE last_seen > 0"
+                           ).fetchone()[0]
+        con.close()
+        self.assertEqual(seen, n + 2)
+        # A second start replays nothing and duplicates nothing.
+        self.daemon.stop()
+        self.start()
+        self.assertEqual(len(self.history()) - before, len(rows))
+        for c in fresh:
+            self.converges(flashes[c], c, "s" + c)
+
+
 class Kill9(Faults):
     def test_kill_9_during_provisioning(self):
         seed = int(os.environ.get("LUAOTA_SEED", random.randrange(1 << 30)))
@@ -346,6 +432,10 @@ class FullDisk(Faults):
         log = peers.wait_log(self.daemon, "event=history-failed")
         self.assertIsNone(self.daemon.proc.poll(), "daemon died")
         self.assertLessEqual(log.count("event=history-failed"), 10)
+        # The spool beside the database cannot take them either: the rows
+        # stay in memory, with warnings as limited.
+        log = peers.wait_log(self.daemon, "event=spool-failed")
+        self.assertLessEqual(log.count("event=spool-failed"), 10)
         os.unlink(filler)
         peers.wait_log(self.daemon, "event=history-flushed")
         for c in chips:

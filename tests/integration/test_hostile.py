@@ -1,10 +1,14 @@
 """Hostile peers: each attack runs while an honest simulated device
 provisions alongside, and that device must succeed.  Sizes are bounded for
-CI; LUAOTA_RELIABILITY_SCALE=N multiplies the counts for longer runs."""
+CI; LUAOTA_RELIABILITY_SCALE=N multiplies the counts for longer runs, and
+LUAOTA_FLOOD_COUNT / LUAOTA_SLOWLORIS_COUNT set the bad-signature flood and
+the slowloris connections exactly."""
 
 import json
+import math
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +20,8 @@ import harness  # noqa: E402
 import peers  # noqa: E402
 
 SCALE = max(1, int(os.environ.get("LUAOTA_RELIABILITY_SCALE", "1")))
+FLOOD = int(os.environ.get("LUAOTA_FLOOD_COUNT", str(1000 * SCALE)))
+SLOWLORIS = int(os.environ.get("LUAOTA_SLOWLORIS_COUNT", str(200 * SCALE)))
 HONEST = "13572468"
 HONEST_SECRET = "honest-chip-secret"
 SCRIPTED = "24681357"
@@ -110,8 +116,11 @@ class Framing(Hostile):
                 self.assertEqual(peers.wait_closed(s), b"")
                 s.close()
         self.alongside(attack)
+        # The last two share a reason: summed up at exit (a minute's window).
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon = None
         rejected = [r for r in self.history() if r["outcome"] == "rejected"]
-        self.assertEqual(len(rejected), 3, rejected)
+        self.assertEqual(sum(recorded(r)[1] for r in rejected), 3, rejected)
 
     def test_random_bytes(self):
         seed = int(os.environ.get("LUAOTA_SEED", random.randrange(1 << 30)))
@@ -135,11 +144,34 @@ class Framing(Hostile):
         self.alongside(attack)
 
 
+SUMMARY = re.compile(r"(.*) \((\d+) similar rejections from "
+                     r"(\S+|other addresses) suppressed\)")
+
+
+def recorded(row):
+    """(reason, rejections) a rejected row records: a row of its own is
+    one, a summary row the number it names."""
+    m = SUMMARY.fullmatch(row["reason"] or "")
+    return (m.group(1), int(m.group(2))) if m else (row["reason"], 1)
+
+
+def rejections(rows, reason):
+    """(rows, rejections) that rows record for reason."""
+    mine = [recorded(r)[1] for r in rows if recorded(r)[0] == reason]
+    return len(mine), sum(mine)
+
+
 class Floods(Hostile):
     verbose = False  # count warnings: debug lines would mix in
+    window = 2  # seconds: summary rows come during the test
+    config = f"rejection_window = {window}s\n"
 
     def test_bad_signature_flood_is_logged_rate_limited(self):
-        count = 2000 * SCALE
+        count = FLOOD
+        print(f"# {count} bad signatures", flush=True)
+        start = time.monotonic()
+
+        took = []
 
         def attack():
             for i in range(count):
@@ -148,15 +180,27 @@ class Floods(Hostile):
                                                   {"n": i}))
                 self.assertEqual(peers.wait_closed(s), b"")
                 s.close()
+            took.append(time.monotonic() - start)
         self.alongside(attack)
+        print(f"# flood sent in {took[0]:.1f} s", flush=True)
         log = peers.wait_log(self.daemon, "event=warnings-suppressed")
         warned = [line for line in log.splitlines()
                   if "bad signature" in line and "session-end" in line]
         self.assertLessEqual(len(warned), 100, "warnings not rate-limited")
         self.assertGreater(len(warned), 0)
-        rows = self.history(HONEST)
-        self.assertEqual(
-            sum(r["reason"] == "bad signature" for r in rows), count)
+        # Every rejection is recorded, in a bounded number of rows: the
+        # last window's summary follows once it ends.
+        peers.wait_until(lambda: rejections(self.history(HONEST),
+                                            "bad signature")[1] >= count,
+                         "the rejections to add up")
+        elapsed = time.monotonic() - start
+        rows, total = rejections(self.history(HONEST), "bad signature")
+        self.assertEqual(total, count)
+        # One row of its own and one summary per window, at most.
+        self.assertLessEqual(rows, 2 * (math.ceil(elapsed / self.window)
+                                        + 1))
+        print(f"# {rows} rows in {elapsed:.1f} s (the warnings' 10 s "
+              "window included)", flush=True)
         # The chip is not locked out for its real owner.
         res = self.boot(self.honest_flash, HONEST, HONEST_SECRET)
         self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED,
@@ -174,8 +218,49 @@ class Floods(Hostile):
                 self.assertEqual(peers.wait_closed(s), b"")
                 s.close()
         self.alongside(attack)
-        unknown = [r for r in self.history() if r["reason"] == "unknown chip"]
-        self.assertEqual(len(unknown), 300 * SCALE)
+        peers.wait_until(lambda: rejections(self.history(),
+                                            "unknown chip")[1] >= 300 * SCALE,
+                         "the rejections to add up")
+        rows, total = rejections(self.history(), "unknown chip")
+        self.assertEqual(total, 300 * SCALE)
+        self.assertLess(rows, 300 * SCALE)
+
+
+class Summaries(Hostile):
+    """The default window (a minute): summaries are written at exit."""
+
+    def test_rejection_summaries_written_at_shutdown(self):
+        for i in range(50):
+            s = peers.connect(self.daemon.port, "127.0.0.2")
+            peers.send_quietly(s, peers.hello(HONEST, "wrong-secret"))
+            peers.wait_closed(s)
+            s.close()
+        for i in range(20):
+            s = peers.connect(self.daemon.port, "127.0.0.2")
+            peers.send_quietly(s, peers.hello(str(90000000 + i), "any"))
+            peers.wait_closed(s)
+            s.close()
+        # Another address has windows of its own.
+        s = peers.connect(self.daemon.port, "127.0.0.3")
+        peers.send_quietly(s, peers.hello(HONEST, "wrong-secret"))
+        peers.wait_closed(s)
+        s.close()
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon = None
+        rows = self.history()
+        self.assertEqual(rejections(rows, "bad signature"), (3, 51))
+        self.assertEqual(rejections(rows, "unknown chip"), (2, 20))
+        by_reason = {r["reason"]: r for r in rows}
+        summary = by_reason["bad signature (49 similar rejections from "
+                            "127.0.0.2 suppressed)"]
+        self.assertEqual(summary["chip_id"], HONEST)
+        self.assertEqual(summary["peer"], "127.0.0.2")
+        self.assertEqual(summary["outcome"], "rejected")
+        self.assertLessEqual(summary["started_ms"], summary["ended_ms"])
+        # Each unknown chip named another id: the summary names none.
+        summary = by_reason["unknown chip (19 similar rejections from "
+                            "127.0.0.2 suppressed)"]
+        self.assertIsNone(summary["chip_id"])
 
 
 class Slow(Hostile):
@@ -186,7 +271,8 @@ class Slow(Hostile):
               "max_connections_per_address = 1000\n")
 
     def test_slowloris_is_closed_by_the_deadline(self):
-        count = 200 * SCALE
+        count = SLOWLORIS
+        print(f"# {count} slow connections", flush=True)
 
         def attack():
             socks = [peers.connect(self.daemon.port, "127.0.0.3")

@@ -535,6 +535,8 @@ class OperatorsGuide(ServiceCase):
         history = self.run_block(self.block("luaotactl history ")).stdout
         self.assertIn("updated", history)
         self.assertIn("current", history)
+        failed = self.run_block(self.block("luaotactl history --failed"))
+        self.assertNotIn("updated", failed.stdout)
 
 
     def test_v2_chip(self):

@@ -72,6 +72,7 @@ static void defaults_listen_everywhere(void **state)
 	assert_string_equal(c.listen[1], "[::]:8266");
 	assert_int_equal(c.session_budget_ms, 20000);
 	assert_int_equal(c.max_file_size, 16384);
+	assert_int_equal(c.rejection_window_ms, 60000);
 	config_free(&c);
 }
 
@@ -96,6 +97,7 @@ static void parses_every_unit(void **state)
 			      "session_max_bytes = 1M\n"
 			      "max_connections = 10\n"
 			      "repository_recheck = 0\n"
+			      "rejection_window = 0\n"
 			      "log_level = debug\n",
 			      errors, sizeof(errors)),
 			 0);
@@ -111,6 +113,7 @@ static void parses_every_unit(void **state)
 	assert_int_equal(c.session_max_bytes, 1048576);
 	assert_int_equal(c.max_connections, 10);
 	assert_int_equal(c.repository_recheck_ms, 0);
+	assert_int_equal(c.rejection_window_ms, 0);
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	config_free(&c);
 }

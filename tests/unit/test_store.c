@@ -439,6 +439,90 @@ static void chip_seen_keeps_first(void **state)
 	store_chip_free(&chip);
 }
 
+/* A whole record written once: a replay, an ended row, a row still open. */
+static void session_record_at_most_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_session_file files[] = {
+		{ "init.lua", "cm", 10, "OK", 7 },
+		{ "bad", "pu", 1, "OK", -1 }, /* refused by the schema */
+	};
+	struct store_session_record r = {
+		.chip_id = "c1",
+		.peer = "10.0.0.1:4000",
+		.seen_addr = "10.0.0.1",
+		.seen_s = 77,
+		.started_ms = 5000,
+		.ended_ms = 5100,
+		.outcome = STORE_OUTCOME_UPDATED,
+		.revision = "worktree",
+		.files_sent = 1,
+		.bytes_sent = 10,
+		.files = files,
+		.nfiles = 2,
+	};
+	struct store_session_file *got;
+	struct store_session *list;
+	struct store_chip chip;
+	size_t n, nf, skipped;
+	int64_t open_id;
+	int written, n_int;
+
+	populate(fx);
+	assert_int_equal(store_session_record(fx->st, &r, &written, &skipped),
+			 0);
+	assert_int_equal(written, 1);
+	assert_int_equal(skipped, 1);
+	/* The same record again (a replay after a crash): nothing changes. */
+	assert_int_equal(store_session_record(fx->st, &r, &written, &skipped),
+			 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(store_session_list(fx->st, NULL, 0, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].outcome, STORE_OUTCOME_UPDATED);
+	assert_int_equal(list[0].ended_ms, 5100);
+	assert_int_equal(store_session_files(fx->st, list[0].id, &got, &nf), 0);
+	assert_int_equal(nf, 1);
+	assert_string_equal(got[0].name, "init.lua");
+	store_session_files_free(got, nf);
+	store_session_list_free(list, n);
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	assert_int_equal(chip.last_seen, 77);
+	assert_string_equal(chip.last_outcome, "updated");
+	store_chip_free(&chip);
+	/* A row opened earlier (and interrupted by a restart) is completed,
+	 * by id; an id whose chip or peer differ is not that row. */
+	assert_int_equal(
+	    store_session_begin(fx->st, "c2", "10.0.0.2:1", 6000, &open_id), 0);
+	r.id = open_id;
+	r.chip_id = "c2";
+	r.peer = "10.0.0.9:1";
+	r.nfiles = 1;
+	assert_int_equal(store_session_record(fx->st, &r, &written, &skipped),
+			 0);
+	assert_int_equal(written, 1);
+	assert_int_equal(store_session_list(fx->st, "c2", 0, &list, &n), 0);
+	assert_int_equal(n, 2);
+	store_session_list_free(list, n);
+	r.peer = "10.0.0.2:1";
+	r.started_ms = 6000;
+	assert_int_equal(store_sessions_interrupt(fx->st, 6500, &n_int), 0);
+	assert_int_equal(store_session_record(fx->st, &r, &written, &skipped),
+			 0);
+	assert_int_equal(written, 1);
+	assert_int_equal(store_session_record(fx->st, &r, &written, &skipped),
+			 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(store_session_list(fx->st, "c2", 0, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, open_id);
+	assert_int_equal(list[0].outcome, STORE_OUTCOME_UPDATED);
+	store_session_list_free(list, n);
+	/* STARTED is not a record's outcome. */
+	r.outcome = STORE_OUTCOME_STARTED;
+	assert_int_equal(store_session_record(fx->st, &r, NULL, &skipped), -1);
+}
+
 /* A batch of current check-ins: seen, history rows and outcome at once. */
 static void checkins_in_one_batch(void **state)
 {
@@ -1178,6 +1262,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(chip_seen_keeps_first, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(session_record_at_most_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(checkins_in_one_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(data_version_follows_others,
