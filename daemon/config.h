@@ -28,7 +28,7 @@ struct config {
 	int64_t busy_timeout_ms;
 	int64_t v2_session_deadline_ms;
 	int64_t repository_recheck_ms; /* working trees: stat again after */
-	int64_t rejection_window_ms; /* 0: a history row per rejection */
+	int64_t rejection_window_ms;   /* 0: a history row per rejection */
 };
 
 /* Fills c with the built-in defaults (listen: all IPv4 and IPv6, 8266). */
