@@ -674,18 +674,6 @@ struct store *store_open(const char *path, int flags)
 	}
 	if (pragma_expect(st, "PRAGMA foreign_keys", "1") != 0)
 		goto fail;
-	/*
-	 * Room for a large fleet's chip rows in SQLite's own page cache (it
-	 * grows only as pages are read): a check-in then reads its chip
-	 * without a system call, however many chips there are.  Not mmap: an
-	 * I/O error there is a signal, not an error code.
-	 */
-	if (sqlite3_exec(st->db, "PRAGMA cache_size = -32768", NULL, NULL,
-			 NULL) != SQLITE_OK) {
-		set_error(st, -1, "%s: PRAGMA cache_size: %s", path,
-			  sqlite3_errmsg(st->db));
-		goto fail;
-	}
 	/* Ready now, so that a ROLLBACK never fails for want of memory. */
 	for (i = ST_BEGIN_READ; i <= ST_ROLLBACK; i++) {
 		if (stmt(st, (enum stmt_id)i) == NULL)
@@ -698,6 +686,18 @@ struct store *store_open(const char *path, int flags)
 		goto fail;
 	if (needs_migration && migrate(st, path) != 0)
 		goto fail;
+	/*
+	 * Room for a large fleet's chip rows in SQLite's own page cache (it
+	 * grows only as pages are read): a check-in then reads its chip
+	 * without a system call, however many chips there are.  Not mmap: an
+	 * I/O error there is a signal, not an error code.
+	 */
+	if (sqlite3_exec(st->db, "PRAGMA cache_size = -32768", NULL, NULL,
+			 NULL) != SQLITE_OK) {
+		set_error(st, -1, "%s: PRAGMA cache_size: %s", path,
+			  sqlite3_errmsg(st->db));
+		goto fail;
+	}
 	return st;
 fail:
 	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
