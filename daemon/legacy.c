@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "decisions.h"
+#include "plan/json_field.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
@@ -131,16 +132,6 @@ static int hello_chip_id(struct session *s, struct json_object *obj)
 		    LUAOTA_JSON_STRING, json_object_get_string(id),
 		    (size_t)json_object_get_string_len(id), s->chip_id);
 	return -1;
-}
-
-static const char *string_field(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 /* Copies the keys of the merged overrides (JSON text) onto cfg. */
@@ -601,7 +592,7 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 		 struct json_object *obj)
 {
 	struct legacy_run *run = s->run;
-	const char *status = string_field(obj, "s");
+	const char *status = plan_json_string(obj, "s");
 	struct log_fields lf = session_fields(s);
 	char esc[300], why[400];
 
@@ -674,7 +665,7 @@ int legacy_reply(struct session *s, const struct luaota_record *rec,
 		int64_t lcsize = -1;
 
 		if (strcmp(status, "OK") != 0) {
-			const char *err = string_field(obj, "err");
+			const char *err = plan_json_string(obj, "err");
 
 			log_escape(status, strlen(status), esc, sizeof(esc));
 			snprintf(why, sizeof(why), "device: %s%s%s (%s)", esc,
@@ -720,7 +711,7 @@ static int plan_update(struct session *s, struct json_object *hello,
 	size_t npulls = 0;
 	char *own = NULL; /* merged overrides of a chip with its own */
 	const char *merged;
-	const char *device_chk = string_field(hello, "chk");
+	const char *device_chk = plan_json_string(hello, "chk");
 	char why[512], chk[PLAN_CHK_LEN + 1];
 	int rc = -1;
 
@@ -811,7 +802,7 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 		 struct json_object *obj)
 {
 	struct daemon *d = s->daemon;
-	const char *a = string_field(obj, "a");
+	const char *a = plan_json_string(obj, "a");
 	struct timeval reply = {
 		.tv_sec = d->conf.reply_timeout_ms / 1000,
 		.tv_usec = (d->conf.reply_timeout_ms % 1000) * 1000,

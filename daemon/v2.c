@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "decisions.h"
+#include "plan/json_field.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
@@ -114,16 +115,6 @@ static int fail(struct session *s, const char *fmt, ...)
 	return -1;
 }
 
-static const char *string_field(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* An integer field within [min, max]; -1 when absent or out of range. */
 static int int_field(struct json_object *obj, const char *key, int64_t min,
 		     int64_t max, int64_t *out)
@@ -144,7 +135,7 @@ static int int_field(struct json_object *obj, const char *key, int64_t min,
 static const char *hex_field(struct json_object *obj, const char *key, size_t n,
 			     uint8_t *out)
 {
-	const char *text = string_field(obj, key);
+	const char *text = plan_json_string(obj, key);
 
 	if (text == NULL || strlen(text) != n ||
 	    !is_hex((const uint8_t *)text, n))
@@ -353,7 +344,7 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 	struct daemon *d = s->daemon;
 	struct v2_run *run = s->v2;
 	uint8_t hello_key[LUAOTA_V2_KEY_LEN];
-	const char *id = string_field(obj, "id");
+	const char *id = plan_json_string(obj, "id");
 	int rc;
 
 	if (id == NULL || luaota_chipid_normalize(LUAOTA_JSON_STRING, id,
@@ -419,7 +410,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 		return fail(s, "out of memory");
 	s->v2 = run;
 	{
-		const char *a = string_field(obj, "a");
+		const char *a = plan_json_string(obj, "a");
 
 		if (int_field(obj, "v", 2, 2, &v) != 0 || a == NULL ||
 		    strcmp(a, "hello") != 0)
@@ -428,8 +419,8 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	if (hello_check(s, rec, obj, chip_key, &version) != 0)
 		return -1;
 	mh = hex_field(obj, "mh", PLAN_HASH_HEX, NULL);
-	last = string_field(obj, "last");
-	lua = string_field(obj, "lua");
+	last = plan_json_string(obj, "last");
+	lua = plan_json_string(obj, "lua");
 	if (hex_field(obj, "nd", 2 * LUAOTA_V2_NONCE_LEN, nd) == NULL ||
 	    int_field(obj, "rc", 0, UINT32_MAX, &device_rc) != 0 ||
 	    mh == NULL || last == NULL || strlen(last) > LAST_MAX ||
@@ -629,7 +620,7 @@ static int device_status(struct session *s, struct json_object *obj,
 	int64_t rc;
 
 	if (strcmp(status, "refused") == 0) {
-		why = string_field(obj, "why");
+		why = plan_json_string(obj, "why");
 		return fail(s, "device refused release %lld: %.64s",
 			    (long long)run->rc, why != NULL ? why : "?");
 	}
@@ -638,7 +629,7 @@ static int device_status(struct session *s, struct json_object *obj,
 		return 0;
 	}
 	if (run->phase == V2_SENT_COMMIT && strcmp(status, "committed") == 0) {
-		const char *mh = string_field(obj, "mh");
+		const char *mh = plan_json_string(obj, "mh");
 
 		if (int_field(obj, "rc", 0, UINT32_MAX, &rc) != 0 ||
 		    rc != run->rc || mh == NULL || strcmp(mh, run->mh) != 0)
@@ -663,9 +654,9 @@ int v2_record(struct session *s, const struct luaota_record *rec,
 		return fail(s, "record failed its tag");
 	if (int_field(obj, "v", 2, 2, &version) != 0)
 		return fail(s, "record without v:2");
-	if ((status = string_field(obj, "s")) != NULL)
+	if ((status = plan_json_string(obj, "s")) != NULL)
 		return device_status(s, obj, status);
-	a = string_field(obj, "a");
+	a = plan_json_string(obj, "a");
 	if (a != NULL && run->phase == V2_SERVING) {
 		if (strcmp(a, "get") == 0)
 			return serve_get(s, obj);

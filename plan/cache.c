@@ -175,8 +175,9 @@ void *plan_cache_memo_get(struct plan_cache *c, const void *key, size_t len)
 	return e != NULL ? e->value : NULL;
 }
 
-int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
-			void *value, void (*release)(void *value))
+/* Puts value under key in map, replacing (and releasing) an older one. */
+static int entry_put(struct plan_map *map, const void *key, size_t len,
+		     void *value, void (*release)(void *value))
 {
 	struct memo_entry *e = malloc(sizeof(*e));
 	void *old;
@@ -185,16 +186,22 @@ int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
 		return -1;
 	e->value = value;
 	e->release = release;
-	if (plan_map_size(c->memo) >= MEMO_MAX &&
-	    plan_map_get(c->memo, key, len) == NULL)
-		plan_map_clear(c->memo, memo_entry_free);
-	if (plan_map_put(c->memo, key, len, e, &old) != 0) {
+	if (plan_map_put(map, key, len, e, &old) != 0) {
 		free(e);
 		return -1;
 	}
 	if (old != NULL)
 		memo_entry_free(old);
 	return 0;
+}
+
+int plan_cache_memo_put(struct plan_cache *c, const void *key, size_t len,
+			void *value, void (*release)(void *value))
+{
+	if (plan_map_size(c->memo) >= MEMO_MAX &&
+	    plan_map_get(c->memo, key, len) == NULL)
+		plan_map_clear(c->memo, memo_entry_free);
+	return entry_put(c->memo, key, len, value, release);
 }
 
 void *plan_cache_kept(struct plan_cache *c, const void *key, size_t len)
@@ -207,18 +214,5 @@ void *plan_cache_kept(struct plan_cache *c, const void *key, size_t len)
 int plan_cache_keep(struct plan_cache *c, const void *key, size_t len,
 		    void *value, void (*release)(void *value))
 {
-	struct memo_entry *e = malloc(sizeof(*e));
-	void *old;
-
-	if (e == NULL)
-		return -1;
-	e->value = value;
-	e->release = release;
-	if (plan_map_put(c->kept, key, len, e, &old) != 0) {
-		free(e);
-		return -1;
-	}
-	if (old != NULL)
-		memo_entry_free(old);
-	return 0;
+	return entry_put(c->kept, key, len, value, release);
 }

@@ -8,21 +8,12 @@
 #include <json-c/json.h>
 
 #include "diff.h"
+#include "json_field.h"
 #include "proto/crypto_openssl.h"
 #include "proto/protocol.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define SECRET_MAX 255
-
-static const char *string_field(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 /*
  * Config fields that travel encrypted (2.6.2): the WiFi password and
@@ -137,7 +128,7 @@ static int release_deletions(struct plan_release *r,
 				if (!json_object_object_get_ex(e, "n", &v) ||
 				    (src = json_object_get_string(v)) == NULL)
 					continue;
-				act = string_field(e, "act");
+				act = plan_json_string(e, "act");
 				if (plan_device_name(
 					src,
 					act != NULL && strcmp(act, "cm") == 0

@@ -213,6 +213,29 @@ class V2(harness.Case):
              "--server", f"127.0.0.1:{port}"],
             capture_output=True, text=True, timeout=180)
 
+    def boot_against(self, flash, answer):
+        """Boots the device against a fake server: answer(hello bytes)
+        returns what it sends back before hanging up."""
+        fake = socket.socket()
+        fake.bind(("127.0.0.1", 0))
+        fake.listen(1)
+
+        def serve():
+            con, _ = fake.accept()
+            try:
+                con.sendall(answer(con.recv(4096)))
+                con.recv(4096)
+            except OSError:
+                pass  # the device hung up: what it should do
+            con.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        res = self.v2_boot(flash, fake.getsockname()[1])
+        t.join()
+        fake.close()
+        return res
+
     def files(self, flash):
         """The application files of a flash (luaOTA/ state left out)."""
         return {n: harness.read_device_file(flash, n)
@@ -329,26 +352,7 @@ class V2(harness.Case):
         flash = self.v2_flash()
         self.v2_boot(self.v2_flash("other"), proxy.port)
         recorded = proxy.sent[0]
-        replayer = socket.socket()
-        replayer.bind(("127.0.0.1", 0))
-        replayer.listen(1)
-        port = replayer.getsockname()[1]
-
-        def replay():
-            con, _ = replayer.accept()
-            try:
-                con.recv(4096)
-                con.sendall(recorded)
-                con.recv(4096)
-            except OSError:
-                pass  # the device hung up: what it should do
-            con.close()
-
-        t = threading.Thread(target=replay, daemon=True)
-        t.start()
-        res = self.v2_boot(flash, port)
-        t.join()
-        replayer.close()
+        res = self.boot_against(flash, lambda hello: recorded)
         self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
         self.assertEqual(self.files(flash), {})
         # The next HELLO reports the unverified boot; the history says so.
@@ -361,24 +365,14 @@ class V2(harness.Case):
         flash = self.v2_flash()
         self.v2_boot(flash)
         self.write("app.lua", APP + "print('new')\n")
-        fake = socket.socket()
-        fake.bind(("127.0.0.1", 0))
-        fake.listen(1)
-        port = fake.getsockname()[1]
 
-        def answer():
-            con, _ = fake.accept()
-            hello = json.loads(con.recv(4096)[:-(TAG_LEN + 1)])
+        def answer(record):
+            hello = json.loads(record[:-(TAG_LEN + 1)])
             js = json.dumps({"v": 2, "a": "current", "ns": "00" * 16,
                              "nd": hello["nd"], "rc": hello["rc"]})
-            con.sendall(js.encode() + b"0" * TAG_LEN + b"\n")
-            con.close()
+            return js.encode() + b"0" * TAG_LEN + b"\n"
 
-        t = threading.Thread(target=answer, daemon=True)
-        t.start()
-        res = self.v2_boot(flash, port)
-        t.join()
-        fake.close()
+        res = self.boot_against(flash, answer)
         self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
         res = self.v2_boot(flash)
         self.assertEqual(res.returncode, harness.DEVICE_REBOOTED)
@@ -398,22 +392,7 @@ class V2(harness.Case):
         recorded = proxy.sent[0]
         self.assertIn(b'"a":"current"', recorded)
         self.write("app.lua", APP + "print('newer')\n")
-        stale = socket.socket()
-        stale.bind(("127.0.0.1", 0))
-        stale.listen(1)
-        port = stale.getsockname()[1]
-
-        def answer():
-            con, _ = stale.accept()
-            con.recv(4096)
-            con.sendall(recorded)
-            con.close()
-
-        t = threading.Thread(target=answer, daemon=True)
-        t.start()
-        res = self.v2_boot(flash, port)
-        t.join()
-        stale.close()
+        res = self.boot_against(flash, lambda hello: recorded)
         self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
         res = self.v2_boot(flash)
         self.assertEqual(res.returncode, harness.DEVICE_REBOOTED)
