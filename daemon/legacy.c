@@ -83,13 +83,6 @@ void legacy_run_free(struct legacy_run *run)
 	free(run);
 }
 
-static int reject(struct session *s, const char *why)
-{
-	session_set_outcome(s, STORE_OUTCOME_REJECTED, "%s", why);
-	session_close(s, "rejected");
-	return -1;
-}
-
 /*
  * Notes a verified check-in that goes past OK! (an update or a failure):
  * last seen, and the history row opened now.  OK! alone is recorded in a
@@ -808,35 +801,24 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 		.tv_usec = (d->conf.reply_timeout_ms % 1000) * 1000,
 	};
 	uint64_t version;
-	int rc;
 
 	if (a == NULL || strcmp(a, "HI") != 0)
-		return reject(s, "first record is not a HI");
+		return session_reject(s, "first record is not a HI");
 	if (hello_chip_id(s, obj) != 0)
-		return reject(s, "HI has no usable chip id");
-	rc = store_chip_get_at(d->store, s->chip_id, &s->chip, &version);
-	if (rc == STORE_NOTFOUND)
-		return reject(s, "unknown chip");
-	if (rc != 0) {
-		/* Cannot tell: the device starts its application unchanged. */
-		session_set_outcome(s, STORE_OUTCOME_FAILED,
-				    "inventory unavailable: %s",
-				    store_errmsg(d->store));
-		session_close(s, "inventory unavailable");
+		return session_reject(s, "HI has no usable chip id");
+	if (session_load_chip(s, &version) != 0)
 		return -1;
-	}
-	s->chip_loaded = 1;
 	/* Downgrade protection: once v2, never legacy again (not even OK!). */
 	if (s->chip.v2_seen)
-		return reject(s,
-			      "downgrade: the chip has completed a v2 session");
+		return session_reject(
+		    s, "downgrade: the chip has completed a v2 session");
 	if (luaota_sig_verify(&luaota_crypto_openssl,
 			      (const uint8_t *)s->chip.secret,
 			      strlen(s->chip.secret), rec->json, rec->json_len,
 			      rec->sig) != 0)
-		return reject(s, "bad signature");
+		return session_reject(s, "bad signature");
 	if (!s->chip.enabled)
-		return reject(s, "chip disabled");
+		return session_reject(s, "chip disabled");
 	d->stats.checkins++;
 	bufferevent_set_timeouts(s->bev, &reply, &reply);
 	return plan_update(s, obj, version);

@@ -334,6 +334,31 @@ void session_close(struct session *s, const char *reason)
 	daemon_session_gone(d);
 }
 
+int session_reject(struct session *s, const char *why)
+{
+	session_set_outcome(s, STORE_OUTCOME_REJECTED, "%s", why);
+	session_close(s, "rejected");
+	return -1;
+}
+
+int session_load_chip(struct session *s, uint64_t *version)
+{
+	struct daemon *d = s->daemon;
+	int rc = store_chip_get_at(d->store, s->chip_id, &s->chip, version);
+
+	if (rc == STORE_NOTFOUND)
+		return session_reject(s, "unknown chip");
+	if (rc != 0) {
+		session_set_outcome(s, STORE_OUTCOME_FAILED,
+				    "inventory unavailable: %s",
+				    store_errmsg(d->store));
+		session_close(s, "inventory unavailable");
+		return -1;
+	}
+	s->chip_loaded = 1;
+	return 0;
+}
+
 void session_close_all(struct daemon *d, const char *reason)
 {
 	while (!TAILQ_EMPTY(&d->sessions))

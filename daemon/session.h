@@ -84,6 +84,17 @@ void session_set_outcome(struct session *s, enum store_outcome outcome,
 /* The log fields of s. */
 struct log_fields session_fields(const struct session *s);
 
+/* Closes s as rejected (unknown chip, bad signature, ...); returns -1. */
+int session_reject(struct session *s, const char *why);
+
+/*
+ * Loads the chip s->chip_id names into s->chip, with the inventory's data
+ * version.  0, or -1 once s was closed: rejected for an unknown chip,
+ * failed when the inventory cannot be read (the device then starts its
+ * application unchanged).
+ */
+int session_load_chip(struct session *s, uint64_t *version);
+
 /* Opens the history row (idempotent); 0, or -1 when the store failed. */
 int session_open_history(struct session *s);
 

@@ -89,13 +89,6 @@ size_t v2_output_limit(const struct session *s)
 	return (size_t)(run->win + 1) * (run->chunk + LUAOTA_V2_HEADER_MAX + 1);
 }
 
-static int reject(struct session *s, const char *why)
-{
-	session_set_outcome(s, STORE_OUTCOME_REJECTED, "%s", why);
-	session_close(s, "rejected");
-	return -1;
-}
-
 /* A verified session that goes no further: recorded, then closed. */
 static int fail(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -341,30 +334,20 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 		       struct json_object *obj, uint8_t chip_key[32],
 		       uint64_t *version)
 {
-	struct daemon *d = s->daemon;
 	struct v2_run *run = s->v2;
 	uint8_t hello_key[LUAOTA_V2_KEY_LEN];
 	const char *id = plan_json_string(obj, "id");
-	int rc;
 
 	if (id == NULL || luaota_chipid_normalize(LUAOTA_JSON_STRING, id,
 						  strlen(id), s->chip_id) != 0)
-		return reject(s, "v2 HELLO has no usable chip id");
-	rc = store_chip_get_at(d->store, s->chip_id, &s->chip, version);
-	if (rc == STORE_NOTFOUND)
-		return reject(s, "unknown chip");
-	if (rc != 0) {
-		session_set_outcome(s, STORE_OUTCOME_FAILED,
-				    "inventory unavailable: %s",
-				    store_errmsg(d->store));
-		session_close(s, "inventory unavailable");
+		return session_reject(s, "v2 HELLO has no usable chip id");
+	if (session_load_chip(s, version) != 0)
 		return -1;
-	}
-	s->chip_loaded = 1;
 	if (s->chip.v2_key == NULL ||
 	    luaota_v2_unhex(s->chip.v2_key, strlen(s->chip.v2_key), chip_key,
 			    LUAOTA_V2_KEY_LEN) != 0)
-		return reject(s, "v2 HELLO from a chip without a v2 key");
+		return session_reject(s,
+				      "v2 HELLO from a chip without a v2 key");
 	if (luaota_v2_hello_key(&luaota_crypto_openssl, chip_key, hello_key) !=
 	    0)
 		return fail(s, "crypto failure");
@@ -372,9 +355,9 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 			       LUAOTA_V2_DIR_SERVER);
 	explicit_bzero(hello_key, sizeof(hello_key));
 	if (luaota_v2_open(&run->ch, rec) != 0)
-		return reject(s, "bad tag");
+		return session_reject(s, "bad tag");
 	if (!s->chip.enabled)
-		return reject(s, "chip disabled");
+		return session_reject(s, "chip disabled");
 	return 0;
 }
 
@@ -414,7 +397,8 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 
 		if (int_field(obj, "v", 2, 2, &v) != 0 || a == NULL ||
 		    strcmp(a, "hello") != 0)
-			return reject(s, "malformed v2 HELLO: not a hello");
+			return session_reject(
+			    s, "malformed v2 HELLO: not a hello");
 	}
 	if (hello_check(s, rec, obj, chip_key, &version) != 0)
 		return -1;
@@ -431,7 +415,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 	    (json_object_object_get_ex(obj, "staged", &staged) &&
 	     !json_object_is_type(staged, json_type_array))) {
 		explicit_bzero(chip_key, sizeof(chip_key));
-		return reject(s, "malformed v2 HELLO");
+		return session_reject(s, "malformed v2 HELLO");
 	}
 	d->stats.checkins++;
 	note_last(s, last);

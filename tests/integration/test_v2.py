@@ -323,6 +323,43 @@ class V2(harness.Case):
         # luaotactl only looks: nothing was issued.
         self.assertEqual(self.sql("SELECT max(rc) FROM v2_releases"), [(1,)])
 
+    def test_no_release_is_sent_that_is_not_recorded(self):
+        """A counter must never name two manifests: while the inventory
+        cannot record a new release, none is sent (the boot is only
+        unverified), and the next boot gets it."""
+        flash = self.v2_flash()
+        con = sqlite3.connect(self.db, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            res = self.v2_boot(flash)
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        self.assertEqual(res.returncode, harness.DEVICE_NO_SESSION)
+        self.assertEqual(self.files(flash), {})
+        self.assertEqual(self.sql("SELECT count(*) FROM v2_releases"),
+                         [(0,)])
+        res = self.v2_boot(flash)
+        self.assertEqual(res.returncode, harness.DEVICE_REBOOTED)
+        self.assertEqual(self.sql("SELECT max(rc) FROM v2_releases"), [(1,)])
+        reasons = [r["reason"] or "" for r in self.history(CHIP)]
+        self.assertTrue(any(r.startswith("release 1 not recorded")
+                            for r in reasons), reasons)
+
+    def test_a_release_the_protocol_cannot_carry_is_not_sent(self):
+        """Two files with one content cannot be staged apart."""
+        self.write("copy.bin", blob(20000, b"data"))
+        self.ctl("group", "set", "g", "--files", "data.bin,copy.bin")
+        flash = self.v2_flash()
+        self.assertEqual(self.v2_boot(flash).returncode,
+                         harness.DEVICE_NO_SESSION)
+        self.assertEqual(self.files(flash), {})
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "failed")
+        self.assertIn("have the same content", row["reason"])
+        self.assertEqual(self.sql("SELECT count(*) FROM v2_releases"),
+                         [(0,)])
+
     # -- attacks on the device ---------------------------------------------
 
     def test_payload_tamper(self):
