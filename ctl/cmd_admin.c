@@ -18,6 +18,7 @@
 #include "cmd_repo.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
+#include "proto/protocol.h"
 
 #define STATUS_DEFAULT_WINDOW 900 /* seconds of activity status reports */
 #define IMPORT_MAX_FILES 256
@@ -159,7 +160,7 @@ static int import_group(struct store *st, int64_t repo_id,
 	g.repo_id = repo_id;
 	g.files = (struct store_group_file *)e->files;
 	g.nfiles = e->nfiles;
-	g.lua_version = 51;
+	g.lua_version = LUAOTA_LUA_51;
 	rc = STORE_EXISTS;
 	for (k = 0; rc == STORE_EXISTS && k < 10000; k++) {
 		if (e->id[0] == '\0' && k == 0)
@@ -391,10 +392,9 @@ static int export(struct ctl *ctl, const struct ctl_args *args)
 		json_object_object_add(
 		    o, "max_file_size",
 		    json_object_new_int64(groups[i].max_file_size));
-		json_object_object_add(
-		    o, "lua",
-		    json_object_new_string(
-			groups[i].lua_version == 53 ? "5.3" : "5.1"));
+		json_object_object_add(o, "lua",
+				       json_object_new_string(LUAOTA_LUA_NAME(
+					   groups[i].lua_version)));
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(root, "groups", a);
@@ -440,35 +440,17 @@ static void problem(struct check_ctx *c, const char *fmt, ...)
 
 /* Resolves group g as the daemon would: files present, .lua compiles. */
 static void check_group(struct check_ctx *c, struct plan_cache *cache,
+			const struct policy_settings *settings,
 			const struct store_group *g, const struct store_repo *r)
 {
-	struct plan_want *wants = calloc(g->nfiles + 1, sizeof(*wants));
 	struct plan_manifest *m = NULL;
-	struct plan_spec spec;
-	size_t i;
+	struct policy_group pg;
 
-	if (wants == NULL) {
+	if (policy_group_spec(g, r, settings, 0, &pg) != 0) {
 		problem(c, "group %s: out of memory", g->name);
 		return;
 	}
-	for (i = 0; i < g->nfiles; i++) {
-		wants[i].name = g->files[i].name;
-		wants[i].action =
-		    g->files[i].action == STORE_ACTION_CM   ? PLAN_CM
-		    : g->files[i].action == STORE_ACTION_DL ? PLAN_DL
-							    : PLAN_AUTO;
-	}
-	spec = (struct plan_spec){
-		.repo_path = r->path,
-		.repo_ref = r->ref,
-		.files = wants,
-		.nfiles = g->nfiles,
-		.lua_version = g->lua_version ? g->lua_version : 51,
-		.max_file_size = g->max_file_size > 0
-				     ? g->max_file_size
-				     : PLAN_DEFAULT_MAX_FILE_SIZE,
-	};
-	if (plan_manifest_resolve(cache, &spec, &m) != 0)
+	if (plan_manifest_resolve(cache, &pg.spec, &m) != 0)
 		problem(c, "group %s: %s", g->name, strerror(errno));
 	else if (m->error != NULL)
 		problem(c, "group %s: %s", g->name, m->error);
@@ -476,23 +458,25 @@ static void check_group(struct check_ctx *c, struct plan_cache *cache,
 		printf("ok: group %s (%zu file%s at %s)\n", g->name, m->nfiles,
 		       m->nfiles == 1 ? "" : "s", m->revision);
 	plan_manifest_free(m);
-	free(wants);
+	policy_group_free(&pg);
 }
 
 static int check(struct ctl *ctl, const struct ctl_args *args)
 {
 	struct check_ctx c = { .json = ctl_arg_has(args, OPT_JSON) };
+	const struct policy_settings *settings;
 	struct store_repo *repos = NULL, *r;
 	struct store_group *groups = NULL;
 	struct plan_cache *cache = plan_cache_new();
 	struct json_object *root = NULL;
-	struct store *st;
-	char *report = NULL, rev[64], err[512];
+	struct store *st = NULL;
+	char *report = NULL, rev[PLAN_REVISION_MAX], err[512];
 	size_t nr = 0, ng = 0, i, j, count;
 	int rc = CTL_EXIT_ERROR;
 
 	c.problems = json_object_new_array();
-	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
+	if ((settings = ctl_settings(ctl)) == NULL ||
+	    (st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		goto out;
 	if (cache == NULL || c.problems == NULL) {
 		ctl_error("out of memory");
@@ -523,7 +507,7 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 			if (repos[j].id == groups[i].repo_id)
 				r = &repos[j];
 		if (r != NULL)
-			check_group(&c, cache, &groups[i], r);
+			check_group(&c, cache, settings, &groups[i], r);
 	}
 	count = json_object_array_length(c.problems);
 	if (c.json) {

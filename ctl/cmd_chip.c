@@ -565,7 +565,10 @@ static int chip_show(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("out of memory");
 		goto out;
 	}
-	if (ctl_preview_chip(st, cache, &c, &p, err, sizeof(err)) == 0)
+	if (ctl_settings(ctl) == NULL)
+		goto out;
+	if (ctl_preview_chip(st, cache, ctl_settings(ctl), &c, &p, err,
+			     sizeof(err)) == 0)
 		previewed = 1;
 	if (ctl_arg_has(args, OPT_JSON)) {
 		o = chip_json(&c);

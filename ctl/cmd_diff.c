@@ -32,6 +32,7 @@ static const struct option reprovision_options[] = {
 struct walk {
 	struct store *st;
 	struct plan_cache *cache;
+	const struct policy_settings *settings;
 	const char *group; /* NULL: the one chip */
 	struct json_object *array;
 	int failures;
@@ -226,7 +227,8 @@ static int diff_chip(const struct store_chip *c, void *arg)
 	if (w->group != NULL && strcmp(c->group_name, w->group) != 0)
 		return 0;
 	w->matched++;
-	if (ctl_preview_chip(w->st, w->cache, c, &p, err, sizeof(err)) != 0) {
+	if (ctl_preview_chip(w->st, w->cache, w->settings, c, &p, err,
+			     sizeof(err)) != 0) {
 		ctl_error("cannot preview chip %s: %s", c->id, err);
 		w->failures++;
 		return 0;
@@ -285,6 +287,8 @@ static int diff(struct ctl *ctl, const struct ctl_args *args)
 	if ((w.st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		return CTL_EXIT_ERROR;
 	rc = CTL_EXIT_ERROR;
+	if ((w.settings = ctl_settings(ctl)) == NULL)
+		goto out;
 	if ((w.cache = plan_cache_new()) == NULL) {
 		ctl_error("out of memory");
 		goto out;

@@ -254,9 +254,9 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 		return ctl_usage_error(ctl, "missing --files LIST");
 	if (ref != NULL && ref[0] == '\0')
 		return ctl_usage_error(ctl, "empty --ref");
-	g.lua_version = 51;
+	g.lua_version = LUAOTA_LUA_51;
 	if (lua != NULL && strcmp(lua, "5.3") == 0)
-		g.lua_version = 53;
+		g.lua_version = LUAOTA_LUA_53;
 	else if (lua != NULL && strcmp(lua, "5.1") != 0)
 		return ctl_usage_error(ctl, "--lua must be 5.1 or 5.3");
 	if (max_size != NULL && ctl_parse_int(max_size, 0, MAX_FILE_SIZE_LIMIT,
@@ -337,9 +337,9 @@ static int parse_policy(const struct ctl *ctl, const struct ctl_args *args,
 	const char *max_size = ctl_arg_get(args, OPT_MAX_SIZE);
 
 	if (lua != NULL && strcmp(lua, "5.3") == 0)
-		g->lua_version = 53;
+		g->lua_version = LUAOTA_LUA_53;
 	else if (lua != NULL && strcmp(lua, "5.1") == 0)
-		g->lua_version = 51;
+		g->lua_version = LUAOTA_LUA_51;
 	else if (lua != NULL)
 		return ctl_usage_error(ctl, "--lua must be 5.1 or 5.3");
 	if (max_size != NULL && ctl_parse_int(max_size, 0, MAX_FILE_SIZE_LIMIT,
@@ -495,8 +495,7 @@ static struct json_object *group_json(const struct store_group *g,
 	json_object_object_add(o, "max_file_size",
 			       json_object_new_int64(g->max_file_size));
 	json_object_object_add(
-	    o, "lua",
-	    json_object_new_string(g->lua_version == 53 ? "5.3" : "5.1"));
+	    o, "lua", json_object_new_string(LUAOTA_LUA_NAME(g->lua_version)));
 	json_object_object_add(o, "chips", json_object_new_int64(chips));
 	return o;
 }
@@ -551,7 +550,7 @@ static int group_list(struct ctl *ctl, const struct ctl_args *args)
 		snprintf(chips_text, sizeof(chips_text), "%lld",
 			 (long long)chips);
 		ctl_cell(chips_text, 5);
-		ctl_cell(groups[i].lua_version == 53 ? "5.3" : "5.1", 0);
+		ctl_cell(LUAOTA_LUA_NAME(groups[i].lua_version), 0);
 	}
 	if (array != NULL)
 		print_json(array);
@@ -594,8 +593,7 @@ static int group_show(struct ctl *ctl, const struct ctl_args *args)
 		printf("repository:    %s (%s%s%s)\n", repo.name, repo.path,
 		       repo.ref != NULL ? " at " : ", working tree",
 		       repo.ref != NULL ? repo.ref : "");
-		printf("lua:           %s\n",
-		       g.lua_version == 53 ? "5.3" : "5.1");
+		printf("lua:           %s\n", LUAOTA_LUA_NAME(g.lua_version));
 		printf("max file size: %lld%s\n", (long long)g.max_file_size,
 		       g.max_file_size == 0 ? " (the daemon's default)" : "");
 		printf("config:        %s\n",

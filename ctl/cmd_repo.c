@@ -1,5 +1,6 @@
 /* luaotactl repo add|list|show: where groups take their files from. */
 #include "cmd_repo.h"
+#include "proto/protocol.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ int ctl_repo_revision(struct plan_cache *cache, const char *path,
 	struct plan_spec spec = {
 		.repo_path = path,
 		.repo_ref = ref,
-		.lua_version = 51,
+		.lua_version = LUAOTA_LUA_51,
 	};
 	struct plan_manifest *m;
 	struct stat sb;
@@ -77,7 +78,7 @@ static int repo_add(struct ctl *ctl, const struct ctl_args *args)
 	const char *name = args->argv[0], *ref = ctl_arg_get(args, OPT_REF);
 	struct plan_cache *cache = NULL;
 	struct store *st = NULL;
-	char *dir = NULL, rev[64], err[512];
+	char *dir = NULL, rev[PLAN_REVISION_MAX], err[512];
 	int rc = CTL_EXIT_ERROR;
 
 	if (!valid_name(name))
@@ -149,7 +150,7 @@ static int repo_list(struct ctl *ctl, const struct ctl_args *args)
 	struct json_object *array = NULL;
 	struct plan_cache *cache = NULL;
 	struct store *st;
-	char rev[64], err[512];
+	char rev[PLAN_REVISION_MAX], err[512];
 	size_t n = 0, i;
 	int rc = CTL_EXIT_ERROR, ok;
 
@@ -206,7 +207,7 @@ static int repo_show(struct ctl *ctl, const struct ctl_args *args)
 	struct json_object *o = NULL, *names;
 	struct plan_cache *cache = NULL;
 	struct store *st;
-	char rev[64], err[512];
+	char rev[PLAN_REVISION_MAX], err[512];
 	size_t n = 0, i;
 	int rc = CTL_EXIT_ERROR, ok, got;
 

@@ -59,10 +59,44 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
-struct store *ctl_open_store(const struct ctl *ctl, int flags)
+static void conf_report(const char *message)
+{
+	ctl_error("%s", message);
+}
+
+/* Reads luaotad.conf once; 0, or -1 with its errors printed. */
+static int conf_read(struct ctl *ctl)
+{
+	if (ctl->conf_state == 0) {
+		config_defaults(&ctl->conf);
+		ctl->conf_state = 1;
+		if (config_load(&ctl->conf, ctl->conf_path, !ctl->conf_explicit,
+				conf_report) != 0) {
+			ctl_error("%s: configuration has errors (-c names "
+				  "another)",
+				  ctl->conf_path);
+			ctl->conf_state = -1;
+		}
+		policy_settings_from_config(&ctl->settings, &ctl->conf);
+	}
+	return ctl->conf_state > 0 ? 0 : -1;
+}
+
+const struct policy_settings *ctl_settings(struct ctl *ctl)
+{
+	return conf_read(ctl) == 0 ? &ctl->settings : NULL;
+}
+
+struct store *ctl_open_store(struct ctl *ctl, int flags)
 {
 	struct stat sb;
 	struct store *st;
+
+	if (ctl->db_path == NULL) {
+		if (conf_read(ctl) != 0)
+			return NULL;
+		ctl->db_path = ctl->conf.database;
+	}
 
 	/*
 	 * A fresh install holds an empty file (tmpfiles.d): reading it is

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/config.h"
 #include "db/store.h"
+#include "policy/policy.h"
 
 /* Exit codes, as documented in luaotactl --help. */
 #define CTL_EXIT_OK 0
@@ -19,9 +21,6 @@
 
 /* Most options one command line may carry. */
 #define CTL_MAX_OPTIONS 64
-
-/* Where the inventory lives unless -D or LUAOTA_DB says otherwise. */
-#define CTL_DEFAULT_DB "/var/lib/luaota/luaota.db"
 
 /* Every command accepts -h/--help; put this last before the terminator. */
 #define CTL_HELP_OPTION                                                        \
@@ -55,9 +54,14 @@ struct ctl_cmd {
 
 /* The invocation: global options and the command being run. */
 struct ctl {
-	const char *db_path;
-	int busy_ms; /* lock wait; -1: the store's default */
+	const char *db_path;   /* -D or $LUAOTA_DB; NULL: luaotad.conf's */
+	const char *conf_path; /* luaotad.conf */
+	int conf_explicit;     /* -c or $LUAOTA_CONF: it must exist */
+	int busy_ms;	       /* lock wait; -1: the store's default */
 	const struct ctl_cmd *cmd;
+	int conf_state; /* 0: not read yet, 1: read, -1: has errors */
+	struct config conf;
+	struct policy_settings settings; /* from conf */
 };
 
 /* The last value given for option key, or NULL. */
@@ -75,7 +79,14 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Opens the inventory with store flags; prints why on failure (NULL). */
-struct store *ctl_open_store(const struct ctl *ctl, int flags);
+struct store *ctl_open_store(struct ctl *ctl, int flags);
+
+/*
+ * The luaotad.conf settings that change what a chip is sent, so that a
+ * preview is what the daemon will do; NULL (why printed) when the
+ * configuration has errors.
+ */
+const struct policy_settings *ctl_settings(struct ctl *ctl);
 
 /* Unix seconds as ISO 8601 UTC ("2026-01-31T12:00:00Z") into buf. */
 void ctl_format_time(int64_t seconds, char *buf, size_t size);

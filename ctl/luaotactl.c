@@ -60,11 +60,20 @@ static void help(FILE *fp)
 	size_t i;
 
 	fprintf(fp,
-		"usage: luaotactl [-D DATABASE] [-w MS] COMMAND [ARGS]\n"
+		"usage: luaotactl [-c CONFIG] [-D DATABASE] [-w MS] COMMAND "
+		"[ARGS]\n"
 		"\n"
 		"Options:\n"
+		"  -c, --config PATH    luaotad's configuration, for its "
+		"database and the\n"
+		"                       settings that change what chips are "
+		"sent (default:\n"
+		"                       $LUAOTA_CONF, else " LUAOTAD_CONFIG_FILE
+		")\n"
 		"  -D, --database PATH  the inventory (default: $LUAOTA_DB, "
-		"else " CTL_DEFAULT_DB ")\n"
+		"else the\n"
+		"                       configuration's database, "
+		"else " LUAOTAD_DATABASE ")\n"
 		"  -w, --wait MS        how long to wait for a database "
 		"another process locked (default 5000)\n"
 		"  -h, --help           this help; COMMAND --help: "
@@ -189,13 +198,18 @@ static int parse_command(struct ctl *ctl, int argc, char **argv,
 int main(int argc, char **argv)
 {
 	static const struct option global_options[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "database", required_argument, NULL, 'D' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl = { .db_path = getenv("LUAOTA_DB"), .busy_ms = -1 };
+	struct ctl ctl = {
+		.db_path = getenv("LUAOTA_DB"),
+		.conf_path = getenv("LUAOTA_CONF"),
+		.busy_ms = -1,
+	};
 	int64_t wait_ms;
 	struct ctl_args args;
 	int c, words, rc;
@@ -205,9 +219,12 @@ int main(int argc, char **argv)
 	umask(077);
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+:D:w:hV", global_options,
+	while ((c = getopt_long(argc, argv, "+:c:D:w:hV", global_options,
 				NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			ctl.conf_path = optarg;
+			break;
 		case 'D':
 			ctl.db_path = optarg;
 			break;
@@ -234,8 +251,11 @@ int main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	if (ctl.db_path == NULL || ctl.db_path[0] == '\0')
-		ctl.db_path = CTL_DEFAULT_DB;
+	if (ctl.db_path != NULL && ctl.db_path[0] == '\0')
+		ctl.db_path = NULL;
+	ctl.conf_explicit = ctl.conf_path != NULL && ctl.conf_path[0] != '\0';
+	if (!ctl.conf_explicit)
+		ctl.conf_path = LUAOTAD_CONFIG_FILE;
 	argc -= optind;
 	argv += optind;
 	if (argc == 0) {
@@ -255,5 +275,8 @@ int main(int argc, char **argv)
 	argv += words - 1;
 	if ((rc = parse_command(&ctl, argc, argv, &args)) != CTL_EXIT_OK)
 		return rc;
-	return ctl.cmd->handler(&ctl, &args);
+	rc = ctl.cmd->handler(&ctl, &args);
+	if (ctl.conf_state != 0)
+		config_free(&ctl.conf);
+	return rc;
 }

@@ -6,37 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan/defaults.h"
+#include "policy/policy.h"
 #include "proto/protocol.h"
-
-/* The spec the daemon builds for a group (daemon/legacy.c plan_update). */
-static int group_spec(const struct store_group *g, const struct store_repo *r,
-		      struct plan_want **wants, struct plan_spec *spec)
-{
-	size_t i;
-
-	*wants = calloc(g->nfiles + 1, sizeof(**wants));
-	if (*wants == NULL)
-		return -1;
-	for (i = 0; i < g->nfiles; i++) {
-		(*wants)[i].name = g->files[i].name;
-		(*wants)[i].action =
-		    g->files[i].action == STORE_ACTION_CM   ? PLAN_CM
-		    : g->files[i].action == STORE_ACTION_DL ? PLAN_DL
-							    : PLAN_AUTO;
-	}
-	*spec = (struct plan_spec){
-		.repo_path = r->path,
-		.repo_ref = r->ref,
-		.files = *wants,
-		.nfiles = g->nfiles,
-		.lua_version = g->lua_version ? g->lua_version : 51,
-		.max_file_size = g->max_file_size > 0
-				     ? g->max_file_size
-				     : PLAN_DEFAULT_MAX_FILE_SIZE,
-	};
-	return 0;
-}
 
 /* Records of the steps: chunks per file, two deletes per .lua name. */
 static int64_t count_records(const struct ctl_preview *p)
@@ -91,6 +62,7 @@ static int preview_v2(struct store *st, const struct store_chip *chip,
 }
 
 int ctl_preview_chip(struct store *st, struct plan_cache *cache,
+		     const struct policy_settings *settings,
 		     const struct store_chip *chip, struct ctl_preview *out,
 		     char *err, size_t err_len)
 {
@@ -98,35 +70,26 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	struct store_repo repo = { 0 };
 	struct store_held_file *stored = NULL;
 	struct plan_held *held = NULL;
-	struct plan_want *wants = NULL;
-	struct plan_spec spec;
+	struct policy_group pg = { 0 };
 	size_t nstored = 0, i;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->session_max = PLAN_DEFAULT_SESSION_MAX_BYTES;
+	out->session_max = settings->session_max_bytes;
 	if (store_group_get_id(st, chip->group_id, &group) != 0 ||
 	    store_repo_get_id(st, group.repo_id, &repo) != 0) {
 		snprintf(err, err_len, "%s", store_errmsg(st));
 		goto done;
 	}
 	out->v2 = chip->protocol == LUAOTA_PROTO_V2;
-	if (group_spec(&group, &repo, &wants, &spec) != 0) {
+	if (policy_group_spec(&group, &repo, settings, out->v2, &pg) != 0 ||
+	    plan_manifest_resolve(cache, &pg.spec, &out->manifest) != 0) {
 		snprintf(err, err_len, "%s", strerror(errno));
 		goto done;
 	}
-	/* v2 streams files to flash: the legacy size policy is not its. */
-	if (out->v2)
-		spec.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX;
-	if (plan_manifest_resolve(cache, &spec, &out->manifest) != 0) {
-		snprintf(err, err_len, "%s", strerror(errno));
-		goto done;
-	}
-	if (plan_overrides_merge(group.config_json, chip->config_json,
-				 &out->overrides) != 0) {
-		snprintf(err, err_len, "config overrides: %s",
-			 errno == EINVAL ? "not a JSON object"
-					 : strerror(errno));
+	if (policy_target(out->manifest, group.config_json, chip->config_json,
+			  &out->overrides, out->target_chk) != 0) {
+		snprintf(err, err_len, "%s", policy_target_strerror(errno));
 		goto done;
 	}
 	rc = 0;
@@ -136,7 +99,6 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 		rc = preview_v2(st, chip, out, err, err_len);
 		goto done;
 	}
-	plan_chk(out->manifest, out->overrides, out->target_chk);
 	/* The device reports what we gave it, as far as we know. */
 	out->current = plan_is_current(out->target_chk, chip->chk, chip->chk);
 	out->trusted = plan_held_trusted(chip->chk, chip->chk);
@@ -169,7 +131,7 @@ done:
 		ctl_preview_free(out);
 	}
 	free(held);
-	free(wants);
+	policy_group_free(&pg);
 	store_held_free(stored, nstored);
 	store_group_free(&group);
 	store_repo_free(&repo);

@@ -10,6 +10,7 @@
 
 #include "db/store.h"
 #include "plan/plan.h"
+#include "policy/policy.h"
 
 struct ctl_preview {
 	struct plan_manifest *manifest; /* error set: nothing would be sent */
@@ -30,10 +31,12 @@ struct ctl_preview {
 };
 
 /*
- * Previews chip's next check-in into out (free with ctl_preview_free).
- * 0, or -1 with why in err (the group, repository or overrides).
+ * Previews chip's next check-in under luaotad.conf's settings into out
+ * (free with ctl_preview_free).  0, or -1 with why in err (the group,
+ * repository or overrides).
  */
 int ctl_preview_chip(struct store *st, struct plan_cache *cache,
+		     const struct policy_settings *settings,
 		     const struct store_chip *chip, struct ctl_preview *out,
 		     char *err, size_t err_len);
 

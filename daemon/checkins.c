@@ -12,14 +12,15 @@
 #include "history.h"
 #include "limits.h"
 #include "log.h"
+#include "plan/types.h"
 #include "proto/protocol.h"
 
 /* One queued row, with its own copies of the strings. */
 struct queued {
 	char chip_id[LUAOTA_CHIPID_MAX + 1];
-	char peer[64];
-	char addr[48];
-	char revision[64];
+	char peer[LUAOTAD_PEER_MAX];
+	char addr[LUAOTAD_ADDR_MAX];
+	char revision[PLAN_REVISION_MAX];
 	int has_revision;
 	int64_t started_ms;
 	int64_t ended_ms;

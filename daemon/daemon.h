@@ -5,8 +5,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "config.h"
+#include "conf/config.h"
 #include "history.h"
+#include "limits.h"
 
 struct event_base;
 struct evconnlistener;

@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "db/store.h"
+#include "policy/policy.h"
 #include "proto/protocol.h"
 
 /* Hash chains by group id; a fleet has few groups next to its chips. */
@@ -18,8 +19,7 @@ struct entry {
 	struct entry *next;
 	struct store_group group;
 	struct store_repo repo;
-	struct plan_want *wants;
-	struct plan_spec spec;
+	struct policy_group pg;
 	char *merged;
 	int settled;	     /* every stamp of the manifest trusted */
 	int64_t resolved_ms; /* monotonic, last resolve */
@@ -38,7 +38,7 @@ static void entry_free(struct entry *e)
 	plan_manifest_free(e->pub.manifest);
 	store_group_free(&e->group);
 	store_repo_free(&e->repo);
-	free(e->wants);
+	policy_group_free(&e->pg);
 	free(e->merged);
 	free(e);
 }
@@ -91,7 +91,7 @@ static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
 				char *why, size_t why_len)
 {
 	struct entry *e = calloc(1, sizeof(*e));
-	size_t i;
+	struct policy_settings settings;
 
 	if (e == NULL)
 		goto oom;
@@ -103,42 +103,13 @@ static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
 		snprintf(why, why_len, "group's repository could not be read");
 		goto fail;
 	}
-	e->wants = calloc(e->group.nfiles + 1, sizeof(*e->wants));
-	if (e->wants == NULL)
+	policy_settings_from_config(&settings, &d->conf);
+	if (policy_group_spec(&e->group, &e->repo, &settings, v2, &e->pg) != 0)
 		goto oom;
-	for (i = 0; i < e->group.nfiles; i++) {
-		e->wants[i].name = e->group.files[i].name;
-		e->wants[i].action =
-		    e->group.files[i].action == STORE_ACTION_CM	  ? PLAN_CM
-		    : e->group.files[i].action == STORE_ACTION_DL ? PLAN_DL
-								  : PLAN_AUTO;
-	}
-	e->spec = (struct plan_spec){
-		.repo_path = e->repo.path,
-		.repo_ref = e->repo.ref,
-		.files = e->wants,
-		.nfiles = e->group.nfiles,
-		.lua_version = e->group.lua_version ? e->group.lua_version : 51,
-		.max_file_size = e->group.max_file_size > 0
-				     ? e->group.max_file_size
-				     : d->conf.max_file_size,
-	};
-	/* The legacy size policy is for devices that hold a file in RAM;
-	 * v2 streams files to flash. */
-	if (v2)
-		e->spec.max_file_size = (int64_t)LUAOTA_V2_FILE_MAX;
 	e->pub.v2 = v2;
-	e->pub.lua_version = e->spec.lua_version;
-	e->pub.merged_ok = 1;
-	if (plan_overrides_merge(e->group.config_json, NULL, &e->merged) != 0) {
-		if (errno == ENOMEM)
-			goto oom;
-		/* Each chip without overrides of its own is told. */
-		e->pub.merged_ok = 0;
-	}
+	e->pub.lua_version = e->pg.spec.lua_version;
 	e->pub.group_id = group_id;
 	e->pub.group_config = e->group.config_json;
-	e->pub.merged = e->merged;
 	return e;
 oom:
 	snprintf(why, why_len, "out of memory");
@@ -162,8 +133,8 @@ static int stale(struct daemon *d, struct entry *e, int64_t now)
 	    !e->settled)
 		return 1;
 	/* A commit names its files for good: only a moved ref matters. */
-	if (e->spec.repo_ref != NULL)
-		return plan_revision(d->cache, &e->spec, rev, err,
+	if (e->pg.spec.repo_ref != NULL)
+		return plan_revision(d->cache, &e->pg.spec, rev, err,
 				     sizeof(err)) != 0 ||
 		       strcmp(rev, e->pub.manifest->revision) != 0;
 	return now - e->resolved_ms >= d->conf.repository_recheck_ms;
@@ -174,15 +145,24 @@ static int resolve(struct daemon *d, struct entry *e, int64_t now)
 	struct plan_manifest *m;
 	int settled;
 
-	if (plan_manifest_resolve_settled(d->cache, &e->spec, &m, &settled) !=
-	    0)
+	if (plan_manifest_resolve_settled(d->cache, &e->pg.spec, &m,
+					  &settled) != 0)
 		return -1;
 	plan_manifest_free(e->pub.manifest);
 	e->pub.manifest = m;
 	e->settled = settled;
 	e->resolved_ms = now;
-	if (m->error == NULL && e->pub.merged_ok)
-		plan_chk(m, e->merged, e->pub.chk);
+	free(e->merged);
+	e->merged = NULL;
+	e->pub.merged_ok = 1;
+	if (policy_target(m, e->group.config_json, NULL, &e->merged,
+			  e->pub.chk) != 0) {
+		if (errno == ENOMEM)
+			return -1;
+		/* Each chip without overrides of its own is told. */
+		e->pub.merged_ok = 0;
+	}
+	e->pub.merged = e->merged;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "decisions.h"
+#include "policy/policy.h"
 #include "plan/json_field.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
@@ -719,19 +720,14 @@ static int plan_update(struct session *s, struct json_object *hello,
 	}
 	if (s->chip.config_json == NULL) {
 		if (!dec->merged_ok)
-			return fail(s,
-				    "config overrides are not a JSON object");
+			return fail(s, policy_target_strerror(EINVAL));
 		merged = dec->merged;
 		memcpy(chk, dec->chk, sizeof(chk));
 	} else {
-		if (plan_overrides_merge(dec->group_config, s->chip.config_json,
-					 &own) != 0)
-			return fail(s, errno == ENOMEM
-					   ? "out of memory"
-					   : "config overrides are not a JSON "
-					     "object");
+		if (policy_target(dec->manifest, dec->group_config,
+				  s->chip.config_json, &own, chk) != 0)
+			return fail(s, policy_target_strerror(errno));
 		merged = own;
-		plan_chk(dec->manifest, merged, chk);
 	}
 	if (decisions_pulls_maybe(d, version) &&
 	    store_pull_pending(d->store, s->chip_id, &pulls, &npulls) != 0) {

@@ -154,34 +154,21 @@ static int add_listener(struct daemon *d, int fd)
 /* Splits "host:port" / "[v6]:port" / "*:port" and binds it. */
 static int bind_address(struct daemon *d, const char *spec)
 {
-	char host[256];
-	const char *port;
+	char host[256], service[8];
+	const char *why;
+	unsigned port;
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
 	int fd = -1, on = 1, rc;
 
-	if (spec[0] == '[') {
-		const char *close_br = strchr(spec, ']');
-
-		if (close_br == NULL || close_br[1] != ':' ||
-		    (size_t)(close_br - spec - 1) >= sizeof(host))
-			goto bad;
-		memcpy(host, spec + 1, (size_t)(close_br - spec - 1));
-		host[close_br - spec - 1] = '\0';
-		port = close_br + 2;
-	} else {
-		const char *colon = strrchr(spec, ':');
-
-		if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
-			goto bad;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-		port = colon + 1;
+	if ((why = config_listen_split(spec, host, sizeof(host), &port)) !=
+	    NULL) {
+		log_warnx("listen %s: %s", spec, why);
+		return -1;
 	}
+	snprintf(service, sizeof(service), "%u", port);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	rc =
-	    getaddrinfo(strcmp(host, "*") == 0 || host[0] == '\0' ? NULL : host,
-			port, &hints, &res);
+	rc = getaddrinfo(host[0] == '\0' ? NULL : host, service, &hints, &res);
 	if (rc != 0) {
 		log_warnx("listen %s: %s", spec, gai_strerror(rc));
 		return -1;
@@ -208,9 +195,6 @@ static int bind_address(struct daemon *d, const char *spec)
 	if (fd < 0)
 		return -1;
 	return add_listener(d, fd);
-bad:
-	log_warnx("listen %s: expected ADDRESS:PORT", spec);
-	return -1;
 }
 
 /*

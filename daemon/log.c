@@ -176,6 +176,11 @@ void log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_warnx_line(const char *message)
+{
+	log_warnx("%s", message);
+}
+
 void log_info(const char *fmt, ...)
 {
 	va_list ap;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The values of luaotad.conf's log_level (conf/config.h), in order. */
 enum log_level {
 	LOG_LEVEL_WARN = 0,
 	LOG_LEVEL_INFO = 1,
@@ -43,6 +44,8 @@ void log_set_level(enum log_level level);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_warnx of one ready line (a config_report_fn). */
+void log_warnx_line(const char *message);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...)

@@ -14,7 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "checkins.h"
-#include "config.h"
+#include "conf/config.h"
 #include "daemon.h"
 #include "db/store.h"
 #include "decisions.h"
@@ -83,7 +83,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)daemon_now_ms() * 1000);
 	config_defaults(&fresh);
-	if (config_load(&fresh, d->conf_path, d->conf_missing_ok) != 0) {
+	if (config_load(&fresh, d->conf_path, d->conf_missing_ok,
+			log_warnx_line) != 0) {
 		log_warnx("event=reload-failed file=%s: keeping the running "
 			  "configuration",
 			  d->conf_path);
@@ -101,8 +102,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		config_free(&d->conf);
 		d->conf = fresh;
 		if (d->verbose)
-			d->conf.log_level = LOG_LEVEL_DEBUG;
-		log_set_level(d->conf.log_level);
+			d->conf.log_level = CONFIG_LOG_DEBUG;
+		log_set_level((enum log_level)d->conf.log_level);
 		store_set_busy_timeout(d->store, (int)d->conf.busy_timeout_ms);
 		/* Decisions depend on max_file_size: made afresh. */
 		decisions_clear(d->decisions);
@@ -138,7 +139,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	const char *db_path = NULL, *env;
+	const char *db_path = NULL, *env, *why;
 	char *spool;
 	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
@@ -170,9 +171,9 @@ int main(int argc, char **argv)
 			db_path = optarg;
 			break;
 		case 'l':
-			if (config_add_listen(&d.conf, optarg,
-					      nlisten++ == 0) != 0)
-				fatalx("too many -l addresses");
+			if (config_add_listen(&d.conf, optarg, nlisten++ == 0,
+					      &why) != 0)
+				fatalx("-l %s: %s", optarg, why);
 			break;
 		default:
 			usage();
@@ -188,12 +189,14 @@ int main(int argc, char **argv)
 		int i;
 
 		config_defaults(&d.conf);
-		if (config_load(&d.conf, d.conf_path, d.conf_missing_ok) != 0)
+		if (config_load(&d.conf, d.conf_path, d.conf_missing_ok,
+				log_warnx_line) != 0)
 			fatalx("%s: configuration has errors", d.conf_path);
 		for (i = 0; i < cli.nlisten; i++)
-			config_add_listen(&d.conf, cli.listen[i], i == 0);
+			config_add_listen(&d.conf, cli.listen[i], i == 0, &why);
 		config_free(&cli);
-	} else if (config_load(&d.conf, d.conf_path, d.conf_missing_ok) != 0) {
+	} else if (config_load(&d.conf, d.conf_path, d.conf_missing_ok,
+			       log_warnx_line) != 0) {
 		fatalx("%s: configuration has errors", d.conf_path);
 	}
 	if (check_only) {
@@ -208,8 +211,9 @@ int main(int argc, char **argv)
 		d.conf.database = strdup(db_path);
 	}
 	if (d.verbose)
-		d.conf.log_level = LOG_LEVEL_DEBUG;
-	log_init(!foreground && log_stderr_is_journal(), d.conf.log_level);
+		d.conf.log_level = CONFIG_LOG_DEBUG;
+	log_init(!foreground && log_stderr_is_journal(),
+		 (enum log_level)d.conf.log_level);
 
 	d.store = store_open(d.conf.database, STORE_CREATE);
 	if (d.store == NULL)

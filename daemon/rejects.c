@@ -19,7 +19,7 @@
 /* One (address, reason) and its current window. */
 struct window {
 	int used;
-	char addr[48]; /* or ANY_ADDRESS */
+	char addr[LUAOTAD_ADDR_MAX]; /* or ANY_ADDRESS */
 	char reason[96];
 	char chip_id[LUAOTA_CHIPID_MAX + 1]; /* of the counted ones */
 	int chips_differ;		     /* ...when not all the same */

@@ -14,6 +14,7 @@
 #include "db/store.h"
 #include "limits.h"
 #include "log.h"
+#include "plan/types.h"
 #include "proto/frame.h"
 #include "proto/protocol.h"
 
@@ -38,8 +39,8 @@ struct session {
 	struct bufferevent *bev;
 	struct event *deadline; /* absolute end of the connection */
 	enum session_state state;
-	char peer[64]; /* "address:port" for logs and history */
-	char addr[48]; /* address only, for per-address caps */
+	char peer[LUAOTAD_PEER_MAX]; /* "address:port" for logs and history */
+	char addr[LUAOTAD_ADDR_MAX]; /* address only, for per-address caps */
 	char chip_id[LUAOTA_CHIPID_MAX + 1]; /* empty until known */
 	int64_t history_id;		     /* history row, 0 until opened */
 	int64_t accepted_ms;		     /* monotonic */
@@ -54,7 +55,7 @@ struct session {
 	int output_full;	    /* v2: requests wait for the output */
 	enum store_outcome outcome; /* what the history will say */
 	char *reason;		    /* why, for failures and rejections */
-	char revision[64];
+	char revision[PLAN_REVISION_MAX];
 	int64_t files_sent;
 	int64_t bytes_sent;
 	int64_t started_wall_ms; /* when the HI verified, for the history */

@@ -15,12 +15,14 @@
 
 #include "daemon.h"
 #include "decisions.h"
+#include "policy/policy.h"
 #include "plan/json_field.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
 #include "proto/v2.h"
 #include "session.h"
+#include "proto/protocol.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -294,10 +296,7 @@ static int resolve(struct session *s, struct v2_run *run, uint64_t version,
 	}
 	if (plan_overrides_merge(dec->group_config, s->chip.config_json,
 				 overrides) != 0) {
-		snprintf(why, why_len, "%s",
-			 errno == ENOMEM
-			     ? "out of memory"
-			     : "config overrides are not a JSON object");
+		snprintf(why, why_len, "%s", policy_target_strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -445,11 +444,11 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 		rc = fail(s, "%s", why);
 		goto out;
 	}
-	if (strcmp(lua, lua_version == 53 ? "5.3" : "5.1") != 0) {
+	if (strcmp(lua, LUAOTA_LUA_NAME(lua_version)) != 0) {
 		rc = fail(s,
 			  "not sent: the device runs Lua %.8s, the group "
 			  "is checked for %s",
-			  lua, lua_version == 53 ? "5.3" : "5.1");
+			  lua, LUAOTA_LUA_NAME(lua_version));
 		goto out;
 	}
 	have_latest = store_v2_release_latest(d->store, s->chip_id, &latest);

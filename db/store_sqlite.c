@@ -939,7 +939,8 @@ int store_group_add(struct store *st, const struct store_group *g)
 	sqlite3_bind_int64(s, 2, repo_id);
 	bind_text(s, 3, g->config_json);
 	sqlite3_bind_int64(s, 4, g->max_file_size);
-	sqlite3_bind_int(s, 5, g->lua_version != 0 ? g->lua_version : 51);
+	sqlite3_bind_int(s, 5,
+			 g->lua_version != 0 ? g->lua_version : LUAOTA_LUA_51);
 	if ((rc = run(st, s, "adding group")) != 0) {
 		if (rc == STORE_EXISTS)
 			set_error(st, rc, "group %s already exists", g->name);
@@ -2027,7 +2028,8 @@ int store_group_update(struct store *st, const struct store_group *g)
 	sqlite3_bind_int64(s, 2, repo_id);
 	bind_text(s, 3, g->config_json);
 	sqlite3_bind_int64(s, 4, g->max_file_size);
-	sqlite3_bind_int(s, 5, g->lua_version != 0 ? g->lua_version : 51);
+	sqlite3_bind_int(s, 5,
+			 g->lua_version != 0 ? g->lua_version : LUAOTA_LUA_51);
 	if ((rc = run(st, s, "changing group")) != 0)
 		goto fail;
 	if ((s = stmt(st, ST_GROUP_FILES_CLEAR)) == NULL) {

@@ -8,6 +8,7 @@
 
 #include "luacheck.h"
 #include "safetrim.h"
+#include "proto/protocol.h"
 
 #define CHECK_MESSAGE_MAX 512
 
@@ -103,9 +104,9 @@ int plan_content_check(struct plan_content *ct, const char *name,
 	struct plan_compiled *c;
 	char message[CHECK_MESSAGE_MAX];
 
-	if (lua_version != 51 && lua_version != 53)
+	if (lua_version != LUAOTA_LUA_51 && lua_version != LUAOTA_LUA_53)
 		return plan_lua_available(lua_version, err, err_len);
-	c = &ct->compiled[lua_version == 51 ? 0 : 1];
+	c = &ct->compiled[lua_version == LUAOTA_LUA_51 ? 0 : 1];
 	if (c->state == 0) {
 		/* a missing liblua is not this file's fault: not cached */
 		if (plan_lua_available(lua_version, err, err_len) != 0)

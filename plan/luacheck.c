@@ -5,6 +5,7 @@
  * stay open for the life of the process.
  */
 #include "luacheck.h"
+#include "proto/protocol.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -39,10 +40,10 @@ struct lua_lib {
 };
 
 static struct lua_lib lua51 = { .soname = "liblua5.1.so.0",
-				.version = 51,
+				.version = LUAOTA_LUA_51,
 				.once = PTHREAD_ONCE_INIT };
 static struct lua_lib lua53 = { .soname = "liblua5.3.so.0",
-				.version = 53,
+				.version = LUAOTA_LUA_53,
 				.once = PTHREAD_ONCE_INIT };
 
 /* dlsym into a function pointer without an object-to-function cast. */
@@ -81,7 +82,7 @@ static void load(struct lua_lib *lib)
 	    LOOKUP(lib, h, "lua_close", close) != 0)
 		goto fail;
 	/* 5.1 has luaL_loadbuffer; from 5.2 on it is a macro over ...x */
-	if (lib->version == 51
+	if (lib->version == LUAOTA_LUA_51
 		? LOOKUP(lib, h, "luaL_loadbuffer", loadbuffer) ||
 		      LOOKUP(lib, h, "lua_dump", dump51)
 		: LOOKUP(lib, h, "luaL_loadbufferx", loadbufferx) ||
@@ -105,11 +106,11 @@ static void load_53(void)
 
 static struct lua_lib *lib_for(int lua_version)
 {
-	if (lua_version == 51) {
+	if (lua_version == LUAOTA_LUA_51) {
 		pthread_once(&lua51.once, load_51);
 		return &lua51;
 	}
-	if (lua_version == 53) {
+	if (lua_version == LUAOTA_LUA_53) {
 		pthread_once(&lua53.once, load_53);
 		return &lua53;
 	}
@@ -189,7 +190,7 @@ static int compile(const char *src, size_t len, const char *name,
 		snprintf(err, err_len, "%s: out of memory", name);
 		return -1;
 	}
-	if (lib->version == 51)
+	if (lib->version == LUAOTA_LUA_51)
 		rc = lib->loadbuffer(L, src, len, chunk);
 	else
 		rc = lib->loadbufferx(L, src, len, chunk, "t");
@@ -198,7 +199,7 @@ static int compile(const char *src, size_t len, const char *name,
 		snprintf(err, err_len, "%s",
 			 msg != NULL ? msg : "compile failed");
 	} else if (dump != NULL) {
-		if (lib->version == 51)
+		if (lib->version == LUAOTA_LUA_51)
 			lib->dump51(L, dump_write, dump);
 		else
 			lib->dump53(L, dump_write, dump, 0);

@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "luacheck.h"
 #include "source.h"
+#include "proto/protocol.h"
 
 #define ERROR_MAX 512
 
@@ -341,7 +342,8 @@ int plan_manifest_resolve_settled(struct plan_cache *c,
 	m->pub.files = calloc(spec->nfiles + 1, sizeof(*m->pub.files));
 	if (w == NULL || m->contents == NULL || m->pub.files == NULL)
 		goto fail;
-	if (spec->lua_version != 51 && spec->lua_version != 53) {
+	if (spec->lua_version != LUAOTA_LUA_51 &&
+	    spec->lua_version != LUAOTA_LUA_53) {
 		if (set_error(m, NULL, "unsupported Lua version %d",
 			      spec->lua_version) != 0)
 			goto fail;

@@ -40,7 +40,7 @@ struct plan_source {
 	 * (the ref, not the commit: stamps are blob ids, valid across
 	 * commits; manifests are memoised per revision) */
 	char *key;
-	char revision[64]; /* "worktree", or a commit id */
+	char revision[PLAN_REVISION_MAX]; /* "worktree", or a commit id */
 };
 
 struct plan_cache;

@@ -10,6 +10,12 @@
 #define LUAOTA_PROTO_LEGACY 1
 #define LUAOTA_PROTO_V2 2
 
+/* Lua versions a chip's firmware runs (sources are compiled for it). */
+#define LUAOTA_LUA_51 51 /* ESP8266 NodeMCU; the default */
+#define LUAOTA_LUA_53 53
+/* The version as firmware and operators write it ("5.1"). */
+#define LUAOTA_LUA_NAME(v) ((v) == LUAOTA_LUA_53 ? "5.3" : "5.1")
+
 /* TCP port the device connects to when its config names none. */
 #define LUAOTA_DEFAULT_PORT 8266
 

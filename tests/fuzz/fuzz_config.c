@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "daemon/config.h"
+#include "conf/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fp == NULL)
 		return 0;
 	config_defaults(&c);
-	if (config_parse(&c, "fuzz.conf", fp) == 0) {
+	if (config_parse(&c, "fuzz.conf", fp, NULL) == 0) {
 		/* A configuration that loads keeps every value in range. */
 		assert(c.session_budget_ms < c.session_deadline_ms);
 		assert(c.max_connections >= 1 && c.max_per_address >= 1);

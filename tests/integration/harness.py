@@ -175,8 +175,13 @@ class Case(unittest.TestCase):
         return path
 
     def ctl(self, *args, ok=True):
+        # luaotactl previews with the daemon's settings: this test's
+        # luaotad.conf once there is one, never the machine's.
+        conf = os.path.join(self.dir, "luaotad.conf")
+        env = dict(os.environ,
+                   LUAOTA_CONF=conf if os.path.exists(conf) else "/dev/null")
         res = subprocess.run([LUAOTACTL, "-D", self.db, *args],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=env)
         if ok and res.returncode != 0:
             raise AssertionError(f"luaotactl {args}: {res.stderr}")
         return res

@@ -1,5 +1,6 @@
 """luaotad end to end: the daemon, luaotactl and simulated devices."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -194,6 +195,43 @@ class Provisioning(harness.Case):
     def test_daemon_exits_zero_on_sigterm(self):
         self.assertEqual(self.daemon.stop(), 0)
         self.daemon = None
+
+
+class SharedPolicy(harness.Case):
+    """luaotactl previews under luaotad.conf's settings, as the daemon
+    decides: what diff promises is what a boot gets."""
+
+    def setUp(self):
+        super().setUp()
+        self.write("big.bin", b"b" * 200)
+        self.write("small.bin", b"s" * 40)
+        self.ctl("group", "add", "demo", "--repo", self.repo,
+                 "--files", "big.bin,small.bin")
+        self.ctl("add", CHIP, "--group", "demo", "--secret", SECRET)
+
+    def test_max_file_size_refuses_in_diff_and_daemon_alike(self):
+        self.start("max_file_size = 100\n")
+        diff = self.ctl("diff", CHIP, "--json", ok=False)
+        self.assertEqual(diff.returncode, 1, diff.stderr)
+        preview = json.loads(diff.stdout)[0]
+        self.assertIn("big.bin", preview["error"])
+        check = self.ctl("check", ok=False)
+        self.assertEqual(check.returncode, 1)
+        self.assertIn("big.bin", check.stdout)
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        row = self.history(CHIP)[0]
+        self.assertEqual(row["outcome"], "failed", row)
+        self.assertIn("big.bin", row["reason"])
+        self.assertFalse(os.path.exists(os.path.join(flash, "small.bin")))
+
+    def test_session_max_bytes_shows_in_diff(self):
+        self.start("session_max_bytes = 100\n")
+        out = self.ctl("diff", CHIP).stdout
+        self.assertIn("fits one session: no", out)
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "partial")
 
 
 class Budget(harness.Case):

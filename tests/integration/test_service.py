@@ -33,7 +33,7 @@ APP = 'print("app up")\n'
 
 def keywords():
     """The keyword table of daemon/config.c, in its order."""
-    with open(os.path.join(SOURCE, "daemon", "config.c")) as fp:
+    with open(os.path.join(SOURCE, "conf", "config.c")) as fp:
         text = fp.read()
     table = text[text.index("keywords[] = {"):text.index("};", text.index(
         "keywords[] = {"))]
@@ -158,7 +158,7 @@ class CheckConfig(ServiceCase):
     def test_errors_are_file_line_message_and_exit_1(self):
         conf = os.path.join(self.dir, "bad.conf")
         with open(conf, "w") as fp:
-            fp.write("# fine\nlisten = 127.0.0.1:0\nbogus = 1\n\n"
+            fp.write("# fine\nlisten = 127.0.0.1:8266\nbogus = 1\n\n"
                      "reply_timeout = soon\nmax_connections = 0\n")
         res = subprocess.run([harness.LUAOTAD, "-n", "-f", conf],
                              capture_output=True, text=True)

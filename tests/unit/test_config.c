@@ -12,8 +12,7 @@
 
 #include "scratch.h"
 
-#include "daemon/config.h"
-#include "daemon/log.h"
+#include "conf/config.h"
 
 static char dir[128];
 
@@ -49,7 +48,7 @@ static int load(struct config *c, const char *text, char *errors,
 	fclose(fp);
 	fflush(stderr);
 	assert_non_null(freopen(log_path, "w", stderr));
-	rc = config_load(c, path, 0);
+	rc = config_load(c, path, 0, NULL);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -114,7 +113,7 @@ static void parses_every_unit(void **state)
 	assert_int_equal(c.max_connections, 10);
 	assert_int_equal(c.repository_recheck_ms, 0);
 	assert_int_equal(c.rejection_window_ms, 0);
-	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c.log_level, CONFIG_LOG_DEBUG);
 	config_free(&c);
 }
 
@@ -145,10 +144,51 @@ static void reports_every_error_with_its_line(void **state)
 	assert_non_null(strstr(errors, ":5: max_connections: value out of "
 				       "range"));
 	assert_non_null(strstr(errors, ":6: log_level:"));
-	assert_non_null(strstr(errors, ":7: listen: listen needs"));
+	assert_non_null(strstr(errors, ":7: listen: expected ADDRESS:PORT"));
 	assert_non_null(strstr(errors, ":8: database: missing value"));
 	assert_non_null(strstr(errors, ":9: max_file_size: not a size"));
 	config_free(&c);
+}
+
+/* A listen address is refused unless it can be listened on as written:
+ * getaddrinfo alone takes port 99999 as 34463. */
+static void listen_addresses_are_checked(void **state)
+{
+	static const char *const bad[] = {
+		"127.0.0.1:99999",   "300.1.1.1:5", "*:-1",
+		"*:65536",	     "*:",	    "*: 5",
+		"[::1]:1x",	     "[::1:5",	    "::1:5",
+		"host.example:8266",
+	};
+	static const char *const good[] = {
+		"*:8266",	  "0.0.0.0:65535", "[::1]:1",
+		"127.0.0.1:8266", ":8266",	   "127.0.0.1:0",
+	};
+	struct config c;
+	char text[128], errors[1024];
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		snprintf(text, sizeof(text), "listen = %s\n", bad[i]);
+		if (load(&c, text, errors, sizeof(errors)) != -1)
+			fail_msg("listen = %s was accepted", bad[i]);
+		assert_non_null(strstr(errors, ":1: listen: "));
+		assert_int_equal(config_add_listen(&c, bad[i], 1, &why), -1);
+		assert_non_null(why);
+		config_free(&c);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		config_defaults(&c);
+		snprintf(text, sizeof(text), "listen = %s\n", good[i]);
+		if (load(&c, text, errors, sizeof(errors)) != 0)
+			fail_msg("listen = %s refused: %s", good[i], errors);
+		assert_int_equal(c.nlisten, 1);
+		assert_string_equal(c.listen[0], good[i]);
+		config_free(&c);
+	}
 }
 
 static void budget_must_be_below_deadline(void **state)
@@ -170,7 +210,8 @@ static void missing_file_is_fine_only_when_allowed(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(config_load(&c, "/nonexistent/luaotad.conf", 1), 0);
+	assert_int_equal(config_load(&c, "/nonexistent/luaotad.conf", 1, NULL),
+			 0);
 	assert_int_equal(c.nlisten, 2);
 	config_free(&c);
 }
@@ -181,10 +222,10 @@ int main(void)
 		cmocka_unit_test(defaults_listen_everywhere),
 		cmocka_unit_test(parses_every_unit),
 		cmocka_unit_test(reports_every_error_with_its_line),
+		cmocka_unit_test(listen_addresses_are_checked),
 		cmocka_unit_test(budget_must_be_below_deadline),
 		cmocka_unit_test(missing_file_is_fine_only_when_allowed),
 	};
 
-	log_init(0, LOG_LEVEL_WARN);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

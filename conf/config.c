@@ -5,11 +5,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <bsd/string.h>
+#include <arpa/inet.h>
 
 #include "proto/protocol.h"
 
@@ -62,11 +63,13 @@ static const struct keyword keywords[] = {
 
 void config_defaults(struct config *c)
 {
+	const char *why;
+
 	memset(c, 0, sizeof(*c));
-	config_add_listen(c, "0.0.0.0:8266", 0);
-	config_add_listen(c, "[::]:8266", 0);
+	config_add_listen(c, "0.0.0.0:8266", 0, &why);
+	config_add_listen(c, "[::]:8266", 0, &why);
 	c->database = strdup(LUAOTAD_DATABASE);
-	c->log_level = LOG_LEVEL_INFO;
+	c->log_level = CONFIG_LOG_INFO;
 	c->first_record_ms = LUAOTAD_FIRST_RECORD_MS;
 	c->reply_timeout_ms = LUAOTAD_REPLY_TIMEOUT_MS;
 	c->session_budget_ms = LUAOTAD_SESSION_BUDGET_MS;
@@ -82,18 +85,71 @@ void config_defaults(struct config *c)
 	c->rejection_window_ms = LUAOTAD_REJECT_WINDOW_MS;
 }
 
-int config_add_listen(struct config *c, const char *address, int reset)
+const char *config_listen_split(const char *spec, char *host, size_t host_len,
+				unsigned *port)
 {
-	char *copy;
+	const char *port_text, *sep;
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t len;
+	char *end;
+	long n;
 
+	if (spec[0] == '[') {
+		if ((sep = strchr(spec, ']')) == NULL || sep[1] != ':')
+			return "expected [IPV6-ADDRESS]:PORT";
+		len = (size_t)(sep - spec - 1);
+		port_text = sep + 2;
+		spec++;
+	} else {
+		if ((sep = strrchr(spec, ':')) == NULL)
+			return "expected ADDRESS:PORT";
+		len = (size_t)(sep - spec);
+		port_text = sep + 1;
+	}
+	if (len >= host_len)
+		return "address too long";
+	memcpy(host, spec, len);
+	host[len] = '\0';
+	if (strcmp(host, "*") == 0 || host[0] == '\0')
+		host[0] = '\0';
+	else if (sep[0] == ']' ? inet_pton(AF_INET6, host, addr) != 1
+			       : inet_pton(AF_INET, host, addr) != 1)
+		return sep[0] == ']' ? "not an IPv6 address"
+				     : "not an IPv4 address (IPv6 goes in "
+				       "brackets, * is every address)";
+	/* Digits only: strtol alone would take "-1" and " 5".  Port 0 asks
+	 * the kernel for a free one (the log names it). */
+	if (!isdigit((unsigned char)port_text[0]))
+		return "the port is not a number from 0 to 65535";
+	errno = 0;
+	n = strtol(port_text, &end, 10);
+	if (errno != 0 || *end != '\0' || n > 65535)
+		return "the port is not a number from 0 to 65535";
+	*port = (unsigned)n;
+	return NULL;
+}
+
+int config_add_listen(struct config *c, const char *address, int reset,
+		      const char **why)
+{
+	char host[INET6_ADDRSTRLEN + 2], *copy;
+	unsigned port;
+
+	if ((*why = config_listen_split(address, host, sizeof(host), &port)) !=
+	    NULL)
+		return -1;
 	if (reset) {
 		while (c->nlisten > 0)
 			free(c->listen[--c->nlisten]);
 	}
-	if (c->nlisten >= LUAOTAD_MAX_LISTEN)
+	if (c->nlisten >= LUAOTAD_MAX_LISTEN) {
+		*why = "too many listen addresses";
 		return -1;
-	if ((copy = strdup(address)) == NULL)
+	}
+	if ((copy = strdup(address)) == NULL) {
+		*why = "out of memory";
 		return -1;
+	}
 	c->listen[c->nlisten++] = copy;
 	return 0;
 }
@@ -186,20 +242,21 @@ static const char *apply(struct config *c, const char *key, const char *value,
 		*field = copy;
 		return NULL;
 	}
-	case VALUE_LISTEN:
-		if (strchr(value, ':') == NULL)
-			return "listen needs ADDRESS:PORT";
-		if (config_add_listen(c, value, !*listen_seen) != 0)
-			return "too many listen addresses";
+	case VALUE_LISTEN: {
+		const char *why;
+
+		if (config_add_listen(c, value, !*listen_seen, &why) != 0)
+			return why;
 		*listen_seen = 1;
 		return NULL;
+	}
 	case VALUE_LEVEL:
 		if (strcmp(value, "warn") == 0)
-			c->log_level = LOG_LEVEL_WARN;
+			c->log_level = CONFIG_LOG_WARN;
 		else if (strcmp(value, "info") == 0)
-			c->log_level = LOG_LEVEL_INFO;
+			c->log_level = CONFIG_LOG_INFO;
 		else if (strcmp(value, "debug") == 0)
-			c->log_level = LOG_LEVEL_DEBUG;
+			c->log_level = CONFIG_LOG_DEBUG;
 		else
 			return "log_level is one of warn, info, debug";
 		return NULL;
@@ -219,7 +276,26 @@ static char *trim(char *s)
 	return s;
 }
 
-int config_load(struct config *c, const char *path, int missing_ok)
+/* Formats one error line and hands it to report (or stderr). */
+static void report_error(config_report_fn *report, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void report_error(config_report_fn *report, const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (report != NULL)
+		report(message);
+	else
+		fprintf(stderr, "%s\n", message);
+}
+
+int config_load(struct config *c, const char *path, int missing_ok,
+		config_report_fn *report)
 {
 	FILE *fp = fopen(path, "r");
 	int rc;
@@ -227,15 +303,16 @@ int config_load(struct config *c, const char *path, int missing_ok)
 	if (fp == NULL) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
-		log_warn("%s", path);
+		report_error(report, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = config_parse(c, path, fp);
+	rc = config_parse(c, path, fp, report);
 	fclose(fp);
 	return rc;
 }
 
-int config_parse(struct config *c, const char *path, FILE *fp)
+int config_parse(struct config *c, const char *path, FILE *fp,
+		 config_report_fn *report)
 {
 	char line[1024];
 	int lineno = 0, errors = 0, listen_seen = 0;
@@ -246,7 +323,8 @@ int config_parse(struct config *c, const char *path, FILE *fp)
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			log_warnx("%s:%d: line too long", path, lineno);
+			report_error(report, "%s:%d: line too long", path,
+				     lineno);
 			errors++;
 			while (fgets(line, sizeof(line), fp) != NULL &&
 			       strchr(line, '\n') == NULL)
@@ -259,8 +337,8 @@ int config_parse(struct config *c, const char *path, FILE *fp)
 		if (*key == '\0')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			log_warnx("%s:%d: expected keyword = value", path,
-				  lineno);
+			report_error(report, "%s:%d: expected keyword = value",
+				     path, lineno);
 			errors++;
 			continue;
 		}
@@ -268,17 +346,19 @@ int config_parse(struct config *c, const char *path, FILE *fp)
 		value = trim(eq + 1);
 		key = trim(key);
 		if ((why = apply(c, key, value, &listen_seen)) != NULL) {
-			log_warnx("%s:%d: %s: %s", path, lineno, key, why);
+			report_error(report, "%s:%d: %s: %s", path, lineno, key,
+				     why);
 			errors++;
 		}
 	}
 	if (ferror(fp)) {
-		log_warn("%s", path);
+		report_error(report, "%s: %s", path, strerror(errno));
 		errors++;
 	}
 	if (c->session_budget_ms >= c->session_deadline_ms) {
-		log_warnx("%s: session_budget must be below session_deadline",
-			  path);
+		report_error(
+		    report, "%s: session_budget must be below session_deadline",
+		    path);
 		errors++;
 	}
 	return errors == 0 ? 0 : -1;

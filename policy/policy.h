@@ -1,0 +1,66 @@
+/*
+ * The provisioning policy: one answer for luaotad, luaotactl and the
+ * HTTP API to "what is a chip of this group to hold?".  A group's rows
+ * and the settings of luaotad.conf become the specification plan/
+ * resolves into a manifest; the group's and chip's config overrides and
+ * that manifest become the target (chk) the chip is provisioned to.
+ */
+#ifndef LUAOTA_POLICY_H
+#define LUAOTA_POLICY_H
+
+#include <stdint.h>
+
+#include "db/store.h"
+#include "plan/plan.h"
+
+struct config;
+
+/* The settings of luaotad.conf that change what a chip is sent. */
+struct policy_settings {
+	int64_t max_file_size;	   /* legacy, for groups that set none */
+	int64_t session_max_bytes; /* legacy payload per session; 0: none */
+};
+
+/* The built-in settings (no luaotad.conf). */
+void policy_settings_default(struct policy_settings *out);
+
+/* The settings of a loaded luaotad.conf. */
+void policy_settings_from_config(struct policy_settings *out,
+				 const struct config *c);
+
+/* The Lua version a group's sources are compiled for (51 or 53). */
+int policy_lua_version(const struct store_group *g);
+
+/* A group's manifest specification; spec points into the rows and wants. */
+struct policy_group {
+	struct plan_spec spec;
+	struct plan_want *wants;
+};
+
+/*
+ * Builds the specification of group g (of repository r) for chips of
+ * protocol v2 (v2 != 0: files go to flash, the legacy size policy is not
+ * theirs) or legacy.  Valid while g and r are; free with
+ * policy_group_free.  0, or -1 (ENOMEM).
+ */
+int policy_group_spec(const struct store_group *g, const struct store_repo *r,
+		      const struct policy_settings *settings, int v2,
+		      struct policy_group *out);
+
+/* Frees what policy_group_spec made (a zeroed one is fine). */
+void policy_group_free(struct policy_group *pg);
+
+/*
+ * The target of a chip: the group's overrides with the chip's over them
+ * (chip_config NULL: the group's alone) into *merged (malloc'ed, NULL
+ * when none), and the chk a device holding m with them reports.  0, or
+ * -1 with errno: EINVAL (an override is not a JSON object), ENOMEM.
+ */
+int policy_target(const struct plan_manifest *m, const char *group_config,
+		  const char *chip_config, char **merged,
+		  char chk[PLAN_CHK_LEN + 1]);
+
+/* Why policy_target failed, for a history row or a message. */
+const char *policy_target_strerror(int err);
+
+#endif /* LUAOTA_POLICY_H */
