@@ -55,6 +55,9 @@ struct daemon {
 	int64_t spool_at;	 /* where replaying the spool goes on */
 	int64_t spool_dead_end;	 /* lines before it: from a stopped daemon */
 	struct rejects *rejects; /* summaries of rejections; NULL: none */
+	/* Told by the session layer (either may be NULL): */
+	void (*status_changed)(struct daemon *d); /* counters changed */
+	void (*session_gone)(struct daemon *d);	  /* a session ended */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines and durations. */
@@ -62,11 +65,5 @@ int64_t daemon_now_ms(void);
 
 /* Milliseconds since the epoch (UTC), for the history. */
 int64_t daemon_wall_ms(void);
-
-/* Called by the session layer whenever counters change. */
-void daemon_status_changed(struct daemon *d);
-
-/* Called when a session ends: finishes a drain once the last one is gone. */
-void daemon_session_gone(struct daemon *d);
 
 #endif /* LUAOTAD_DAEMON_H */

@@ -1,10 +1,12 @@
 /* Queued history writes: see history.h. */
 #include "history.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -125,15 +127,21 @@ static void settle_spool(struct daemon *d)
  * in memory only, or drops it. */
 static int spool_keep(struct daemon *d, struct history_record *rec)
 {
+	char *line;
+	int rc;
+
 	if (d->spool == NULL)
 		return -1;
-	if (spool_append(d->spool, rec) != 0) {
-		if (ratelimit_allow("spool-failed", daemon_now_ms()))
-			log_warn("event=spool-failed file=%s",
-				 spool_path(d->spool));
-		return -1;
+	if ((line = history_encode(rec)) == NULL) {
+		errno = ENOMEM;
+		rc = -1;
+	} else {
+		rc = spool_append(d->spool, line, strlen(line));
+		free(line);
 	}
-	return 0;
+	if (rc != 0 && ratelimit_allow("spool-failed", daemon_now_ms()))
+		log_warn("event=spool-failed file=%s", spool_path(d->spool));
+	return rc;
 }
 
 static void warn_failed(struct daemon *d)
@@ -156,12 +164,15 @@ static void arm(struct daemon *d)
 		evtimer_add(d->history_timer, &tv);
 }
 
-/* One spooled row, replayed while the daemon runs: 0 to go on. */
-static int replay_one(struct history_record *rec, off_t at, void *arg)
+/* One spooled row, replayed while the daemon runs (a spool_line_fn). */
+static int replay_one(const char *line, size_t len, off_t at, void *arg)
 {
 	struct daemon *d = arg;
+	struct history_record *rec = history_decode(line, len);
 	int rc;
 
+	if (rec == NULL)
+		return SPOOL_FOREIGN;
 	if (rec->outcome == STORE_OUTCOME_STARTED) {
 		/* A start becomes a row only when its daemon is gone. */
 		if (at >= d->spool_dead_end) {
@@ -173,7 +184,7 @@ static int replay_one(struct history_record *rec, off_t at, void *arg)
 	}
 	rc = write_record(d, rec);
 	history_record_free(rec);
-	return rc;
+	return rc == 0 ? SPOOL_NEXT : SPOOL_STOP;
 }
 
 /*
@@ -325,10 +336,14 @@ void history_note_begin(struct daemon *d, struct history_record *rec,
 }
 
 /* One record read back from the spool at start-up: into the queue. */
-static void replayed(struct history_record *rec, void *arg)
+static int replayed(const char *line, size_t len, off_t at, void *arg)
 {
 	struct daemon *d = arg;
+	struct history_record *rec = history_decode(line, len);
 
+	(void)at;
+	if (rec == NULL)
+		return SPOOL_FOREIGN;
 	/* A start without its end: the daemon stopped mid-session. */
 	if (rec->outcome == STORE_OUTCOME_STARTED) {
 		rec->outcome = STORE_OUTCOME_INTERRUPTED;
@@ -338,12 +353,13 @@ static void replayed(struct history_record *rec, void *arg)
 		/* Left in the spool: replayed once the queue is written. */
 		d->history_unqueued++;
 		history_record_free(rec);
-		return;
+		return SPOOL_NEXT;
 	}
 	rec->spooled = 1;
 	rec->queued_ms = daemon_now_ms();
 	TAILQ_INSERT_TAIL(&d->history, rec, entry);
 	d->history_queued++;
+	return SPOOL_NEXT;
 }
 
 void history_spool_open(struct daemon *d, const char *path)
@@ -406,4 +422,186 @@ void history_shutdown(struct daemon *d)
 	if (d->history_timer != NULL)
 		event_free(d->history_timer);
 	d->history_timer = NULL;
+}
+
+/* The spool line of a record: one JSON object. */
+
+/* Format of a line; a line of another version is not replayed. */
+#define HISTORY_LINE_VERSION 1
+
+/* Adds key: string, or null for NULL. */
+static void add_string(struct json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key,
+			       v != NULL ? json_object_new_string(v) : NULL);
+}
+
+static void add_int(struct json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+char *history_encode(const struct history_record *rec)
+{
+	struct json_object *o = json_object_new_object(), *files, *f;
+	const char *text;
+	char *line = NULL;
+	size_t i, len;
+
+	if (o == NULL)
+		return NULL;
+	add_int(o, "v", HISTORY_LINE_VERSION);
+	add_int(o, "id", rec->id);
+	add_string(o, "chip", rec->chip_id);
+	add_string(o, "peer", rec->peer);
+	add_int(o, "start", rec->started_ms);
+	add_int(o, "end", rec->ended_ms);
+	add_string(o, "outcome", store_outcome_name(rec->outcome));
+	add_string(o, "reason", rec->reason);
+	add_string(o, "rev", rec->revision);
+	add_int(o, "files_sent", rec->files_sent);
+	add_int(o, "bytes_sent", rec->bytes_sent);
+	add_string(o, "seen", rec->seen_addr);
+	add_int(o, "seen_s", rec->seen_s);
+	if ((files = json_object_new_array()) == NULL)
+		goto done;
+	json_object_object_add(o, "files", files);
+	for (i = 0; i < rec->nfiles; i++) {
+		if ((f = json_object_new_object()) == NULL ||
+		    json_object_array_add(files, f) != 0) {
+			json_object_put(f);
+			goto done;
+		}
+		add_string(f, "n", rec->files[i].name);
+		add_string(f, "a", rec->files[i].action);
+		add_int(f, "b", rec->files[i].bytes);
+		add_string(f, "r", rec->files[i].result);
+		add_int(f, "lc", rec->files[i].lcsize);
+	}
+	/* Plain: json-c escapes control characters, so no newline inside. */
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (text == NULL)
+		goto done;
+	len = strlen(text);
+	if ((line = malloc(len + 1)) != NULL)
+		memcpy(line, text, len + 1);
+done:
+	json_object_put(o);
+	return line;
+}
+
+/* A string member (NULL when null or absent); -1 when of another type. */
+static int get_string(struct json_object *o, const char *key, char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*out = strdup(json_object_get_string(v));
+	return *out != NULL ? 0 : -1;
+}
+
+/* An integer member; -1 when absent or of another type. */
+static int get_int(struct json_object *o, const char *key, int64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+static int get_outcome(struct json_object *o, enum store_outcome *out)
+{
+	struct json_object *v;
+	const char *name;
+	int i;
+
+	if (!json_object_object_get_ex(o, "outcome", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	name = json_object_get_string(v);
+	for (i = STORE_OUTCOME_STARTED; i <= STORE_OUTCOME_INTERRUPTED; i++) {
+		if (strcmp(name, store_outcome_name((enum store_outcome)i)) ==
+		    0) {
+			*out = (enum store_outcome)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int get_files(struct json_object *o, struct history_record *rec)
+{
+	struct json_object *arr, *f;
+	struct store_session_file row;
+	size_t i, n;
+	int rc;
+
+	if (!json_object_object_get_ex(o, "files", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return -1;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		f = json_object_array_get_idx(arr, i);
+		memset(&row, 0, sizeof(row));
+		if (!json_object_is_type(f, json_type_object) ||
+		    get_string(f, "n", &row.name) != 0 ||
+		    get_string(f, "a", &row.action) != 0 ||
+		    get_string(f, "r", &row.result) != 0 ||
+		    get_int(f, "b", &row.bytes) != 0 ||
+		    get_int(f, "lc", &row.lcsize) != 0)
+			rc = -1;
+		else
+			rc = history_add_file(rec, &row);
+		free(row.name);
+		free(row.action);
+		free(row.result);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct history_record *history_decode(const char *line, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o = NULL;
+	struct history_record *rec = NULL;
+	int64_t version;
+
+	if (len > INT32_MAX || (tok = json_tokener_new()) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	if (o == NULL || json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(o, json_type_object) ||
+	    get_int(o, "v", &version) != 0 || version != HISTORY_LINE_VERSION ||
+	    (rec = calloc(1, sizeof(*rec))) == NULL)
+		goto fail;
+	if (get_int(o, "id", &rec->id) != 0 ||
+	    get_string(o, "chip", &rec->chip_id) != 0 ||
+	    get_string(o, "peer", &rec->peer) != 0 || rec->peer == NULL ||
+	    get_int(o, "start", &rec->started_ms) != 0 ||
+	    get_int(o, "end", &rec->ended_ms) != 0 ||
+	    get_outcome(o, &rec->outcome) != 0 ||
+	    get_string(o, "reason", &rec->reason) != 0 ||
+	    get_string(o, "rev", &rec->revision) != 0 ||
+	    get_int(o, "files_sent", &rec->files_sent) != 0 ||
+	    get_int(o, "bytes_sent", &rec->bytes_sent) != 0 ||
+	    get_string(o, "seen", &rec->seen_addr) != 0 ||
+	    get_int(o, "seen_s", &rec->seen_s) != 0 || get_files(o, rec) != 0)
+		goto fail;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return rec;
+fail:
+	history_record_free(rec);
+	json_object_put(o);
+	json_tokener_free(tok);
+	return NULL;
 }

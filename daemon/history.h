@@ -77,4 +77,11 @@ void history_note_begin(struct daemon *d, struct history_record *rec,
  * logged as lost); frees all. */
 void history_shutdown(struct daemon *d);
 
+/* The spool line of rec (one JSON object, no newline in it); NULL when
+ * out of memory.  Free with free(). */
+char *history_encode(const struct history_record *rec);
+
+/* The record a spool line holds; NULL when it is not one. */
+struct history_record *history_decode(const char *line, size_t len);
+
 #endif /* LUAOTAD_HISTORY_H */

@@ -64,7 +64,7 @@ struct legacy_run {
 	size_t pull_len;
 };
 
-void legacy_run_free(struct legacy_run *run)
+static void legacy_run_free(struct legacy_run *run)
 {
 	size_t i;
 
@@ -582,8 +582,8 @@ static void file_row(struct session *s, const char *name, const char *action,
 	session_file_row(s, &row);
 }
 
-int legacy_reply(struct session *s, const struct luaota_record *rec,
-		 struct json_object *obj)
+static int legacy_reply(struct session *s, const struct luaota_record *rec,
+			struct json_object *obj)
 {
 	struct legacy_run *run = s->run;
 	const char *status = plan_json_string(obj, "s");
@@ -787,8 +787,8 @@ out:
 	return rc;
 }
 
-int legacy_hello(struct session *s, const struct luaota_record *rec,
-		 struct json_object *obj)
+static int legacy_hello(struct session *s, const struct luaota_record *rec,
+			struct json_object *obj)
 {
 	struct daemon *d = s->daemon;
 	const char *a = plan_json_string(obj, "a");
@@ -819,3 +819,25 @@ int legacy_hello(struct session *s, const struct luaota_record *rec,
 	bufferevent_set_timeouts(s->bev, &reply, &reply);
 	return plan_update(s, obj, version);
 }
+
+/* Whatever no other protocol claimed is a legacy first line. */
+static int legacy_claims(const uint8_t *line, size_t len)
+{
+	(void)line;
+	(void)len;
+	return 1;
+}
+
+static void run_free(void *run)
+{
+	legacy_run_free(run);
+}
+
+const struct session_protocol legacy_protocol = {
+	.name = "legacy",
+	.version = LUAOTA_PROTO_LEGACY,
+	.claims = legacy_claims,
+	.hello = legacy_hello,
+	.record = legacy_reply,
+	.run_free = run_free,
+};

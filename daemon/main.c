@@ -25,11 +25,6 @@
 #include "rejects.h"
 #include "session.h"
 
-void daemon_status_changed(struct daemon *d)
-{
-	(void)d;
-}
-
 /* Pushes the live counters to systemd (cheap when not under systemd). */
 static void notify_status(struct daemon *d)
 {
@@ -47,7 +42,8 @@ static void notify_status(struct daemon *d)
 	    d->history_queued + d->history_unqueued);
 }
 
-void daemon_session_gone(struct daemon *d)
+/* A session ended: finishes a drain once the last one is gone. */
+static void session_gone(struct daemon *d)
 {
 	if (d->draining && TAILQ_EMPTY(&d->sessions))
 		event_base_loopexit(d->base, NULL);
@@ -69,7 +65,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	log_info("event=draining sessions=%llu",
 		 (unsigned long long)d->stats.open);
 	listener_disable(d);
-	daemon_session_gone(d);
+	session_gone(d);
 }
 
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
@@ -149,6 +145,8 @@ int main(int argc, char **argv)
 	struct timeval second = { 1, 0 };
 
 	d.conf_path = LUAOTAD_CONFIG_FILE;
+	/* STATUS= goes out from a timer: no status_changed hook. */
+	d.session_gone = session_gone;
 	d.conf_missing_ok = 1;
 	config_defaults(&d.conf);
 	log_init(0, LOG_LEVEL_INFO);

@@ -2,8 +2,6 @@
 #include "session.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -321,8 +319,8 @@ void session_close(struct session *s, const char *reason)
 	session_set_state(s, SESSION_CLOSED);
 	TAILQ_REMOVE(&d->sessions, s, entry);
 	d->stats.open--;
-	legacy_run_free(s->run);
-	v2_run_free(s->v2);
+	if (s->proto != NULL)
+		s->proto->run_free(s->run);
 	if (s->chip_loaded)
 		store_chip_free(&s->chip);
 	event_free(s->deadline);
@@ -330,8 +328,10 @@ void session_close(struct session *s, const char *reason)
 	free(s->reason);
 	history_record_free(s->deferred);
 	free(s);
-	daemon_status_changed(d);
-	daemon_session_gone(d);
+	if (d->status_changed != NULL)
+		d->status_changed(d);
+	if (d->session_gone != NULL)
+		d->session_gone(d);
 }
 
 int session_reject(struct session *s, const char *why)
@@ -411,34 +411,36 @@ static void protocol_error(struct session *s, const char *what)
 	session_close(s, what);
 }
 
-/*
- * Picks the protocol from the first line: a v2 HELLO ends in a 32-hex
- * tag, and its records are windowed, not lock-step.
- */
-static void detect_version(struct session *s, const uint8_t *buf, size_t len)
+/* Tried in order on the first line: legacy claims whatever is left. */
+static const struct session_protocol *const protocols[] = {
+	&v2_protocol,
+	&legacy_protocol,
+};
+
+/* Picks the protocol from the first line once it is complete. */
+static void detect_protocol(struct session *s, const uint8_t *buf, size_t len)
 {
 	const uint8_t *nl = memchr(buf, '\n', len);
+	size_t i;
 
 	if (nl == NULL)
 		return; /* the legacy framer enforces the line cap meanwhile */
-	if (!v2_is_hello(buf, (size_t)(nl - buf))) {
-		s->version = LUAOTA_PROTO_LEGACY;
-		return;
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++) {
+		if (protocols[i]->claims(buf, (size_t)(nl - buf))) {
+			s->proto = protocols[i];
+			if (s->proto->start != NULL)
+				s->proto->start(s);
+			return;
+		}
 	}
-	s->version = LUAOTA_PROTO_V2;
-	/* Chunks go out back to back: Nagle's algorithm would hold each
-	 * partial segment until the previous one is ACKed. */
-	setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
-		   &(int){ 1 }, sizeof(int));
-	/* Device records carry no payload in v2. */
-	luaota_frame_init(&s->framer, LUAOTA_V2_HEADER_MAX, 0, 0);
-	luaota_frame_set_tag_len(&s->framer, LUAOTA_V2_TAG_LEN);
 }
 
-/* v2: whether answers already queued should be read by the device first. */
+/* Whether answers already queued should be read by the device first. */
 static int output_full(struct session *s)
 {
-	size_t limit = v2_output_limit(s);
+	size_t limit = s->proto != NULL && s->proto->output_limit != NULL
+			   ? s->proto->output_limit(s)
+			   : 0;
 
 	if (limit == 0 ||
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) < limit)
@@ -451,11 +453,10 @@ static int output_full(struct session *s)
 static int dispatch(struct session *s, const struct luaota_record *rec,
 		    struct json_object *obj)
 {
-	if (s->version == LUAOTA_PROTO_V2)
-		return s->state == SESSION_HELLO ? v2_hello(s, rec, obj)
-						 : v2_record(s, rec, obj);
-	return s->state == SESSION_HELLO ? legacy_hello(s, rec, obj)
-					 : legacy_reply(s, rec, obj);
+	/* A whole record holds a whole first line: a protocol claimed it. */
+	assert(s->proto != NULL);
+	return s->state == SESSION_HELLO ? s->proto->hello(s, rec, obj)
+					 : s->proto->record(s, rec, obj);
 }
 
 /* Frames and dispatches what arrived; returns -1 once s is gone. */
@@ -485,8 +486,8 @@ static int session_process(struct session *s)
 		if (output_full(s))
 			return 0;
 		buf = evbuffer_pullup(in, -1);
-		if (s->version == 0)
-			detect_version(s, buf, len);
+		if (s->proto == NULL)
+			detect_protocol(s, buf, len);
 		st = luaota_frame_scan(&s->framer, buf, len, &rec);
 		if (st == LUAOTA_FRAME_HEADER) {
 			obj = decode_header(&rec);
@@ -690,6 +691,7 @@ struct session *session_new(struct daemon *d, int fd, const struct sockaddr *sa,
 	bufferevent_enable(s->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&d->sessions, s, entry);
 	d->stats.open++;
-	daemon_status_changed(d);
+	if (d->status_changed != NULL)
+		d->status_changed(d);
 	return s;
 }

@@ -1,7 +1,8 @@
 /*
  * One connection from a device: its buffers, timers, the state of the
  * dialogue, and a single teardown path.  Protocol versions are modules
- * (legacy.c) that the session calls with each complete record.
+ * (legacy.c, v2.c) behind one table, struct session_protocol, that the
+ * session calls with each complete record.
  */
 #ifndef LUAOTAD_SESSION_H
 #define LUAOTAD_SESSION_H
@@ -22,15 +23,37 @@ struct daemon;
 struct bufferevent;
 struct event;
 struct json_object;
-struct legacy_run;
-struct v2_run;
 struct history_record;
+struct luaota_record;
+struct session;
 
 enum session_state {
 	SESSION_HELLO,	/* waiting for the device's first record */
 	SESSION_REPLY,	/* a command is out: waiting for its reply */
 	SESSION_FLUSH,	/* last record queued: close once it is sent */
 	SESSION_CLOSED, /* torn down (never observed by callbacks) */
+};
+
+/* A protocol version, as the session layer drives it. */
+struct session_protocol {
+	const char *name; /* for logs */
+	int version;	  /* LUAOTA_PROTO_* */
+	/* Whether a first line (without its newline) opens this protocol. */
+	int (*claims)(const uint8_t *line, size_t len);
+	/* Sets s up for the protocol once its first line chose it; NULL:
+	 * nothing to do. */
+	void (*start)(struct session *s);
+	/* The first record, then every record after it: 0, or -1 once the
+	 * module closed s. */
+	int (*hello)(struct session *s, const struct luaota_record *rec,
+		     struct json_object *obj);
+	int (*record)(struct session *s, const struct luaota_record *rec,
+		      struct json_object *obj);
+	/* Output bytes beyond which reading pauses until the device has
+	 * read them; NULL or 0: no limit. */
+	size_t (*output_limit)(const struct session *s);
+	/* Frees the module's state of a session (s->run; NULL is fine). */
+	void (*run_free)(void *run);
 };
 
 struct session {
@@ -49,10 +72,9 @@ struct session {
 				   without a "data" field (ul) */
 	struct store_chip chip; /* loaded once the HI verified */
 	int chip_loaded;
-	int version;		    /* LUAOTA_PROTO_*, 0 until the first line */
-	struct legacy_run *run;	    /* the provisioning run, when updating */
-	struct v2_run *v2;	    /* the v2 dialogue, once its HELLO came */
-	int output_full;	    /* v2: requests wait for the output */
+	const struct session_protocol *proto; /* NULL until the first line */
+	void *run;	 /* the protocol module's state (legacy_run, v2_run) */
+	int output_full; /* v2: requests wait for the output */
 	enum store_outcome outcome; /* what the history will say */
 	char *reason;		    /* why, for failures and rejections */
 	char revision[PLAN_REVISION_MAX];

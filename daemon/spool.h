@@ -1,9 +1,10 @@
 /*
  * The history spool: a file next to the database holding the history
- * records the store refused (locked, full), one JSON object per line, so
- * that a daemon killed while they wait loses none.  Each record is
- * appended with a single write(); the file is synced once per pass of the
- * event loop and emptied once every record in it is in the store.
+ * records the store refused (locked, full), one line each (history.c
+ * encodes them), so that a daemon killed while they wait loses none.
+ * Each line is appended with a single system call; the file is synced
+ * once per pass of the event loop and emptied once every record in it is
+ * in the store.  The spool knows lines, not what they hold.
  */
 #ifndef LUAOTAD_SPOOL_H
 #define LUAOTAD_SPOOL_H
@@ -13,8 +14,15 @@
 #include <sys/types.h>
 
 struct event_base;
-struct history_record;
 struct spool;
+
+/* What a spool_line_fn answers for a line (NUL-terminated, no newline). */
+enum {
+	SPOOL_NEXT = 0,	   /* taken: go on */
+	SPOOL_STOP = -1,   /* stop before it: read again next time */
+	SPOOL_FOREIGN = 1, /* not a record: skipped with a warning */
+};
+typedef int spool_line_fn(const char *line, size_t len, off_t at, void *arg);
 
 /* Opens (creating, mode 0600) the spool at path; NULL with errno set. */
 struct spool *spool_open(struct event_base *base, const char *path);
@@ -26,10 +34,11 @@ void spool_close(struct spool *sp);
 const char *spool_path(const struct spool *sp);
 
 /*
- * Appends rec as one line.  0, or -1 with errno set: then nothing of it
- * stays in the file (a short write is cut off again where it can be).
+ * Appends line (len bytes, no newline in it) and a newline.  0, or -1
+ * with errno set: then nothing of it stays in the file (a short write is
+ * cut off again where it can be).
  */
-int spool_append(struct spool *sp, const struct history_record *rec);
+int spool_append(struct spool *sp, const char *line, size_t len);
 
 /* True when the file holds no record. */
 int spool_empty(const struct spool *sp);
@@ -41,31 +50,19 @@ int64_t spool_size(const struct spool *sp);
 int spool_truncate(struct spool *sp);
 
 /*
- * Calls fn with each record in the file, in order (fn owns it).  Lines
- * that do not parse (a torn last line after a crash) are skipped with a
- * warning.  Returns the number of records, or -1 when the file cannot be
- * read.
+ * Calls fn with each whole line in the file, in order (at: its offset).
+ * A torn last line (a crash mid-append) is skipped with a warning and
+ * cut off.  Returns the lines taken, or -1 when the file cannot be read.
  */
-long spool_replay(struct spool *sp,
-		  void (*fn)(struct history_record *rec, void *arg), void *arg);
+long spool_replay(struct spool *sp, spool_line_fn *fn, void *arg);
 
 /*
- * Calls fn with each record from byte *offset on, in order, at most max
- * of them, and with the offset of its line; fn owns the record and
- * returns 0 to go on, or -1 to stop before it (it is read again next
- * time).  *offset ends after the last line taken or skipped; *eof says
- * whether the end of the file was reached.  Returns the records taken, or
- * -1 when the file cannot be read.
+ * Calls fn with each line from byte *offset on, in order, until max were
+ * taken or fn says SPOOL_STOP.  *offset ends after the last line taken or
+ * skipped; *eof says whether the end of the file was reached.  Returns the
+ * lines taken, or -1 when the file cannot be read.
  */
-long spool_read(struct spool *sp, off_t *offset, size_t max,
-		int (*fn)(struct history_record *rec, off_t at, void *arg),
+long spool_read(struct spool *sp, off_t *offset, size_t max, spool_line_fn *fn,
 		void *arg, int *eof);
-
-/* One line for rec, without the newline; NULL when out of memory.  Free
- * with free(). */
-char *spool_encode(const struct history_record *rec);
-
-/* The record a line holds; NULL when it is not one. */
-struct history_record *spool_decode(const char *line, size_t len);
 
 #endif /* LUAOTAD_SPOOL_H */

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +55,10 @@ struct v2_run {
 	char mh[PLAN_HASH_HEX + 1];
 };
 
-void v2_run_free(struct v2_run *run)
+static void v2_run_free(void *arg)
 {
+	struct v2_run *run = arg;
+
 	if (run == NULL)
 		return;
 	plan_manifest_free(run->manifest);
@@ -74,7 +78,7 @@ static int is_hex(const uint8_t *p, size_t n)
 	return 1;
 }
 
-int v2_is_hello(const uint8_t *line, size_t len)
+static int v2_is_hello(const uint8_t *line, size_t len)
 {
 	/* A legacy line ends in '}' and 6 hex, so its last 32 are not hex. */
 	return len > LUAOTA_V2_TAG_LEN &&
@@ -82,9 +86,9 @@ int v2_is_hello(const uint8_t *line, size_t len)
 	       is_hex(line + len - LUAOTA_V2_TAG_LEN, LUAOTA_V2_TAG_LEN);
 }
 
-size_t v2_output_limit(const struct session *s)
+static size_t v2_output_limit(const struct session *s)
 {
-	const struct v2_run *run = s->v2;
+	const struct v2_run *run = s->run;
 
 	if (run == NULL || run->phase != V2_SERVING)
 		return 0;
@@ -144,7 +148,7 @@ static const char *hex_field(struct json_object *obj, const char *key, size_t n,
 static int send_record(struct session *s, struct json_object *obj,
 		       const uint8_t *payload, size_t payload_len)
 {
-	struct v2_run *run = s->v2;
+	struct v2_run *run = s->run;
 	size_t json_len, len;
 	const char *json =
 	    json_object_to_json_string_length(obj, JSON_FLAGS, &json_len);
@@ -333,7 +337,7 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 		       struct json_object *obj, uint8_t chip_key[32],
 		       uint64_t *version)
 {
-	struct v2_run *run = s->v2;
+	struct v2_run *run = s->run;
 	uint8_t hello_key[LUAOTA_V2_KEY_LEN];
 	const char *id = plan_json_string(obj, "id");
 
@@ -360,8 +364,8 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 	return 0;
 }
 
-int v2_hello(struct session *s, const struct luaota_record *rec,
-	     struct json_object *obj)
+static int v2_hello(struct session *s, const struct luaota_record *rec,
+		    struct json_object *obj)
 {
 	struct daemon *d = s->daemon;
 	struct v2_run *run;
@@ -390,7 +394,7 @@ int v2_hello(struct session *s, const struct luaota_record *rec,
 
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return fail(s, "out of memory");
-	s->v2 = run;
+	s->run = run;
 	{
 		const char *a = plan_json_string(obj, "a");
 
@@ -546,7 +550,7 @@ out:
 /* Answers one "get" with exactly the bytes it names. */
 static int serve_get(struct session *s, struct json_object *obj)
 {
-	struct v2_run *run = s->v2;
+	struct v2_run *run = s->run;
 	const char *h = hex_field(obj, "h", PLAN_RELEASE_STAGE_HEX, NULL);
 	struct json_object *reply;
 	struct v2_file *file = NULL;
@@ -598,7 +602,7 @@ static int serve_get(struct session *s, struct json_object *obj)
 static int device_status(struct session *s, struct json_object *obj,
 			 const char *status)
 {
-	struct v2_run *run = s->v2;
+	struct v2_run *run = s->run;
 	const char *why;
 	int64_t rc;
 
@@ -626,10 +630,10 @@ static int device_status(struct session *s, struct json_object *obj,
 	return fail(s, "unexpected status %.32s", status);
 }
 
-int v2_record(struct session *s, const struct luaota_record *rec,
-	      struct json_object *obj)
+static int v2_record(struct session *s, const struct luaota_record *rec,
+		     struct json_object *obj)
 {
-	struct v2_run *run = s->v2;
+	struct v2_run *run = s->run;
 	const char *a, *status;
 	int64_t version;
 
@@ -658,3 +662,25 @@ int v2_record(struct session *s, const struct luaota_record *rec,
 	}
 	return fail(s, "unexpected record %.32s", a != NULL ? a : "?");
 }
+
+/* Chunks go out back to back, and device records carry no payload. */
+static void v2_start(struct session *s)
+{
+	/* Nagle's algorithm would hold each partial segment until the
+	 * previous one is ACKed. */
+	setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
+		   &(int){ 1 }, sizeof(int));
+	luaota_frame_init(&s->framer, LUAOTA_V2_HEADER_MAX, 0, 0);
+	luaota_frame_set_tag_len(&s->framer, LUAOTA_V2_TAG_LEN);
+}
+
+const struct session_protocol v2_protocol = {
+	.name = "v2",
+	.version = LUAOTA_PROTO_V2,
+	.claims = v2_is_hello,
+	.start = v2_start,
+	.hello = v2_hello,
+	.record = v2_record,
+	.output_limit = v2_output_limit,
+	.run_free = v2_run_free,
+};

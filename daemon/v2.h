@@ -6,35 +6,13 @@
 #ifndef LUAOTAD_V2_H
 #define LUAOTAD_V2_H
 
-#include <stddef.h>
-#include <stdint.h>
-
-struct session;
-struct luaota_record;
-struct json_object;
-struct v2_run;
+#include "session.h"
 
 /*
- * Tells a first line apart: 1 when buf[0..len) (one line, '\n' excluded)
- * ends in '}' and a 32-hex tag (a v2 HELLO), 0 otherwise (legacy).
+ * Protocol v2: it claims a first line ending in '}' and a 32-hex tag (a
+ * legacy line ends in 6 hex), frames records with tags and no device
+ * payload, and lets up to win + 1 answers wait unread.
  */
-int v2_is_hello(const uint8_t *line, size_t len);
-
-/*
- * Handles the HELLO.  Returns 0 when the session goes on (or is flushing
- * its last record), -1 when it was closed.
- */
-int v2_hello(struct session *s, const struct luaota_record *rec,
-	     struct json_object *obj);
-
-/* Handles every later device record; same contract. */
-int v2_record(struct session *s, const struct luaota_record *rec,
-	      struct json_object *obj);
-
-/* Bytes of output a session may hold before it stops reading requests. */
-size_t v2_output_limit(const struct session *s);
-
-/* Frees a v2 run; NULL is fine. */
-void v2_run_free(struct v2_run *run);
+extern const struct session_protocol v2_protocol;
 
 #endif /* LUAOTAD_V2_H */

@@ -77,17 +77,6 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-/* main.c's share of the daemon API, as the fuzz run needs it. */
-void daemon_status_changed(struct daemon *dd)
-{
-	(void)dd;
-}
-
-void daemon_session_gone(struct daemon *dd)
-{
-	(void)dd;
-}
-
 static void write_file(const char *where, const char *name, const char *text,
 		       size_t len)
 {
