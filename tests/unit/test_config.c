@@ -1,4 +1,4 @@
-/* daemon/config.c: keywords, units, ranges and file:line errors. */
+/* conf/config.c: keywords, units, ranges and file:line errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,169 @@
+/*
+ * What the SQLite store's files share (private to db/): the statement
+ * table's ids, the connection, transactions, error mapping and the row
+ * helpers.  store_sqlite.c holds the connection and the SQL text of every
+ * statement; each store_sqlite_<entity>.c implements one entity's part of
+ * store.h with these.  A second backend follows the same shape.
+ */
+#ifndef LUAOTA_STORE_SQLITE_H
+#define LUAOTA_STORE_SQLITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every statement the store runs, prepared once and kept. */
+enum stmt_id {
+	ST_BEGIN_READ,
+	ST_BEGIN_WRITE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_USER_VERSION,
+	ST_REPO_ADD,
+	ST_REPO_GET,
+	ST_REPO_GET_ID,
+	ST_REPO_FIND,
+	ST_GROUP_ADD,
+	ST_GROUP_FILE_ADD,
+	ST_GROUP_GET,
+	ST_GROUP_GET_ID,
+	ST_GROUP_FILES,
+	ST_GROUP_ID,
+	ST_CHIP_ADD,
+	ST_CHIP_GET,
+	ST_DATA_VERSION,
+	ST_CHIP_ALL,
+	ST_CHIP_SEEN,
+	ST_HELD_GET,
+	ST_HELD_CLEAR,
+	ST_HELD_ADD,
+	ST_CHIP_SET_HELD,
+	ST_SESSION_BEGIN,
+	ST_SESSION_FILE,
+	ST_SESSION_CHIP,
+	ST_SESSION_END,
+	ST_CHIP_OUTCOME,
+	ST_CHIP_V2_SEEN,
+	ST_INTERRUPT_CHIPS,
+	ST_INTERRUPT,
+	ST_SESSION_LIST_ALL,
+	ST_SESSION_LIST_CHIP,
+	ST_SESSION_FILES,
+	ST_GROUP_UPDATE,
+	ST_GROUP_FILES_CLEAR,
+	ST_GROUP_ALL,
+	ST_GROUP_CHIPS,
+	ST_GROUP_REMOVE,
+	ST_REPO_ALL,
+	ST_CHIP_REMOVE,
+	ST_CHIP_UPDATE,
+	ST_CHIP_REPROVISION,
+	ST_SESSION_GET,
+	ST_SESSION_QUERY,
+	ST_PULL_ADD,
+	ST_PULL_PENDING,
+	ST_PULL_ANY,
+	ST_PULL_FINISH,
+	ST_PULL_LIST_ALL,
+	ST_PULL_LIST_CHIP,
+	ST_PULL_GET,
+	ST_CHECKIN_ROW,
+	ST_V2_RELEASE_LATEST,
+	ST_V2_RELEASE_ADD,
+	ST_CHECKIN_CHIP,
+	ST_SESSION_FIND,
+	ST_SESSION_STATE,
+	ST_COUNT
+};
+
+struct store {
+	sqlite3 *db;
+	int readonly;
+	char errmsg[256];
+	sqlite3_stmt *stmts[ST_COUNT];
+};
+
+/* The names the schema stores for outcomes and actions, by enum value. */
+#define SQ_OUTCOMES (STORE_OUTCOME_INTERRUPTED + 1)
+#define SQ_ACTIONS (STORE_ACTION_CM + 1)
+extern const char *const sq_outcome_names[SQ_OUTCOMES];
+extern const char *const sq_action_names[SQ_ACTIONS];
+
+/* The outcome / action a stored name means (unknown: failed / auto). */
+enum store_outcome sq_outcome_parse(const char *name);
+enum store_action sq_action_parse(const char *name);
+
+/* Records a message for store_errmsg() and returns code. */
+int sq_set_error(struct store *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Maps an SQLite result to a store code (STORE_BUSY, ...) with a message. */
+int sq_sql_error(struct store *st, int rc, const char *what);
+
+/* The cached statement id, reset and ready to bind; NULL on error. */
+sqlite3_stmt *sq_stmt(struct store *st, enum stmt_id id);
+
+/* Runs a statement that returns no rows; resets it either way. */
+int sq_run(struct store *st, sqlite3_stmt *s, const char *what);
+
+/* Runs one of the fixed statements (BEGIN, COMMIT, ...). */
+int sq_run_id(struct store *st, enum stmt_id id, const char *what);
+
+/* BEGIN IMMEDIATE: the write lock now, so a read-then-write cannot fail
+ * half way. */
+int sq_tx_write(struct store *st);
+
+/* A read snapshot unless a transaction is open; *own: sq_tx_read_end
+ * closes it. */
+int sq_tx_read(struct store *st, int *own);
+
+/* Closes what sq_tx_read opened; returns rc, or the commit's failure. */
+int sq_tx_read_end(struct store *st, int own, int rc);
+
+/* Commits the open transaction. */
+int sq_tx_commit(struct store *st);
+
+/* Abandons the open transaction, if any; keeps the first error message. */
+void sq_tx_rollback(struct store *st);
+
+/* Steps s to its row: 0, STORE_NOTFOUND (what names it), or an error. */
+int sq_step_row(struct store *st, sqlite3_stmt *s, const char *what);
+
+/* Copies a text column (NULL stays NULL) into *out; -1 when out of memory. */
+int sq_column_text(struct store *st, sqlite3_stmt *s, int col, char **out);
+
+/* Binds text, which must outlive the statement's step. */
+int sq_bind_text(sqlite3_stmt *s, int i, const char *text);
+
+/* Reads the current row of a list query into row (zeroed beforehand). */
+typedef int (*row_reader)(struct store *st, sqlite3_stmt *s, void *row);
+
+/* Frees what one element of a list owns (not the element itself). */
+typedef void (*row_freer)(void *row);
+
+/*
+ * Steps the bound list query s to its end into a new array of one
+ * element of size bytes per row, each zeroed and then filled by read_row;
+ * resets s.  0 with *items (NULL when none) and *n, or an error with
+ * nothing left allocated (free_row frees the rows read so far).
+ */
+int sq_read_list(struct store *st, sqlite3_stmt *s, const char *what,
+		 row_reader read_row, row_freer free_row, size_t size,
+		 void **items, size_t *n);
+
+/* Frees n elements of size bytes with free_row, then the array. */
+void sq_list_free(void *items, size_t n, size_t size, row_freer free_row);
+
+/* The inventory's data version (PRAGMA data_version): changes whenever
+ * another connection commits. */
+int sq_data_version(struct store *st, uint64_t *version);
+
+/* The id of group name into *id, inside the caller's transaction. */
+int sq_group_id_of(struct store *st, const char *name, int64_t *id);
+
+#endif /* LUAOTA_STORE_SQLITE_H */
