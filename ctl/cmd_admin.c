@@ -419,6 +419,9 @@ out:
 struct check_ctx {
 	struct json_object *problems; /* array of strings */
 	int json;
+	const struct store_group *groups; /* for the chips' overrides */
+	size_t ngroups;
+	size_t chips; /* chips checked */
 };
 
 static void problem(struct check_ctx *c, const char *fmt, ...)
@@ -459,6 +462,36 @@ static void check_group(struct check_ctx *c, struct plan_cache *cache,
 		       m->nfiles == 1 ? "" : "s", m->revision);
 	plan_manifest_free(m);
 	policy_group_free(&pg);
+}
+
+/* A chip's config as a restart would push it: bootable, and it fits. */
+static int check_chip(const struct store_chip *chip, void *arg)
+{
+	struct check_ctx *c = arg;
+	const char *group_config = NULL;
+	char *merged = NULL, why[256];
+	size_t i, size;
+
+	c->chips++;
+	for (i = 0; i < c->ngroups; i++)
+		if (c->groups[i].id == chip->group_id)
+			group_config = c->groups[i].config_json;
+	if (plan_overrides_merge(group_config, chip->config_json, &merged) !=
+	    0) {
+		problem(c, "chip %s: %s", chip->id,
+			policy_target_strerror(errno));
+		return 0;
+	}
+	if (policy_config_problem(merged, why, sizeof(why)) != NULL)
+		problem(c, "chip %s: %s", chip->id, why);
+	else if ((size = policy_config_floor(merged, chip->secret)) >
+		 LUAOTA_CONFIG_MAX)
+		problem(c,
+			"chip %s: its restart config would take at least %zu "
+			"bytes on the device (limit %d)",
+			chip->id, size, LUAOTA_CONFIG_MAX);
+	free(merged);
+	return 0;
 }
 
 static int check(struct ctl *ctl, const struct ctl_args *args)
@@ -509,6 +542,16 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 		if (r != NULL)
 			check_group(&c, cache, settings, &groups[i], r);
 	}
+	c.groups = groups;
+	c.ngroups = ng;
+	count = json_object_array_length(c.problems);
+	if (store_chip_foreach(st, check_chip, &c) != 0) {
+		ctl_error("cannot check: %s", store_errmsg(st));
+		goto out;
+	}
+	if (!c.json && json_object_array_length(c.problems) == count)
+		printf("ok: config of %zu chip%s checked\n", c.chips,
+		       c.chips == 1 ? "" : "s");
 	count = json_object_array_length(c.problems);
 	if (c.json) {
 		root = json_object_new_object();

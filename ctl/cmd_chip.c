@@ -748,6 +748,33 @@ static int set_override(const struct ctl *ctl, char **config_json,
 	return CTL_EXIT_OK;
 }
 
+/*
+ * Whether chip c, with its overrides and group as they are about to be
+ * stored (group_name set: moving there), gets a config it can boot with
+ * and that fits the device.
+ */
+static int config_fits(const struct ctl *ctl, struct store *st,
+		       const struct store_chip *c)
+{
+	struct store_group g = { 0 };
+	int rc;
+
+	if ((rc = ctl_check_overrides(ctl, c->config_json)) != CTL_EXIT_OK)
+		return rc;
+	rc = c->group_name != NULL ? store_group_get(st, c->group_name, &g)
+				   : store_group_get_id(st, c->group_id, &g);
+	if (rc == STORE_NOTFOUND) {
+		/* store_chip_update names the missing group. */
+		return CTL_EXIT_OK;
+	}
+	if (rc != 0)
+		return ctl_error("cannot change chip %s: %s", c->id,
+				 store_errmsg(st));
+	rc = ctl_check_config_size(st, g.id, g.config_json, c);
+	store_group_free(&g);
+	return rc;
+}
+
 static int chip_set(struct ctl *ctl, const struct ctl_args *args)
 {
 	char id[LUAOTA_CHIPID_MAX + 1];
@@ -774,6 +801,11 @@ static int chip_set(struct ctl *ctl, const struct ctl_args *args)
 			return ctl_usage_error(ctl,
 					       "%s cannot be set (the device "
 					       "keeps it)",
+					       key);
+		if (strcmp(key, "files") == 0 || strcmp(key, "chk") == 0)
+			return ctl_usage_error(ctl,
+					       "%s cannot be set (luaotad's "
+					       "record of what the chip holds)",
 					       key);
 		if (strcmp(key, "label") != 0 && strcmp(key, "group") != 0 &&
 		    strcmp(key, "enabled") != 0 && !config_key(key))
@@ -828,6 +860,8 @@ static int chip_set(struct ctl *ctl, const struct ctl_args *args)
 		free(c.group_name);
 		c.group_name = NULL;
 	}
+	if ((rc = config_fits(ctl, st, &c)) != CTL_EXIT_OK)
+		goto out;
 	switch (store_chip_update(st, &c)) {
 	case 0:
 		rc = CTL_EXIT_OK;

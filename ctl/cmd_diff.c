@@ -51,6 +51,7 @@ static struct json_object *preview_json(const struct store_chip *c,
 {
 	struct json_object *o = json_object_new_object(), *send, *del;
 	const struct plan_manifest *m = p->manifest;
+	const char *error;
 	char lc[64];
 	size_t i;
 
@@ -61,8 +62,13 @@ static struct json_object *preview_json(const struct store_chip *c,
 			       json_object_new_string(c->group_name));
 	json_object_object_add(o, "revision",
 			       json_object_new_string(m->revision));
-	json_object_object_add(
-	    o, "error", m->error ? json_object_new_string(m->error) : NULL);
+	error = m->error != NULL ? m->error
+		: p->current	 ? NULL
+				 : p->config_error;
+	json_object_object_add(o, "error",
+			       error ? json_object_new_string(error) : NULL);
+	json_object_object_add(o, "config_bytes_min",
+			       json_object_new_int64((int64_t)p->config_floor));
 	json_object_object_add(o, "current",
 			       json_object_new_boolean(p->current));
 	json_object_object_add(o, "resend_all",
@@ -121,6 +127,10 @@ static void preview_human(const struct store_chip *c,
 		printf("  current: the next boot gets OK!\n");
 		return;
 	}
+	if (p->config_error != NULL) {
+		printf("  nothing can be sent: %s\n", p->config_error);
+		return;
+	}
 	if (!p->trusted)
 		printf("  resends every file (no recorded chk to trust)\n");
 	for (i = 0; i < p->steps.nsend; i++) {
@@ -137,8 +147,9 @@ static void preview_human(const struct store_chip *c,
 	}
 	for (i = 0; i < p->steps.nremove; i++)
 		printf("  delete   %s\n", p->steps.remove[i]);
-	printf("  config   %s\n",
-	       p->overrides != NULL ? p->overrides : "(the device's own)");
+	printf("  config   %s (at least %zu of %d bytes on the device)\n",
+	       p->overrides != NULL ? p->overrides : "(the device's own)",
+	       p->config_floor, LUAOTA_CONFIG_MAX);
 	printf("  total    %zu file%s, %llu bytes, %lld records; fits one "
 	       "session: %s\n",
 	       p->steps.nsend, p->steps.nsend == 1 ? "" : "s",
@@ -233,7 +244,8 @@ static int diff_chip(const struct store_chip *c, void *arg)
 		w->failures++;
 		return 0;
 	}
-	if (p.manifest->error != NULL || p.release_error != NULL)
+	if (p.manifest->error != NULL || p.release_error != NULL ||
+	    (p.config_error != NULL && !p.current))
 		w->failures++;
 	if (w->array != NULL)
 		json_object_array_add(w->array, p.v2 ? preview_v2_json(c, &p)

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "cmd_repo.h"
 #include "proto/protocol.h"
 
 #define GROUP_NAME_MAX 64
@@ -173,6 +174,11 @@ static int parse_config(const struct ctl *ctl, const char *text, char **out)
 	json_object_put(obj);
 	if (*out == NULL)
 		return ctl_error("out of memory");
+	if (ctl_check_overrides(ctl, *out) != CTL_EXIT_OK) {
+		free(*out);
+		*out = NULL;
+		return CTL_EXIT_USAGE;
+	}
 	return CTL_EXIT_OK;
 }
 
@@ -183,13 +189,22 @@ static int parse_config(const struct ctl *ctl, const char *text, char **out)
 static int ensure_repo(struct store *st, const char *group, const char *dir,
 		       const char *ref, struct store_repo *repo)
 {
-	char *copy, name[128];
+	char *copy, name[128], rev[PLAN_REVISION_MAX], err[512];
+	struct plan_cache *cache;
 	const char *base;
 	int rc, i;
 
 	rc = store_repo_find(st, dir, ref, repo);
 	if (rc != STORE_NOTFOUND)
 		goto done;
+	/* As repo add does: a ref that names no commit serves nothing. */
+	if ((cache = plan_cache_new()) == NULL)
+		return ctl_error("out of memory");
+	rc = ctl_repo_revision(cache, dir, ref, rev, sizeof(rev), err,
+			       sizeof(err));
+	plan_cache_free(cache);
+	if (rc != 0)
+		return ctl_error("cannot add group %s: %s", group, err);
 	if ((copy = strdup(dir)) == NULL)
 		return ctl_error("out of memory");
 	base = basename(copy);
@@ -296,6 +311,8 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 add:
 	g.repo_id = repo.id;
 	g.repo_name = repo.name;
+	if (ctl_check_config_size(st, -1, g.config_json, NULL) != CTL_EXIT_OK)
+		goto out;
 	switch (store_group_add(st, &g)) {
 	case 0:
 		rc = CTL_EXIT_OK;
@@ -430,6 +447,9 @@ static int group_set(struct ctl *ctl, const struct ctl_args *args)
 		g.repo_id = repo.id;
 		g.repo_name = NULL;
 	}
+	if (config_arg != NULL &&
+	    ctl_check_config_size(st, g.id, g.config_json, NULL) != CTL_EXIT_OK)
+		goto restore;
 	if (store_group_update(st, &g) != 0)
 		ctl_error("cannot change group %s: %s", name, store_errmsg(st));
 	else

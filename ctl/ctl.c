@@ -13,6 +13,8 @@
 #define LIBBSD_NETBSD_VIS
 #include <bsd/vis.h>
 
+#include "proto/protocol.h"
+
 const char *ctl_arg_get(const struct ctl_args *args, int key)
 {
 	const char *value = NULL;
@@ -205,4 +207,71 @@ int ctl_parse_time(const char *text, int64_t *out)
 		}
 	}
 	return -1;
+}
+
+int ctl_check_overrides(const struct ctl *ctl, const char *json)
+{
+	char why[256];
+
+	if (policy_config_problem(json, why, sizeof(why)) != NULL)
+		return ctl_usage_error(ctl, "%s", why);
+	return CTL_EXIT_OK;
+}
+
+/* What ctl_check_config_size's walk over a group's chips needs. */
+struct size_walk {
+	int64_t group_id;
+	const char *group_config;
+	int rc;
+};
+
+/* One chip's least stored config: CTL_EXIT_OK, or why it cannot fit. */
+static int chip_fits(const struct store_chip *c, const char *group_config)
+{
+	char *merged = NULL;
+	size_t size;
+
+	if (plan_overrides_merge(group_config, c->config_json, &merged) != 0)
+		return ctl_error("cannot merge the config overrides of chip "
+				 "%s: %s",
+				 c->id, policy_target_strerror(errno));
+	size = policy_config_floor(merged, c->secret);
+	free(merged);
+	if (size > LUAOTA_CONFIG_MAX)
+		return ctl_error("the config overrides would make chip %s's "
+				 "luaOTA/config.json take at least %zu bytes "
+				 "(limit %d): it could never be provisioned",
+				 c->id, size, LUAOTA_CONFIG_MAX);
+	return CTL_EXIT_OK;
+}
+
+static int size_walk_chip(const struct store_chip *c, void *arg)
+{
+	struct size_walk *w = arg;
+
+	if (c->group_id == w->group_id)
+		w->rc = chip_fits(c, w->group_config);
+	return w->rc;
+}
+
+int ctl_check_config_size(struct store *st, int64_t group_id,
+			  const char *group_config,
+			  const struct store_chip *chip)
+{
+	struct size_walk w = { group_id, group_config, CTL_EXIT_OK };
+	size_t size;
+
+	if (chip != NULL)
+		return chip_fits(chip, group_config);
+	/* With no chip yet, the overrides alone must leave room. */
+	size = policy_config_floor(group_config, "");
+	if (size > LUAOTA_CONFIG_MAX)
+		return ctl_error("the config overrides would make a chip's "
+				 "luaOTA/config.json take at least %zu bytes "
+				 "(limit %d)",
+				 size, LUAOTA_CONFIG_MAX);
+	if (store_chip_foreach(st, size_walk_chip, &w) < 0 &&
+	    w.rc == CTL_EXIT_OK)
+		return ctl_error("cannot list chips: %s", store_errmsg(st));
+	return w.rc;
 }

@@ -88,6 +88,22 @@ struct store *ctl_open_store(struct ctl *ctl, int flags);
  */
 const struct policy_settings *ctl_settings(struct ctl *ctl);
 
+/*
+ * Refuses config overrides a chip could not boot with (policy.h):
+ * CTL_EXIT_OK, or CTL_EXIT_USAGE after "luaotactl: CMD: why".
+ */
+int ctl_check_overrides(const struct ctl *ctl, const char *json);
+
+/*
+ * Refuses a config that would not fit a chip's luaOTA/config.json: for
+ * chip (with its own overrides) when chip is not NULL, else for every
+ * chip of group_id; each with group_config (the group's overrides as
+ * they will be).  CTL_EXIT_OK, or CTL_EXIT_ERROR after naming the chip.
+ */
+int ctl_check_config_size(struct store *st, int64_t group_id,
+			  const char *group_config,
+			  const struct store_chip *chip);
+
 /* Unix seconds as ISO 8601 UTC ("2026-01-31T12:00:00Z") into buf. */
 void ctl_format_time(int64_t seconds, char *buf, size_t size);
 

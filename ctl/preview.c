@@ -101,6 +101,23 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	}
 	/* The device reports what we gave it, as far as we know. */
 	out->current = plan_is_current(out->target_chk, chip->chk, chip->chk);
+	/* What the daemon checks before a session's first command. */
+	{
+		char why[256];
+
+		out->config_floor =
+		    policy_config_floor(out->overrides, chip->secret);
+		if (policy_config_problem(out->overrides, why, sizeof(why)) !=
+		    NULL)
+			out->config_error = strdup(why);
+		else if (out->config_floor > LUAOTA_CONFIG_MAX) {
+			snprintf(why, sizeof(why),
+				 "the restart config would take at least %zu "
+				 "bytes on the device (limit %d)",
+				 out->config_floor, LUAOTA_CONFIG_MAX);
+			out->config_error = strdup(why);
+		}
+	}
 	out->trusted = plan_held_trusted(chip->chk, chip->chk);
 	if (out->current)
 		goto done;
@@ -145,5 +162,6 @@ void ctl_preview_free(struct ctl_preview *p)
 	free(p->overrides);
 	plan_release_free(&p->release);
 	free(p->release_error);
+	free(p->config_error);
 	memset(p, 0, sizeof(*p));
 }

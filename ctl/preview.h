@@ -22,6 +22,8 @@ struct ctl_preview {
 	int64_t records;     /* command records the update takes */
 	int64_t session_max; /* the daemon's byte cap per session (0: none) */
 	int fits;	     /* within one session's byte cap */
+	size_t config_floor; /* least bytes of the stored config.json */
+	char *config_error;  /* why no restart could be sent, or NULL */
 	/* Protocol v2 chips (no steps: the device fetches what it lacks). */
 	int v2;
 	struct plan_release release; /* the release the next boot gets */

@@ -259,26 +259,6 @@ static void partial_chk(const struct legacy_run *run,
 	json_object_put(o);
 }
 
-/*
- * Size of the config as the device will store it: our JSON minus "a",
- * plus its secret.  Slashes are counted escaped, as a worst case for the
- * device's own encoder.
- */
-static size_t stored_config_size(struct json_object *cfg, const char *secret)
-{
-	struct json_object *copy = NULL;
-	size_t len;
-
-	if (json_object_deep_copy(cfg, &copy, NULL) != 0)
-		return (size_t)-1;
-	json_object_object_del(copy, "a");
-	json_object_object_add(copy, "secret", json_object_new_string(secret));
-	len = strlen(
-	    json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN));
-	json_object_put(copy);
-	return len;
-}
-
 static int send_restart(struct session *s)
 {
 	struct legacy_run *run = s->run;
@@ -309,9 +289,9 @@ static int send_restart(struct session *s)
 		    json_object_new_string(run->held[i].token));
 	json_object_object_add(out, "files", files);
 	/* Version tokens are a courtesy: chk alone identifies the state. */
-	if (stored_config_size(out, s->chip.secret) > LUAOTA_CONFIG_MAX)
+	if (policy_stored_config_size(out, s->chip.secret) > LUAOTA_CONFIG_MAX)
 		json_object_object_del(out, "files");
-	size = stored_config_size(out, s->chip.secret);
+	size = policy_stored_config_size(out, s->chip.secret);
 	if (size > LUAOTA_CONFIG_MAX) {
 		snprintf(why, sizeof(why),
 			 "restart config would take %zu bytes on the device "
@@ -694,6 +674,42 @@ static int legacy_reply(struct session *s, const struct luaota_record *rec,
 	}
 }
 
+/*
+ * Whether the restart this run ends with can be sent: the overrides are
+ * ones a chip can boot with, and the config it will store, with the
+ * target chk and without the courtesy "files", fits the device.  0, or
+ * -1 with why set.
+ */
+static int restart_fits(struct session *s, const struct legacy_run *run,
+			const char *merged, char *why, size_t why_len)
+{
+	struct json_object *cfg = NULL;
+	char problem[256];
+	size_t size;
+
+	if (policy_config_problem(merged, problem, sizeof(problem)) != NULL) {
+		snprintf(why, why_len, "not sent: %s", problem);
+		return -1;
+	}
+	if (json_object_deep_copy(run->config, &cfg, NULL) != 0) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	json_object_object_del(cfg, "files");
+	json_object_object_add(cfg, "chk",
+			       json_object_new_string(run->target_chk));
+	size = policy_stored_config_size(cfg, s->chip.secret);
+	json_object_put(cfg);
+	if (size > LUAOTA_CONFIG_MAX) {
+		snprintf(why, why_len,
+			 "not sent: the restart config would take %zu bytes on "
+			 "the device (limit %d)",
+			 size, LUAOTA_CONFIG_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* Resolves the chip's manifest and decides: OK!, update, or nothing. */
 static int plan_update(struct session *s, struct json_object *hello,
 		       uint64_t version)
@@ -769,6 +785,12 @@ static int plan_update(struct session *s, struct json_object *hello,
 	}
 	if (apply_overrides(merged, run->config) != 0)
 		goto oom;
+	/* Found now, not after the files went out: a restart that cannot be
+	 * sent would make every boot flash them again. */
+	if ((rc = restart_fits(s, run, merged, why, sizeof(why))) != 0) {
+		rc = fail(s, why);
+		goto out;
+	}
 	note_checkin(s);
 	if (load_held(s, run, device_chk) != 0) {
 		rc = fail(s, "could not read what the chip holds");

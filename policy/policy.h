@@ -8,12 +8,14 @@
 #ifndef LUAOTA_POLICY_H
 #define LUAOTA_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/store.h"
 #include "plan/plan.h"
 
 struct config;
+struct json_object;
 
 /* The settings of luaotad.conf that change what a chip is sent. */
 struct policy_settings {
@@ -62,5 +64,34 @@ int policy_target(const struct plan_manifest *m, const char *group_config,
 
 /* Why policy_target failed, for a history row or a message. */
 const char *policy_target_strerror(int err);
+
+/*
+ * Whether the config overrides json (a JSON object's text; NULL or ""
+ * is none) can be pushed to a chip without stranding it: every key the
+ * client reads has a value it can boot with (server: a host name or IPv4
+ * address; port: an integer 1-65535; ssid, spwd: WiFi-sized strings;
+ * leave: a boolean; app, entry: names; espip, gw, nm, nsserver: IPv4
+ * addresses), and no key is the device's own (secret, a, id) or the
+ * server's bookkeeping (files, chk).  Other keys pass through.  NULL, or
+ * why not (written into why).
+ */
+const char *policy_config_problem(const char *json, char *why, size_t why_len);
+
+/*
+ * The fewest bytes a chip's luaOTA/config.json takes after a restart
+ * carrying only what the server controls: the merged overrides (NULL:
+ * none), chk and the chip's secret; its own fields (ssid, ...) come on
+ * top.  When this exceeds LUAOTA_CONFIG_MAX the chip cannot be
+ * provisioned at all.  0 for a malformed overrides text.
+ */
+size_t policy_config_floor(const char *merged, const char *secret);
+
+/*
+ * Bytes the device stores for the restart config cfg (a JSON object):
+ * cfg minus "a", plus the secret it adds back.  (size_t)-1 when out of
+ * memory.
+ */
+size_t policy_stored_config_size(const struct json_object *cfg,
+				 const char *secret);
 
 #endif /* LUAOTA_POLICY_H */
