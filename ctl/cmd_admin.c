@@ -235,8 +235,19 @@ static int import_file(struct store *st, const char *dir, const char *file,
 	if (import_group(st, repo->id, &e, group, sizeof(group)) != 0)
 		goto out;
 	rc = 0;
-	if (e.id[0] == '\0')
+	if (e.id[0] == '\0') {
+		/* The example server lets any chip sign with the default
+		 * secret; luaotad knows each chip and its own secret. */
+		if (e.secret != NULL && e.secret[0] != '\0')
+			printf(
+			    "warning: dropped the secret of %s: luaotad serves "
+			    "registered chips only, each with a secret; "
+			    "register every chip that used it with "
+			    "'luaotactl add CHIPID --group %s --secret -' "
+			    "(the secret on standard input)\n",
+			    file, group);
 		goto out;
+	}
 	added = store_chip_add(st, e.id, group, e.secret, NULL);
 	if (added == 0)
 		printf("created chip %s (group %s)\n", e.id, group);
@@ -322,9 +333,18 @@ static int export_chip(const struct store_chip *c, void *arg)
 	json_object_object_add(
 	    o, "config",
 	    c->config_json ? json_tokener_parse(c->config_json) : NULL);
-	if (x->secrets)
+	json_object_object_add(
+	    o, "protocol",
+	    json_object_new_string(c->protocol == LUAOTA_PROTO_V2 ? "v2"
+								  : "legacy"));
+	if (x->secrets) {
 		json_object_object_add(o, "secret",
 				       json_object_new_string(c->secret));
+		json_object_object_add(o, "v2_key",
+				       c->v2_key != NULL
+					   ? json_object_new_string(c->v2_key)
+					   : NULL);
+	}
 	return json_object_array_add(x->chips, o) != 0 ? -1 : 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,30 +87,50 @@ static int read_secret(char *buf, size_t size)
 }
 
 /*
- * Writes the luaOTA/config.json a simulated device boots with: its
- * secret (legacy) or key (v2), readable by the owner only.  0, or -1.
+ * Writes the luaOTA/config.json a simulated device boots with, its
+ * secret (legacy) or key (v2), readable by the owner only, to a new file
+ * beside path whose name goes into tmp: renamed over path once the chip
+ * is in the inventory, so that neither exists without the other.  0, or
+ * -1 with errno set (nothing left behind).
  */
 static int write_device_config(const char *path, const char *field,
-			       const char *value)
+			       const char *value, char *tmp, size_t tmp_len)
 {
 	struct json_object *o = json_object_new_object();
 	const char *text;
 	size_t len;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, saved;
 
-	if (o == NULL || json_object_object_add(
-			     o, field, json_object_new_string(value)) != 0)
+	if (snprintf(tmp, tmp_len, "%s.XXXXXX", path) >= (int)tmp_len) {
+		errno = ENAMETOOLONG;
 		goto out;
+	}
+	if (o == NULL || json_object_object_add(
+			     o, field, json_object_new_string(value)) != 0) {
+		errno = ENOMEM;
+		goto out;
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	len = strlen(text);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+	/* mkstemp makes it 0600. */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		goto out;
+	if (write(fd, text, len) != (ssize_t)len) {
+		if (errno == 0)
+			errno = ENOSPC;
+		goto out;
+	}
 	rc = 0;
 out:
-	if (fd >= 0 && close(fd) != 0)
+	saved = errno;
+	if (fd >= 0 && close(fd) != 0 && rc == 0) {
+		saved = errno;
 		rc = -1;
+	}
+	if (rc != 0 && fd >= 0)
+		unlink(tmp);
 	json_object_put(o);
+	errno = saved;
 	return rc;
 }
 
@@ -122,12 +143,13 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 	const char *device_config = ctl_arg_get(args, OPT_DEVICE_CONFIG);
 	const char *given = args->argv[0];
 	char id[LUAOTA_CHIPID_MAX + 1], buf[SECRET_MAX + 2];
-	char key[2 * V2_KEY_BYTES + 1];
+	char key[2 * V2_KEY_BYTES + 1], tmp[PATH_MAX];
 	uint8_t random[V2_KEY_BYTES];
 	struct store *st = NULL;
 	int generated = 0, v2 = 0, rc = CTL_EXIT_ERROR, added;
 
 	key[0] = '\0';
+	tmp[0] = '\0';
 	if (protocol != NULL && strcmp(protocol, "v2") == 0)
 		v2 = 1;
 	else if (protocol != NULL && strcmp(protocol, "legacy") != 0)
@@ -180,6 +202,14 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 		}
 		luaota_hex(random, V2_KEY_BYTES, key);
 	}
+	/* Written first: a chip whose key reached no one is never added. */
+	if (device_config != NULL &&
+	    write_device_config(device_config, v2 ? "key" : "secret",
+				v2 ? key : secret, tmp, sizeof(tmp)) != 0) {
+		ctl_error("cannot add chip %s: cannot write %s: %s", id,
+			  device_config, strerror(errno));
+		goto out;
+	}
 	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
 		goto out;
 	added = v2 ? store_chip_add_v2(st, id, group, secret, label, key)
@@ -187,19 +217,22 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 	switch (added) {
 	case 0:
 		rc = CTL_EXIT_OK;
-		if (device_config != NULL &&
-		    write_device_config(device_config, v2 ? "key" : "secret",
-					v2 ? key : secret) != 0) {
-			ctl_error("chip %s added, but cannot write %s: %s", id,
-				  device_config, strerror(errno));
+		if (device_config != NULL && rename(tmp, device_config) != 0) {
+			ctl_error("chip %s added, but cannot write %s: %s%s",
+				  id, device_config, strerror(errno),
+				  v2	      ? "; its key follows"
+				  : generated ? "; its secret follows"
+					      : "");
+			unlink(tmp);
 			rc = CTL_EXIT_ERROR;
-			break;
+			device_config = NULL; /* print it, labelled */
 		}
-		/* Shown once: the store never prints it again. */
+		tmp[0] = '\0';
+		/* Shown once, labelled: the store never prints it again. */
 		if (generated)
-			printf("%s\n", secret);
+			printf("secret: %s\n", secret);
 		if (v2 && device_config == NULL)
-			printf("%s\n", key);
+			printf("v2 key: %s\n", key);
 		break;
 	case STORE_EXISTS:
 		ctl_error("cannot add chip %s: it already exists", id);
@@ -211,6 +244,8 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("cannot add chip %s: %s", id, store_errmsg(st));
 	}
 out:
+	if (tmp[0] != '\0')
+		unlink(tmp);
 	explicit_bzero(buf, sizeof(buf));
 	explicit_bzero(key, sizeof(key));
 	explicit_bzero(random, sizeof(random));

@@ -558,8 +558,17 @@ static int group_list(struct ctl *ctl, const struct ctl_args *args)
 			goto out;
 		}
 		if (array != NULL) {
+			struct store_repo repo = { 0 };
+
+			if (store_repo_get_id(st, groups[i].repo_id, &repo) !=
+			    0) {
+				ctl_error("cannot list groups: %s",
+					  store_errmsg(st));
+				goto out;
+			}
 			json_object_array_add(
-			    array, group_json(&groups[i], NULL, chips));
+			    array, group_json(&groups[i], &repo, chips));
+			store_repo_free(&repo);
 			continue;
 		}
 		ctl_cell(groups[i].name, 16);

@@ -146,28 +146,35 @@ static int print_json(struct store *st, const struct store_session *rows,
 	return CTL_EXIT_OK;
 }
 
-#define HISTORY_COLUMNS(when, chip, peer, outcome, files, bytes, duration,     \
-			reason)                                                \
+#define HISTORY_COLUMNS(when, session, chip, peer, outcome, files, bytes,      \
+			duration, revision, reason)                            \
 	ctl_cell(when, 20);                                                    \
+	ctl_cell(session, 7);                                                  \
 	ctl_cell(chip, LUAOTA_CHIPID_MAX);                                     \
 	ctl_cell(peer, 21);                                                    \
 	ctl_cell(outcome, 11);                                                 \
 	ctl_cell(files, 5);                                                    \
 	ctl_cell(bytes, 9);                                                    \
 	ctl_cell(duration, 8);                                                 \
+	ctl_cell(revision, 12);                                                \
 	ctl_cell(reason, 0)
+
+/* Digits of a commit id the table shows; --json and show have it all. */
+#define REVISION_SHOWN 12
 
 static void print_human(const struct store_session *rows, size_t n)
 {
-	char when[32], files[24], bytes[24], duration[32];
+	char when[32], session[24], files[24], bytes[24], duration[32];
+	char revision[REVISION_SHOWN + 1];
 	size_t i;
 
-	HISTORY_COLUMNS("TIME", "CHIP", "PEER", "OUTCOME", "FILES", "BYTES",
-			"DURATION", "REASON");
+	HISTORY_COLUMNS("TIME", "SESSION", "CHIP", "PEER", "OUTCOME", "FILES",
+			"BYTES", "DURATION", "REVISION", "REASON");
 	for (i = 0; i < n; i++) {
 		const struct store_session *s = &rows[i];
 
 		ctl_format_time(s->started_ms / 1000, when, sizeof(when));
+		snprintf(session, sizeof(session), "%" PRId64, s->id);
 		snprintf(files, sizeof(files), "%" PRId64, s->files_sent);
 		snprintf(bytes, sizeof(bytes), "%" PRId64, s->bytes_sent);
 		if (s->ended_ms != 0)
@@ -175,10 +182,32 @@ static void print_human(const struct store_session *rows, size_t n)
 				 (double)(s->ended_ms - s->started_ms) / 1000);
 		else
 			snprintf(duration, sizeof(duration), "-");
-		HISTORY_COLUMNS(when, s->chip_id, s->peer,
+		snprintf(revision, sizeof(revision), "%s",
+			 s->revision != NULL ? s->revision : "-");
+		HISTORY_COLUMNS(when, session, s->chip_id, s->peer,
 				store_outcome_name(s->outcome), files, bytes,
-				duration, s->reason);
+				duration, revision, s->reason);
 	}
+}
+
+/*
+ * Whether a chip with no history rows is unknown altogether (a removed
+ * chip keeps its history, so rows alone make it known): CTL_EXIT_OK, or
+ * CTL_EXIT_ERROR after saying so.
+ */
+static int chip_known(struct store *st, const char *id)
+{
+	struct store_chip c;
+	int rc = store_chip_get(st, id, &c);
+
+	if (rc == 0) {
+		store_chip_free(&c);
+		return CTL_EXIT_OK;
+	}
+	if (rc == STORE_NOTFOUND)
+		return ctl_error("cannot show the history of %s: no such chip",
+				 id);
+	return ctl_error("cannot read the history: %s", store_errmsg(st));
 }
 
 static int history(struct ctl *ctl, const struct ctl_args *args)
@@ -230,9 +259,11 @@ static int history(struct ctl *ctl, const struct ctl_args *args)
 		return rc;
 	}
 	rc = CTL_EXIT_OK;
-	if (ctl_arg_has(args, OPT_JSON))
+	if (n == 0 && chip != NULL)
+		rc = chip_known(st, chip);
+	if (rc == CTL_EXIT_OK && ctl_arg_has(args, OPT_JSON))
 		rc = print_json(st, rows, n);
-	else
+	else if (rc == CTL_EXIT_OK)
 		print_human(rows, n);
 	store_session_list_free(rows, n);
 	store_close(st);
@@ -242,8 +273,9 @@ static int history(struct ctl *ctl, const struct ctl_args *args)
 const struct ctl_cmd cmd_history_entry = {
 	.name = "history",
 	.usage = "[CHIPID] [--since TIME] [--failed] [--limit N] [--json]",
-	.summary = "sessions newest first (all chips, or one): time, peer, "
-		   "outcome, files, bytes, duration; --failed: failed, "
+	.summary = "sessions newest first (all chips, or one): time, "
+		   "session, peer, outcome, files, bytes, duration, revision, "
+		   "reason; --failed: failed, "
 		   "rejected or interrupted only; --limit 0: all (default 20, "
 		   "none with --since)",
 	.optstring = "h",

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "db/store.h"
 #include "decisions.h"
+#include "instance.h"
 #include "listener.h"
 #include "log.h"
 #include "plan/plan.h"
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
 	const char *db_path = NULL, *env, *why;
+	char why_text[512];
+	pid_t holder;
 	char *spool;
 	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
@@ -213,6 +216,16 @@ int main(int argc, char **argv)
 	log_init(!foreground && log_stderr_is_journal(),
 		 (enum log_level)d.conf.log_level);
 
+	/* Before anything else touches the inventory or its spool. */
+	if (instance_lock(d.conf.database, &holder, why_text,
+			  sizeof(why_text)) != 0) {
+		if (holder != 0)
+			fatalx("%s: another luaotad (pid %ld) serves this "
+			       "database; stop it first",
+			       d.conf.database, (long)holder);
+		fatalx("%s: cannot take the instance lock: %s", d.conf.database,
+		       why_text);
+	}
 	d.store = store_open(d.conf.database, STORE_CREATE);
 	if (d.store == NULL)
 		fatalx("%s: cannot open the database: %s", d.conf.database,

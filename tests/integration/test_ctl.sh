@@ -179,10 +179,10 @@ run 0 "third group, same basename elsewhere" group add k \
 
 # Chips.
 run 0 "add with a generated secret" add 11223344 --group g --label "bench 1"
-secret=$(cat "$work/out")
-echo "$secret" | grep -qxE '[0-9a-f]{32}' &&
-	pass "generated secret printed once, 32 hex characters" ||
-	fail "generated secret: '$secret'"
+secret=$(sed -n 's/^secret: //p' "$work/out")
+echo "$secret" | grep -qxE '[0-9a-f]{32}' && [ "$(wc -l <"$work/out")" = 1 ] &&
+	pass "generated secret printed once, labelled, 32 hex characters" ||
+	fail "generated secret: '$(cat "$work/out")'"
 [ "$(sql "SELECT secret FROM chips WHERE id = '11223344'")" = "$secret" ] &&
 	pass "generated secret stored" || fail "secret not stored"
 run 0 "add with a given secret" add esp-kitchen --group h --secret given-s3cret
@@ -255,6 +255,11 @@ out_has "192.0.2.7:4242"
 out_has "updated"
 out_has "1.377s"
 out_has "unknown chip"
+out_has "SESSION"
+out_has "REVISION"
+sed -n 4p "$work/out" | grep -qE '^2023-11-14T22:13:20Z +1 +11223344 .* worktree ' &&
+	pass "history rows show the session id and revision" ||
+	fail "history row: $(sed -n 4p "$work/out")"
 [ "$(sed -n 2p "$work/out" | cut -c1-20)" = "2023-11-14T22:13:29Z" ] &&
 	pass "history newest first" || fail "history order"
 run 0 "history of one chip, limited" history 11223344 --limit 1
@@ -268,6 +273,10 @@ json_ok "session fields" 'd[2]["chip"] == "11223344" and d[2]["peer"] == "192.0.
 json_ok "per-file rows" '[(f["name"], f["action"], f["lcsize"]) for f in d[2]["files"]] == [("init.lua", "cm", 900), ("data.txt", "dl", None)]'
 json_ok "a rejection keeps its reason" 'd[1]["outcome"] == "rejected" and d[1]["reason"] == "unknown chip"'
 run 2 "history with a bad --limit" history --limit -1
+run 1 "history of an unknown chip" history 99999999
+err_has "luaotactl: cannot show the history of 99999999: no such chip"
+run 0 "history of a removed chip's rows" history stranger
+out_has "unknown chip"
 
 # group set, list, show, remove.
 printf 'print("init")\n' >"$work/repo/lua/init.lua"
@@ -567,8 +576,9 @@ key=$(sql "SELECT v2_key FROM chips WHERE id = 'v2chip'")
 	pass "device config readable by its owner only" || fail "device config mode"
 out_lacks "$key"
 run 0 "add a v2 chip without a device config" add v2chip2 --group g --protocol v2
-[ "$(sed -n 2p "$work/out")" = "$(sql "SELECT v2_key FROM chips WHERE id = 'v2chip2'")" ] &&
-	pass "v2 key printed once without --device-config" || fail "v2 key not printed"
+[ "$(sed -n 2p "$work/out")" = "v2 key: $(sql "SELECT v2_key FROM chips WHERE id = 'v2chip2'")" ] &&
+	sed -n 1p "$work/out" | grep -qxE 'secret: [0-9a-f]{32}' &&
+	pass "v2 key printed once, labelled, without --device-config" || fail "v2 key not printed"
 run 2 "add with a bad protocol" add v2chip3 --group g --protocol v3
 err_has "bad protocol 'v3'"
 

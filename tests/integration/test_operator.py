@@ -5,6 +5,7 @@ fleet, and the history listing."""
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -182,6 +183,124 @@ class Refs(Case):
                 self.ctl("repo", "list", "--json").stdout)], [None])
         self.ctl("group", "add", "real", "--repo", self.repo,
                  "--ref", "main", "--files", "app.lua")
+
+
+class SecondDaemon(Case):
+    """One database, one daemon: a second one would mark the first one's
+    live sessions interrupted and share its spool."""
+
+    def test_second_daemon_on_one_database_refuses_to_start(self):
+        first = self.start()
+        conf = os.path.join(self.dir, "second.conf")
+        with open(conf, "w") as fp:
+            fp.write("")
+        res = subprocess.run(
+            [harness.LUAOTAD, "-d", "-f", conf, "-D", self.db,
+             "-l", "127.0.0.1:0"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn(f"another luaotad (pid {first.proc.pid})", res.stderr)
+        # The first one is untouched and serves on.
+        self.assertIsNone(first.proc.poll())
+        flash = self.flash()
+        self.assertEqual(self.boot(flash, CHIP, SECRET).returncode,
+                         harness.DEVICE_REBOOTED)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "updated")
+        with open(self.db + ".lock") as fp:
+            self.assertEqual(fp.read().strip(), str(first.proc.pid))
+
+    def test_the_lock_goes_with_its_daemon(self):
+        first = self.start()
+        first.proc.kill()
+        first.proc.wait()
+        first.stop()
+        self.start()  # READY=1: the kernel dropped the dead one's lock
+
+
+class KeysAndExport(Case):
+    def chips(self):
+        return [c["id"] for c in json.loads(
+            self.ctl("list", "--json").stdout)]
+
+    def test_a_v2_key_is_never_lost(self):
+        unwritable = os.path.join(self.dir, "no-such-dir", "config.json")
+        res = self.ctl("add", "777", "--group", "g", "--protocol", "v2",
+                       "--device-config", unwritable, ok=False)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("cannot add chip 777: cannot write", res.stderr)
+        self.assertNotIn("777", self.chips())
+        # Nothing half done: the retry works and the key reaches the file.
+        cfg = os.path.join(self.dir, "config.json")
+        res = self.ctl("add", "777", "--group", "g", "--protocol", "v2",
+                       "--secret", "s7", "--device-config", cfg)
+        self.assertEqual(res.stdout, "")
+        with open(cfg) as fp:
+            key = json.load(fp)["key"]
+        self.assertEqual(sorted(os.listdir(self.dir)).count("config.json"),
+                         1)
+        self.assertEqual(
+            [n for n in os.listdir(self.dir) if n.startswith("config.json.")],
+            [])
+        self.assertEqual(oct(os.stat(cfg).st_mode & 0o777), "0o600")
+        con = sqlite3.connect(self.db)
+        stored = con.execute("SELECT v2_key FROM chips WHERE id = '777'")
+        self.assertEqual(stored.fetchone()[0], key)
+        con.close()
+        # Without a file the key is printed once, and says what it is.
+        res = self.ctl("add", "778", "--group", "g", "--protocol", "v2",
+                       "--secret", "s")
+        self.assertRegex(res.stdout, r"^v2 key: [0-9a-f]{64}\n$")
+        res = self.ctl("add", "779", "--group", "g")
+        self.assertRegex(res.stdout, r"^secret: [0-9a-f]{32}\n$")
+
+    def test_export_with_secrets_has_protocol_and_key(self):
+        cfg = os.path.join(self.dir, "config.json")
+        self.ctl("add", "777", "--group", "g", "--protocol", "v2",
+                 "--device-config", cfg)
+        with open(cfg) as fp:
+            key = json.load(fp)["key"]
+        plain = json.loads(self.ctl("export").stdout)
+        chips = {c["id"]: c for c in plain["chips"]}
+        self.assertEqual(chips["777"]["protocol"], "v2")
+        self.assertEqual(chips[CHIP]["protocol"], "legacy")
+        self.assertNotIn("v2_key", chips["777"])
+        self.assertNotIn("secret", chips["777"])
+        full = json.loads(self.ctl("export", "--with-secrets").stdout)
+        chips = {c["id"]: c for c in full["chips"]}
+        self.assertEqual(chips["777"]["v2_key"], key)
+        self.assertIsNone(chips[CHIP]["v2_key"])
+        self.assertEqual(chips[CHIP]["secret"], SECRET)
+
+    def test_group_list_json_names_path_and_ref(self):
+        groups = json.loads(self.ctl("group", "list", "--json").stdout)
+        self.assertEqual(groups[0]["path"], os.path.realpath(self.repo))
+        self.assertIsNone(groups[0]["ref"])
+        self.assertEqual(groups[0]["chips"], 1)
+
+
+class Import(harness.Case):
+    def test_a_default_secret_is_reported_with_what_to_do(self):
+        self.write("init.lua", APP)
+        with open(os.path.join(self.repo, "default.json"), "w") as fp:
+            json.dump({"secret": "shared-secret", "files": ["init.lua"]}, fp)
+        with open(os.path.join(self.repo, "ESP-123.json"), "w") as fp:
+            json.dump({"secret": "own-secret", "files": ["init.lua"]}, fp)
+        res = self.ctl("import", self.repo)
+        self.assertIn("warning: dropped the secret of default.json", res.stdout)
+        advice = re.search(r"'luaotactl add CHIPID --group (\S+) --secret -'",
+                           res.stdout)
+        self.assertIsNotNone(advice, res.stdout)
+        self.assertNotIn("shared-secret", res.stdout + res.stderr)
+        self.assertIn("created chip 123", res.stdout)
+        # The advice works as printed.
+        subprocess.run([harness.LUAOTACTL, "-D", self.db, "add", "456",
+                        "--group", advice.group(1), "--secret", "-"],
+                       input="shared-secret\n", text=True, check=True,
+                       capture_output=True,
+                       env=dict(os.environ, LUAOTA_CONF="/dev/null"))
+        self.start()
+        res = self.boot(self.flash(), "456", "shared-secret")
+        self.assertEqual(res.returncode, harness.DEVICE_REBOOTED, res.stdout)
 
 
 if __name__ == "__main__":
