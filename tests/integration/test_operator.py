@@ -278,6 +278,46 @@ class KeysAndExport(Case):
         self.assertEqual(groups[0]["chips"], 1)
 
 
+class MoveFleet(Case):
+    """Moving costs one full update per chip at the new server (its copy
+    of the inventory never recorded the fingerprint the old one gave),
+    then the chip is current there, with the configuration moved along."""
+
+    def test_a_moved_chip_is_updated_once_then_current(self):
+        self.write("lib.lua", "return 1\n")
+        self.ctl("group", "set", "g", "--files", "app.lua,lib.lua")
+        self.start()
+        flash = self.flash()
+        self.boot(flash, CHIP, SECRET)
+        self.assertEqual(self.history(CHIP)[0]["outcome"], "updated")
+        self.ctl("group", "set", "g", "--config",
+                 '{"server":"10.0.0.2","port":8266}')
+        new_dir = os.path.join(self.dir, "new-server")
+        os.mkdir(new_dir)
+        new_db = os.path.join(new_dir, "luaota.db")
+        self.ctl("backup", new_db)
+        # At the old server the chip takes the new configuration...
+        self.boot(flash, CHIP, SECRET)
+        with open(os.path.join(flash, "luaOTA%2Fconfig.json")) as fp:
+            self.assertEqual(json.load(fp)["server"], "10.0.0.2")
+        self.assertEqual(self.history(CHIP)[0]["files_sent"], 0)
+        # ...and at the new one it is sent every file once.
+        new = harness.Daemon(new_dir, new_db)
+        try:
+            self.boot(flash, CHIP, SECRET, server=new.port)
+            self.boot(flash, CHIP, SECRET, server=new.port)
+        finally:
+            new.stop()
+        con = sqlite3.connect(new_db)
+        rows = con.execute("SELECT outcome, files_sent FROM sessions "
+                           "WHERE chip_id = ? ORDER BY id DESC LIMIT 2",
+                           (CHIP,)).fetchall()
+        con.close()
+        self.assertEqual(rows, [("current", 0), ("updated", 2)])
+        with open(os.path.join(flash, "luaOTA%2Fconfig.json")) as fp:
+            self.assertEqual(json.load(fp)["server"], "10.0.0.2")
+
+
 class Import(harness.Case):
     def test_a_default_secret_is_reported_with_what_to_do(self):
         self.write("init.lua", APP)
