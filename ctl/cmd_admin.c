@@ -489,28 +489,17 @@ static int check_chip(const struct store_chip *chip, void *arg)
 {
 	struct check_ctx *c = arg;
 	const char *group_config = NULL;
-	char *merged = NULL, why[256];
-	size_t i, size;
+	char why[256];
+	size_t i;
 
 	c->chips++;
 	for (i = 0; i < c->ngroups; i++)
 		if (c->groups[i].id == chip->group_id)
 			group_config = c->groups[i].config_json;
-	if (plan_overrides_merge(group_config, chip->config_json, &merged) !=
-	    0) {
-		problem(c, "chip %s: %s", chip->id,
-			policy_target_strerror(errno));
-		return 0;
-	}
-	if (policy_config_problem(merged, why, sizeof(why)) != NULL)
+	if (policy_chip_config_problem(group_config, chip->config_json,
+				       chip->secret, NULL, why,
+				       sizeof(why)) != NULL)
 		problem(c, "chip %s: %s", chip->id, why);
-	else if ((size = policy_config_floor(merged, chip->secret)) >
-		 LUAOTA_CONFIG_MAX)
-		problem(c,
-			"chip %s: its restart config would take at least %zu "
-			"bytes on the device (limit %d)",
-			chip->id, size, LUAOTA_CONFIG_MAX);
-	free(merged);
 	return 0;
 }
 

@@ -225,23 +225,14 @@ struct size_walk {
 	int rc;
 };
 
-/* One chip's least stored config: CTL_EXIT_OK, or why it cannot fit. */
+/* One chip's config as it would be pushed: CTL_EXIT_OK, or why not. */
 static int chip_fits(const struct store_chip *c, const char *group_config)
 {
-	char *merged = NULL;
-	size_t size;
+	char why[256];
 
-	if (plan_overrides_merge(group_config, c->config_json, &merged) != 0)
-		return ctl_error("cannot merge the config overrides of chip "
-				 "%s: %s",
-				 c->id, policy_target_strerror(errno));
-	size = policy_config_floor(merged, c->secret);
-	free(merged);
-	if (size > LUAOTA_CONFIG_MAX)
-		return ctl_error("the config overrides would make chip %s's "
-				 "luaOTA/config.json take at least %zu bytes "
-				 "(limit %d): it could never be provisioned",
-				 c->id, size, LUAOTA_CONFIG_MAX);
+	if (policy_chip_config_problem(group_config, c->config_json, c->secret,
+				       NULL, why, sizeof(why)) != NULL)
+		return ctl_error("chip %s: %s", c->id, why);
 	return CTL_EXIT_OK;
 }
 

@@ -105,17 +105,13 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	{
 		char why[256];
 
-		out->config_floor =
-		    policy_config_floor(out->overrides, chip->secret);
-		if (policy_config_problem(out->overrides, why, sizeof(why)) !=
-		    NULL)
-			out->config_error = strdup(why);
-		else if (out->config_floor > LUAOTA_CONFIG_MAX) {
-			snprintf(why, sizeof(why),
-				 "the restart config would take at least %zu "
-				 "bytes on the device (limit %d)",
-				 out->config_floor, LUAOTA_CONFIG_MAX);
-			out->config_error = strdup(why);
+		if (policy_chip_config_problem(
+			group.config_json, chip->config_json, chip->secret,
+			&out->config_floor, why, sizeof(why)) != NULL &&
+		    (out->config_error = strdup(why)) == NULL) {
+			snprintf(err, err_len, "out of memory");
+			rc = -1;
+			goto done;
 		}
 	}
 	out->trusted = plan_held_trusted(chip->chk, chip->chk);

@@ -244,3 +244,32 @@ size_t policy_config_floor(const char *merged, const char *secret)
 	json_object_put(o);
 	return size;
 }
+
+const char *policy_chip_config_problem(const char *group_config,
+				       const char *chip_config,
+				       const char *secret, size_t *floor,
+				       char *why, size_t why_len)
+{
+	char *merged = NULL;
+	const char *problem;
+	size_t size = 0;
+
+	if (plan_overrides_merge(group_config, chip_config, &merged) != 0) {
+		snprintf(why, why_len, "%s", policy_target_strerror(errno));
+		problem = why;
+	} else if ((problem = policy_config_problem(merged, why, why_len)) ==
+		   NULL) {
+		size = policy_config_floor(merged, secret);
+		if (size > LUAOTA_CONFIG_MAX) {
+			snprintf(why, why_len,
+				 "the restart config would take at least %zu "
+				 "bytes on the device (limit %d)",
+				 size, LUAOTA_CONFIG_MAX);
+			problem = why;
+		}
+	}
+	free(merged);
+	if (floor != NULL)
+		*floor = size;
+	return problem;
+}

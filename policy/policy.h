@@ -87,6 +87,18 @@ const char *policy_config_problem(const char *json, char *why, size_t why_len);
 size_t policy_config_floor(const char *merged, const char *secret);
 
 /*
+ * Why a chip's config cannot be pushed, or NULL: the group's overrides
+ * with the chip's own over them (either NULL) are not ones it can boot
+ * with (policy_config_problem), or their floor with the chip's secret
+ * (policy_config_floor, into *floor when not NULL) exceeds
+ * LUAOTA_CONFIG_MAX.  The text is written into why.
+ */
+const char *policy_chip_config_problem(const char *group_config,
+				       const char *chip_config,
+				       const char *secret, size_t *floor,
+				       char *why, size_t why_len);
+
+/*
  * Bytes the device stores for the restart config cfg (a JSON object):
  * cfg minus "a", plus the secret it adds back.  (size_t)-1 when out of
  * memory.

@@ -154,7 +154,7 @@ class RestartConfigSize(Case):
         self.assertIn("limit 1024", json.loads(diff.stdout)[0]["error"])
         check = self.ctl("check", ok=False)
         self.assertEqual(check.returncode, 1)
-        self.assertIn(f"chip {CHIP}: its restart config", check.stdout)
+        self.assertIn(f"chip {CHIP}: the restart config would take", check.stdout)
 
     def test_diff_shows_the_room_left(self):
         out = self.ctl("diff", CHIP).stdout
