@@ -278,6 +278,28 @@ class KeysAndExport(Case):
         self.assertEqual(groups[0]["chips"], 1)
 
 
+class ListenAddresses(harness.Case):
+    """An address that cannot be listened on as written is an error, in -n
+    and at start, never a different port."""
+
+    def test_check_and_start_refuse_bad_listen_addresses(self):
+        conf = os.path.join(self.dir, "bad.conf")
+        for bad in ("127.0.0.1:99999", "300.1.1.1:5", "*:-1"):
+            with self.subTest(listen=bad):
+                with open(conf, "w") as fp:
+                    fp.write(f"listen = {bad}\n")
+                res = subprocess.run([harness.LUAOTAD, "-n", "-f", conf],
+                                     capture_output=True, text=True)
+                self.assertEqual(res.returncode, 1, res.stdout)
+                self.assertIn(f"{conf}:1: listen: ", res.stderr)
+                res = subprocess.run(
+                    [harness.LUAOTAD, "-d", "-f", "/dev/null", "-D",
+                     self.db, "-l", bad],
+                    capture_output=True, text=True, timeout=30)
+                self.assertEqual(res.returncode, 1, res.stderr)
+                self.assertIn(f"-l {bad}: ", res.stderr)
+
+
 class MoveFleet(Case):
     """Moving costs one full update per chip at the new server (its copy
     of the inventory never recorded the fingerprint the old one gave),
