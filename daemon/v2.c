@@ -286,6 +286,7 @@ static int resolve(struct session *s, struct v2_run *run, uint64_t version,
 {
 	struct daemon *d = s->daemon;
 	const struct decision *dec;
+	char problem[256];
 
 	dec = decisions_get(d, s->chip.group_id, 1, version, why, why_len);
 	if (dec == NULL)
@@ -301,6 +302,14 @@ static int resolve(struct session *s, struct v2_run *run, uint64_t version,
 	if (plan_overrides_merge(dec->group_config, s->chip.config_json,
 				 overrides) != 0) {
 		snprintf(why, why_len, "%s", policy_target_strerror(errno));
+		return -1;
+	}
+	/* Never a config the chip could not boot with (see legacy.c). */
+	if (policy_config_problem(*overrides, problem, sizeof(problem)) !=
+	    NULL) {
+		snprintf(why, why_len, "not sent: %s", problem);
+		free(*overrides);
+		*overrides = NULL;
 		return -1;
 	}
 	return 0;

@@ -115,6 +115,20 @@ class StrandingConfigs(Case):
         self.assertEqual(row["files_sent"], 0)
         self.assertFalse(os.path.exists(os.path.join(flash, "app.lc")))
 
+    def test_stored_bad_overrides_never_reach_a_v2_chip(self):
+        flash = self.flash("v2")
+        self.ctl("add", "2718", "--group", "g", "--protocol", "v2",
+                 "--secret", "s2", "--device-config",
+                 os.path.join(flash, "luaOTA%2Fconfig.json"))
+        self.set_overrides_behind_our_back('{"server":"two words"}',
+                                           table="groups")
+        self.start()
+        self.boot(flash, "2718", "s2")
+        row = self.history("2718")[0]
+        self.assertEqual(row["outcome"], "failed", row)
+        self.assertIn("config key server", row["reason"])
+        self.assertFalse(os.path.exists(os.path.join(flash, "app.lc")))
+
 
 class RestartConfigSize(Case):
     """A restart that cannot fit the device's 1024 bytes is found before
