@@ -1,13 +1,13 @@
 # bash completion for luaotactl(8)
 # shellcheck shell=bash
 
-# Runs luaotactl with the -D/-w options already on the command line.
+# Runs luaotactl with the -c/-D/-w options already on the command line.
 _luaotactl_run()
 {
 	local i db=()
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-D | --database | -w | --wait)
+		-c | -D | --database | -w | --wait)
 			db+=("${COMP_WORDS[i]}" "${COMP_WORDS[i + 1]}")
 			;;
 		esac
@@ -39,7 +39,7 @@ _luaotactl()
 	# Find the command (and sub-command) past the global options.
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-D | --database | -w | --wait) ((i++)) ;;
+		-c | -D | --database | -w | --wait) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $cmd ]]; then
@@ -54,7 +54,7 @@ _luaotactl()
 	done
 
 	case $prev in
-	-D | --database | --repo | --output | backup | import)
+	-c | -D | --database | --repo | --output | backup | import)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		[[ $prev == --repo ]] &&
 			COMPREPLY+=($(compgen -W "$(_luaotactl_repos)" -- "$cur"))
@@ -78,7 +78,8 @@ _luaotactl()
 	if [[ -z $cmd ]]; then
 		COMPREPLY=($(compgen -W "add list show set remove history diff
 			reprovision pull pulls group repo import export check backup status
-			-D --database -w --wait -h --help -V --version" -- "$cur"))
+			-c --config -D --database -w --wait -h --help -V --version" \
+			-- "$cur"))
 		return
 	fi
 
