@@ -101,7 +101,9 @@ static int write_device_config(const char *path, const char *field,
 	size_t len;
 	int fd = -1, rc = -1, saved;
 
-	if (snprintf(tmp, tmp_len, "%s.XXXXXX", path) >= (int)tmp_len) {
+	/* Our pid names it: O_EXCL refuses anything already there. */
+	if (snprintf(tmp, tmp_len, "%s.new-%ld", path, (long)getpid()) >=
+	    (int)tmp_len) {
 		errno = ENAMETOOLONG;
 		goto out;
 	}
@@ -112,8 +114,8 @@ static int write_device_config(const char *path, const char *field,
 	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	len = strlen(text);
-	/* mkstemp makes it 0600. */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
 		goto out;
 	if (write(fd, text, len) != (ssize_t)len) {
 		if (errno == 0)

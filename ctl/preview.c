@@ -105,9 +105,9 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	{
 		char why[256];
 
-		if (policy_chip_config_problem(
-			group.config_json, chip->config_json, chip->secret,
-			&out->config_floor, why, sizeof(why)) != NULL &&
+		if (policy_merged_config_problem(out->overrides, chip->secret,
+						 &out->config_floor, why,
+						 sizeof(why)) != NULL &&
 		    (out->config_error = strdup(why)) == NULL) {
 			snprintf(err, err_len, "out of memory");
 			rc = -1;

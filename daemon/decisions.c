@@ -108,6 +108,16 @@ static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
 		goto oom;
 	e->pub.v2 = v2;
 	e->pub.lua_version = e->pg.spec.lua_version;
+	/* Merged once per entry: only the manifest changes between
+	 * resolves. */
+	e->pub.merged_ok = 1;
+	if (plan_overrides_merge(e->group.config_json, NULL, &e->merged) != 0) {
+		if (errno == ENOMEM)
+			goto oom;
+		/* Each chip without overrides of its own is told. */
+		e->pub.merged_ok = 0;
+	}
+	e->pub.merged = e->merged;
 	e->pub.group_id = group_id;
 	e->pub.group_config = e->group.config_json;
 	return e;
@@ -152,17 +162,9 @@ static int resolve(struct daemon *d, struct entry *e, int64_t now)
 	e->pub.manifest = m;
 	e->settled = settled;
 	e->resolved_ms = now;
-	free(e->merged);
-	e->merged = NULL;
-	e->pub.merged_ok = 1;
-	if (policy_target(m, e->group.config_json, NULL, &e->merged,
-			  e->pub.chk) != 0) {
-		if (errno == ENOMEM)
-			return -1;
-		/* Each chip without overrides of its own is told. */
-		e->pub.merged_ok = 0;
-	}
-	e->pub.merged = e->merged;
+	e->pub.chk[0] = '\0';
+	if (m->error == NULL && e->pub.merged_ok)
+		plan_chk(m, e->merged, e->pub.chk);
 	return 0;
 }
 

@@ -245,6 +245,26 @@ size_t policy_config_floor(const char *merged, const char *secret)
 	return size;
 }
 
+const char *policy_merged_config_problem(const char *merged, const char *secret,
+					 size_t *floor, char *why,
+					 size_t why_len)
+{
+	const char *problem = policy_config_problem(merged, why, why_len);
+	size_t size = 0;
+
+	if (problem == NULL &&
+	    (size = policy_config_floor(merged, secret)) > LUAOTA_CONFIG_MAX) {
+		snprintf(why, why_len,
+			 "the restart config would take at least %zu bytes on "
+			 "the device (limit %d)",
+			 size, LUAOTA_CONFIG_MAX);
+		problem = why;
+	}
+	if (floor != NULL)
+		*floor = size;
+	return problem;
+}
+
 const char *policy_chip_config_problem(const char *group_config,
 				       const char *chip_config,
 				       const char *secret, size_t *floor,
@@ -252,24 +272,15 @@ const char *policy_chip_config_problem(const char *group_config,
 {
 	char *merged = NULL;
 	const char *problem;
-	size_t size = 0;
 
 	if (plan_overrides_merge(group_config, chip_config, &merged) != 0) {
 		snprintf(why, why_len, "%s", policy_target_strerror(errno));
-		problem = why;
-	} else if ((problem = policy_config_problem(merged, why, why_len)) ==
-		   NULL) {
-		size = policy_config_floor(merged, secret);
-		if (size > LUAOTA_CONFIG_MAX) {
-			snprintf(why, why_len,
-				 "the restart config would take at least %zu "
-				 "bytes on the device (limit %d)",
-				 size, LUAOTA_CONFIG_MAX);
-			problem = why;
-		}
+		if (floor != NULL)
+			*floor = 0;
+		return why;
 	}
+	problem =
+	    policy_merged_config_problem(merged, secret, floor, why, why_len);
 	free(merged);
-	if (floor != NULL)
-		*floor = size;
 	return problem;
 }

@@ -98,6 +98,11 @@ const char *policy_chip_config_problem(const char *group_config,
 				       const char *secret, size_t *floor,
 				       char *why, size_t why_len);
 
+/* The same for overrides already merged (policy_target's *merged). */
+const char *policy_merged_config_problem(const char *merged, const char *secret,
+					 size_t *floor, char *why,
+					 size_t why_len);
+
 /*
  * Bytes the device stores for the restart config cfg (a JSON object):
  * cfg minus "a", plus the secret it adds back.  (size_t)-1 when out of
