@@ -19,6 +19,7 @@ struct decisions;
 struct event;
 struct spool;
 struct rejects;
+struct rollouts;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -39,6 +40,7 @@ struct daemon {
 	struct store *store;
 	struct plan_cache *cache;
 	struct decisions *decisions; /* per group, between check-ins */
+	struct rollouts *rollouts;   /* under way; NULL: none are served */
 	struct checkins *checkins;   /* batched rows of current check-ins */
 	struct evconnlistener *listeners[LUAOTAD_MAX_LISTEN];
 	int nlisteners;

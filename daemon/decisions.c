@@ -21,6 +21,7 @@ struct entry {
 	struct store_repo repo;
 	struct policy_group pg;
 	char *merged;
+	char *revision;	     /* asked for (a rollout's); NULL: the group's */
 	int settled;	     /* every stamp of the manifest trusted */
 	int64_t resolved_ms; /* monotonic, last resolve */
 };
@@ -40,6 +41,7 @@ static void entry_free(struct entry *e)
 	store_repo_free(&e->repo);
 	policy_group_free(&e->pg);
 	free(e->merged);
+	free(e->revision);
 	free(e);
 }
 
@@ -88,12 +90,13 @@ static void follow_version(struct decisions *ds, uint64_t version)
 
 /* A new entry with the group's and repository's rows; NULL on failure. */
 static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
-				char *why, size_t why_len)
+				const char *revision, char *why, size_t why_len)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	struct policy_settings settings;
 
-	if (e == NULL)
+	if (e == NULL ||
+	    (revision != NULL && (e->revision = strdup(revision)) == NULL))
 		goto oom;
 	if (store_group_get_id(d->store, group_id, &e->group) != 0) {
 		snprintf(why, why_len, "chip's group could not be read");
@@ -106,6 +109,12 @@ static struct entry *entry_load(struct daemon *d, int64_t group_id, int v2,
 	policy_settings_from_config(&settings, &d->conf);
 	if (policy_group_spec(&e->group, &e->repo, &settings, v2, &e->pg) != 0)
 		goto oom;
+	if (policy_group_pin(&e->pg, d->store, &e->group, &e->repo, revision,
+			     why, why_len) != 0) {
+		if (errno == ENOMEM)
+			goto oom;
+		goto fail;
+	}
 	e->pub.v2 = v2;
 	e->pub.lua_version = e->pg.spec.lua_version;
 	/* Merged once per entry: only the manifest changes between
@@ -142,6 +151,9 @@ static int stale(struct daemon *d, struct entry *e, int64_t now)
 	if (e->pub.manifest == NULL || e->pub.manifest->error != NULL ||
 	    !e->settled)
 		return 1;
+	/* A pinned revision never moves. */
+	if (e->pg.pinned[0] != '\0')
+		return 0;
 	/* A commit names its files for good: only a moved ref matters. */
 	if (e->pg.spec.repo_ref != NULL)
 		return plan_revision(d->cache, &e->pg.spec, rev, err,
@@ -168,9 +180,14 @@ static int resolve(struct daemon *d, struct entry *e, int64_t now)
 	return 0;
 }
 
+static int same_revision(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
-				     uint64_t version, char *why,
-				     size_t why_len)
+				     const char *revision, uint64_t version,
+				     char *why, size_t why_len)
 {
 	struct decisions *ds = d->decisions;
 	struct entry *e;
@@ -178,10 +195,12 @@ const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
 
 	follow_version(ds, version);
 	for (e = ds->buckets[bucket(group_id)]; e != NULL; e = e->next)
-		if (e->pub.group_id == group_id && e->pub.v2 == v2)
+		if (e->pub.group_id == group_id && e->pub.v2 == v2 &&
+		    same_revision(e->revision, revision))
 			break;
 	if (e == NULL) {
-		if ((e = entry_load(d, group_id, v2, why, why_len)) == NULL)
+		if ((e = entry_load(d, group_id, v2, revision, why,
+				    why_len)) == NULL)
 			return NULL;
 		e->next = ds->buckets[bucket(group_id)];
 		ds->buckets[bucket(group_id)] = e;

@@ -4,6 +4,7 @@
  * overrides and the chk they make, so that a check-in with nothing
  * changed reads no group row and stat()s no file.
  *
+ * A pinned revision (a group's release, a rollout's) never changes.
  * Kept valid by: the inventory's data version (any change luaotactl
  * commits drops every entry: the next check-in reads the rows again);
  * for a git ref, the commit the ref resolves to at each check-in; for a
@@ -45,15 +46,16 @@ void decisions_free(struct decisions *ds);
 void decisions_clear(struct decisions *ds);
 
 /*
- * The decision for group_id (v2: for protocol v2 chips), with the
- * inventory at data version version
+ * The decision for group_id (v2: for protocol v2 chips) at revision (a
+ * rollout's; NULL: the group's release, or else its repository as it is
+ * now), with the inventory at data version version
  * (store_chip_get_at): the cached one while it is still valid, else
  * rebuilt.  Valid until the next call; NULL with why and errno (ENOMEM,
  * or EIO: the inventory could not be read) on failure.
  */
 const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
-				     uint64_t version, char *why,
-				     size_t why_len);
+				     const char *revision, uint64_t version,
+				     char *why, size_t why_len);
 
 /*
  * Whether any chip may have a pending pull, with the inventory at

@@ -18,6 +18,7 @@
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
 #include "proto/sig.h"
+#include "rollouts.h"
 #include "session.h"
 
 /* JSON as we emit it: compact, '/' unescaped (as NodeMCU's encoder). */
@@ -710,6 +711,21 @@ static int restart_fits(struct session *s, const struct legacy_run *run,
 	return 0;
 }
 
+/*
+ * Answers OK! to a chip a rollout's max-inflight turns away: it runs
+ * what it holds, and the history says it was current for that.
+ */
+static int defer(struct session *s)
+{
+	strlcpy(s->revision, s->chip.revision != NULL ? s->chip.revision : "",
+		sizeof(s->revision));
+	if (session_send(s, "{\"r\":\"OK!\"}", NULL, 0) != 0)
+		return fail(s, "could not queue OK!");
+	session_set_outcome(s, STORE_OUTCOME_CURRENT, NULL);
+	session_set_state(s, SESSION_FLUSH);
+	return 0;
+}
+
 /* Resolves the chip's manifest and decides: OK!, update, or nothing. */
 static int plan_update(struct session *s, struct json_object *hello,
 		       uint64_t version)
@@ -725,7 +741,12 @@ static int plan_update(struct session *s, struct json_object *hello,
 	char why[512], chk[PLAN_CHK_LEN + 1];
 	int rc = -1;
 
-	dec = decisions_get(d, s->chip.group_id, 0, version, why, sizeof(why));
+	struct rollout_pick pick;
+
+	rollouts_pick(d, &s->chip, version, &pick);
+	dec = decisions_get(d, s->chip.group_id, 0,
+			    pick.rollout_id != 0 ? pick.revision : NULL,
+			    version, why, sizeof(why));
 	if (dec == NULL)
 		return fail(s, why);
 	strlcpy(s->revision, dec->manifest->revision, sizeof(s->revision));
@@ -763,6 +784,13 @@ static int plan_update(struct session *s, struct json_object *hello,
 		session_set_state(s, SESSION_FLUSH);
 		return 0;
 	}
+	if (rollouts_take_slot(d, s, &pick) != 0) {
+		/* A boot storm: current for what it holds, updated later. */
+		store_pull_list_free(pulls, npulls);
+		free(own);
+		return defer(s);
+	}
+	rollouts_note(d, s, &pick);
 	run = calloc(1, sizeof(*run));
 	if (run == NULL) {
 		store_pull_list_free(pulls, npulls);

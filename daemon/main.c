@@ -24,6 +24,7 @@
 #include "plan/plan.h"
 #include "ratelimit.h"
 #include "rejects.h"
+#include "rollouts.h"
 #include "session.h"
 
 /* Pushes the live counters to systemd (cheap when not under systemd). */
@@ -114,6 +115,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	notify_status(arg);
+	rollouts_review(arg);
 	ratelimit_report(daemon_now_ms());
 	rejects_flush(arg, 0);
 }
@@ -246,7 +248,8 @@ int main(int argc, char **argv)
 	if (interrupted > 0)
 		log_warnx("event=interrupted-sessions count=%d", interrupted);
 	if ((d.cache = plan_cache_new()) == NULL ||
-	    (d.decisions = decisions_new()) == NULL)
+	    (d.decisions = decisions_new()) == NULL ||
+	    (d.rollouts = rollouts_new()) == NULL)
 		fatalx("out of memory");
 
 	signal(SIGPIPE, SIG_IGN);
@@ -309,6 +312,7 @@ int main(int argc, char **argv)
 		event_free(watchdog);
 	event_base_free(d.base);
 	decisions_free(d.decisions);
+	rollouts_free(d.rollouts);
 	plan_cache_free(d.cache);
 	store_close(d.store);
 	config_free(&d.conf);

@@ -23,6 +23,7 @@
 #include "proto/record.h"
 #include "ratelimit.h"
 #include "rejects.h"
+#include "rollouts.h"
 #include "v2.h"
 
 static const char *state_name(enum session_state st)
@@ -73,6 +74,11 @@ void session_set_outcome(struct session *s, enum store_outcome outcome,
 		if (vasprintf(&reason, fmt, ap) < 0)
 			reason = NULL;
 		va_end(ap);
+	} else if (s->rollout_note[0] != '\0' &&
+		   (outcome == STORE_OUTCOME_UPDATED ||
+		    outcome == STORE_OUTCOME_PARTIAL)) {
+		/* An update a rollout chose says so in the history. */
+		reason = strdup(s->rollout_note);
 	}
 	free(s->reason);
 	s->reason = reason;
@@ -319,6 +325,7 @@ void session_close(struct session *s, const char *reason)
 	session_set_state(s, SESSION_CLOSED);
 	TAILQ_REMOVE(&d->sessions, s, entry);
 	d->stats.open--;
+	rollouts_release_slot(d, s);
 	if (s->proto != NULL)
 		s->proto->run_free(s->run);
 	if (s->chip_loaded)

@@ -23,6 +23,7 @@
 #include "proto/chipid.h"
 #include "proto/crypto_openssl.h"
 #include "proto/v2.h"
+#include "rollouts.h"
 #include "session.h"
 #include "proto/protocol.h"
 
@@ -281,14 +282,16 @@ static int serve_table(struct v2_run *run)
  * from the group's cached decision.  0, or -1 with why set.
  */
 static int resolve(struct session *s, struct v2_run *run, uint64_t version,
-		   char **overrides, int *lua_version, char *why,
-		   size_t why_len)
+		   const struct rollout_pick *pick, char **overrides,
+		   int *lua_version, char *why, size_t why_len)
 {
 	struct daemon *d = s->daemon;
 	const struct decision *dec;
 	char problem[256];
 
-	dec = decisions_get(d, s->chip.group_id, 1, version, why, why_len);
+	dec = decisions_get(d, s->chip.group_id, 1,
+			    pick->rollout_id != 0 ? pick->revision : NULL,
+			    version, why, why_len);
 	if (dec == NULL)
 		return -1;
 	/* A session outlives the cache entry: it keeps its own reference. */
@@ -373,9 +376,33 @@ static int hello_check(struct session *s, const struct luaota_record *rec,
 	return 0;
 }
 
+/* Tells the device it is current at release run->rc. */
+static int answer_current(struct session *s, struct v2_run *run,
+			  const char *ns_hex, const char *nd_hex)
+{
+	struct json_object *reply = new_reply("current");
+
+	if (reply != NULL) {
+		json_object_object_add(reply, "ns",
+				       json_object_new_string(ns_hex));
+		json_object_object_add(reply, "nd",
+				       json_object_new_string(nd_hex));
+		json_object_object_add(reply, "rc",
+				       json_object_new_int64(run->rc));
+	}
+	if (send_object(s, reply, NULL, 0) != 0)
+		return fail(s, "could not queue current");
+	mark_v2_seen(s);
+	session_set_outcome(s, STORE_OUTCOME_CURRENT,
+			    s->reason != NULL ? "%s" : NULL, s->reason);
+	session_set_state(s, SESSION_FLUSH);
+	return 0;
+}
+
 static int v2_hello(struct session *s, const struct luaota_record *rec,
 		    struct json_object *obj)
 {
+	struct rollout_pick pick;
 	struct daemon *d = s->daemon;
 	struct v2_run *run;
 	struct plan_release r = { 0 };
@@ -452,7 +479,8 @@ static int v2_hello(struct session *s, const struct luaota_record *rec,
 	luaota_v2_hex(nd, sizeof(nd), nd_hex);
 	luaota_v2_hex(ns, sizeof(ns), ns_hex);
 
-	if (resolve(s, run, version, &overrides, &lua_version, why,
+	rollouts_pick(d, &s->chip, version, &pick);
+	if (resolve(s, run, version, &pick, &overrides, &lua_version, why,
 		    sizeof(why)) != 0) {
 		rc = fail(s, "%s", why);
 		goto out;
@@ -473,8 +501,21 @@ static int v2_hello(struct session *s, const struct luaota_record *rec,
 	have_latest = have_latest == 0;
 	if (plan_release_build(&r, run->manifest, overrides,
 			       have_latest ? latest.manifest : NULL, why,
-			       sizeof(why)) != 0 ||
-	    release_pick(s, &r, &latest, have_latest, device_rc, why,
+			       sizeof(why)) != 0) {
+		rc = fail(s, "%s", why);
+		goto out;
+	}
+	/* The device holds our latest release and would be sent another:
+	 * past max-inflight it is current for the one it holds. */
+	if (have_latest && device_rc == latest.rc &&
+	    strcmp(mh, latest.mh) == 0 && strcmp(r.mh, latest.mh) != 0 &&
+	    rollouts_take_slot(d, s, &pick) != 0) {
+		s->revision[0] = '\0';
+		run->rc = latest.rc;
+		rc = answer_current(s, run, ns_hex, nd_hex);
+		goto out;
+	}
+	if (release_pick(s, &r, &latest, have_latest, device_rc, why,
 			 sizeof(why)) != 0) {
 		rc = fail(s, "%s", why);
 		goto out;
@@ -487,26 +528,13 @@ static int v2_hello(struct session *s, const struct luaota_record *rec,
 	strlcpy(run->mh, r.mh, sizeof(run->mh));
 
 	if (device_rc == run->rc && strcmp(mh, run->mh) == 0) {
-		reply = new_reply("current");
-		if (reply != NULL) {
-			json_object_object_add(reply, "ns",
-					       json_object_new_string(ns_hex));
-			json_object_object_add(reply, "nd",
-					       json_object_new_string(nd_hex));
-			json_object_object_add(reply, "rc",
-					       json_object_new_int64(run->rc));
-		}
-		if (send_object(s, reply, NULL, 0) != 0) {
-			rc = fail(s, "could not queue current");
-			goto out;
-		}
-		mark_v2_seen(s);
-		session_set_outcome(s, STORE_OUTCOME_CURRENT,
-				    s->reason != NULL ? "%s" : NULL, s->reason);
-		session_set_state(s, SESSION_FLUSH);
-		rc = 0;
+		rc = answer_current(s, run, ns_hex, nd_hex);
 		goto out;
 	}
+	/* Without a release of ours it could stay current for, the chip is
+	 * updated even past max-inflight (counted when a slot is free). */
+	(void)rollouts_take_slot(d, s, &pick);
+	rollouts_note(d, s, &pick);
 
 	/* An update: the history row is opened before anything is sent. */
 	session_chip_seen(s);

@@ -58,6 +58,7 @@ struct store_group {
 	char *config_json;     /* JSON object of config overrides, or NULL */
 	int64_t max_file_size; /* legacy size policy, bytes after SAFETRIM */
 	int lua_version;       /* 51 or 53 */
+	char *release; /* pinned revision; NULL: follow the repository */
 };
 
 struct store_chip {
@@ -416,6 +417,119 @@ int store_pull_finish(struct store *st, int64_t id, const char *state,
 
 void store_pull_free(struct store_pull *p);
 void store_pull_list_free(struct store_pull *p, size_t n);
+
+/*
+ * Pins group name to revision (a commit id, or a snapshot's digest), or
+ * with NULL lets it follow its repository again.  store_group_update
+ * leaves the pin as it is.
+ */
+int store_group_set_release(struct store *st, const char *name,
+			    const char *revision);
+
+/* The ids of the group's chips, ordered (free with store_ids_free). */
+int store_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
+			 size_t *n);
+void store_ids_free(char **ids, size_t n);
+
+/* One file of a directory snapshot: the bytes as the repository had them. */
+struct store_snapshot_file {
+	char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+/*
+ * Keeps the files of group_id's directory at revision; a revision already
+ * kept stays as it is (its digest names its bytes).
+ */
+int store_snapshot_add(struct store *st, int64_t group_id, const char *revision,
+		       const struct store_snapshot_file *files, size_t n);
+
+/* The files kept for revision, in order; STORE_NOTFOUND when none are. */
+int store_snapshot_get(struct store *st, int64_t group_id, const char *revision,
+		       struct store_snapshot_file **files, size_t *n);
+void store_snapshot_free(struct store_snapshot_file *files, size_t n);
+
+enum store_rollout_state {
+	STORE_ROLLOUT_RUNNING = 0, /* waves advance as they prove healthy */
+	STORE_ROLLOUT_PAUSED,	   /* served as is, no wave advances */
+	STORE_ROLLOUT_HALTED,	   /* over the failure threshold: reverted */
+	STORE_ROLLOUT_ABORTED,	   /* stopped by the operator: reverted */
+	STORE_ROLLOUT_DONE,	   /* every wave healthy: the group's release */
+};
+
+/* A staged rollout (see migration5_rollouts.sql for the columns). */
+struct store_rollout {
+	int64_t id;
+	int64_t group_id;
+	char *group_name;
+	char *from_revision;
+	char *to_revision;
+	enum store_rollout_state state;
+	char *plan;  /* the waves as the operator gave them, for display */
+	char *waves; /* the waves' position bounds (policy/rollout.h) */
+	int wave;    /* the wave being served */
+	int64_t max_failures;
+	int max_failures_pct; /* max_failures is a percentage */
+	int64_t max_inflight; /* concurrent update sessions; 0: no limit */
+	int64_t soak;	      /* seconds a chip and a wave must stay healthy */
+	int64_t deadline;     /* seconds an updated chip has to come back */
+	int64_t loop_checkins; /* this many check-ins ... */
+	int64_t loop_window;   /* ...within this many seconds: a reboot loop */
+	int64_t started_ms;
+	int64_t wave_started_ms;
+	int64_t ended_ms; /* 0 while running or paused */
+	char *reason;	  /* why it halted or was aborted, or NULL */
+};
+
+/*
+ * Starts r (state running, wave 0) and pins its group to r->from_revision,
+ * in one transaction; its id in *id.  STORE_EXISTS while another rollout
+ * of the group is running or paused.
+ */
+int store_rollout_add(struct store *st, const struct store_rollout *r,
+		      int64_t *id);
+
+int store_rollout_get(struct store *st, int64_t id, struct store_rollout *out);
+
+/* The group's running or paused rollout; STORE_NOTFOUND when none is. */
+int store_rollout_active(struct store *st, int64_t group_id,
+			 struct store_rollout *out);
+
+/* Every running or paused rollout, oldest first. */
+int store_rollout_list_active(struct store *st, struct store_rollout **out,
+			      size_t *n);
+
+/* Rollouts newest first (group_id 0: of every group). */
+int store_rollout_list(struct store *st, int64_t group_id,
+		       struct store_rollout **out, size_t *n);
+
+/*
+ * Moves rollout id from state `from` at wave `wave` to state `to` at wave
+ * new_wave (wave_started_ms now_ms when the wave changes), with reason;
+ * ending it (halted, aborted, done) stamps ended_ms and pins the group to
+ * to_revision when done, from_revision otherwise: in one transaction.
+ * STORE_NOTFOUND when the rollout is no longer in that state and wave
+ * (another process moved it first).
+ */
+int store_rollout_move(struct store *st, int64_t id,
+		       enum store_rollout_state from, int wave,
+		       enum store_rollout_state to, int new_wave,
+		       const char *reason, int64_t now_ms);
+
+void store_rollout_free(struct store_rollout *r);
+void store_rollout_list_free(struct store_rollout *r, size_t n);
+
+/* State names as stored and printed ("running", "halted", ...). */
+const char *store_rollout_state_name(enum store_rollout_state s);
+
+/*
+ * The sessions of group_id's chips that started at or after since_ms,
+ * oldest first (free with store_session_list_free).
+ */
+int store_group_sessions_since(struct store *st, int64_t group_id,
+			       int64_t since_ms, struct store_session **out,
+			       size_t *n);
 
 /* Outcome names as stored and printed ("current", "updated", ...). */
 const char *store_outcome_name(enum store_outcome o);

@@ -21,13 +21,20 @@
 #define REPO_COLUMNS "id, name, path, ref FROM repositories"
 #define GROUP_COLUMNS                                                          \
 	"g.id, g.name, g.repo_id, r.name, g.config_json, g.max_file_size, "    \
-	"g.lua_version FROM groups g JOIN repositories r ON r.id = g.repo_id"
+	"g.lua_version, g.release FROM groups g "                              \
+	"JOIN repositories r ON r.id = g.repo_id"
 #define CHIP_COLUMNS                                                           \
 	"c.id, c.label, c.secret, c.group_id, g.name, c.config_json, "         \
 	"c.protocol, c.enabled, c.created, c.first_seen, c.last_seen, "        \
 	"c.last_addr, c.last_outcome, c.chk, c.revision, c.v2_key, "           \
 	"c.v2_seen FROM chips c JOIN groups g ON g.id = c.group_id"
 #define PULL_COLUMNS "id, chip_id, name, requested, state, done, size, reason"
+#define ROLLOUT_COLUMNS                                                        \
+	"o.id, o.group_id, g.name, o.from_revision, o.to_revision, o.state, "  \
+	"o.plan, o.waves, o.wave, o.max_failures, o.max_failures_pct, "        \
+	"o.max_inflight, o.soak, o.deadline, o.loop_checkins, "                \
+	"o.loop_window, o.started_ms, o.wave_started_ms, o.ended_ms, "         \
+	"o.reason FROM rollouts o JOIN groups g ON g.id = o.group_id"
 #define SESSION_COLUMNS                                                        \
 	"id, chip_id, peer, started_ms, ended_ms, outcome, reason, revision, " \
 	"files_sent, bytes_sent FROM sessions"
@@ -156,6 +163,44 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "ORDER BY outcome IN ('started', 'interrupted'), id LIMIT 1",
 	[ST_SESSION_STATE] = "SELECT id, outcome FROM sessions WHERE id = ?4 "
 			     "AND chip_id IS ?1 AND peer = ?3",
+	[ST_GROUP_SET_RELEASE] = "UPDATE groups SET release = ?2 "
+				 "WHERE name = ?1",
+	[ST_GROUP_RELEASE_ID] = "UPDATE groups SET release = ?2 WHERE id = ?1",
+	[ST_GROUP_CHIP_IDS] = "SELECT id FROM chips WHERE group_id = ?1 "
+			      "ORDER BY id",
+	[ST_SNAPSHOT_FILE_ADD] = "INSERT OR IGNORE INTO snapshot_files "
+				 "(group_id, revision, position, name, data) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_SNAPSHOT_GET] = "SELECT name, data FROM snapshot_files "
+			    "WHERE group_id = ?1 AND revision = ?2 "
+			    "ORDER BY position",
+	[ST_SNAPSHOT_HAS] = "SELECT EXISTS (SELECT 1 FROM snapshot_files "
+			    "WHERE group_id = ?1 AND revision = ?2)",
+	[ST_ROLLOUT_ADD] =
+	    "INSERT INTO rollouts (group_id, from_revision, to_revision, "
+	    "plan, waves, max_failures, max_failures_pct, max_inflight, "
+	    "soak, deadline, loop_checkins, loop_window, started_ms, "
+	    "wave_started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11, ?12, ?13, ?13)",
+	[ST_ROLLOUT_GET] = "SELECT " ROLLOUT_COLUMNS " WHERE o.id = ?1",
+	[ST_ROLLOUT_ACTIVE] = "SELECT " ROLLOUT_COLUMNS " WHERE o.group_id = ?1 "
+			      "AND o.state IN ('running', 'paused')",
+	[ST_ROLLOUT_LIST_ACTIVE] = "SELECT " ROLLOUT_COLUMNS
+				   " WHERE o.state IN ('running', 'paused') "
+				   "ORDER BY o.id",
+	[ST_ROLLOUT_LIST_ALL] = "SELECT " ROLLOUT_COLUMNS " ORDER BY o.id DESC",
+	[ST_ROLLOUT_LIST_GROUP] = "SELECT " ROLLOUT_COLUMNS
+				  " WHERE o.group_id = ?1 ORDER BY o.id DESC",
+	[ST_ROLLOUT_MOVE] =
+	    "UPDATE rollouts SET state = ?4, wave = ?5, reason = "
+	    "coalesce(?6, reason), wave_started_ms = CASE WHEN wave = ?5 "
+	    "THEN wave_started_ms ELSE ?7 END, ended_ms = CASE WHEN ?4 IN "
+	    "('halted', 'aborted', 'done') THEN ?7 ELSE 0 END "
+	    "WHERE id = ?1 AND state = ?2 AND wave = ?3",
+	[ST_GROUP_SESSIONS_SINCE] =
+	    "SELECT " SESSION_COLUMNS " WHERE started_ms >= ?2 AND chip_id IN "
+	    "(SELECT id FROM chips WHERE group_id = ?1) "
+	    "ORDER BY started_ms, id",
 };
 
 const char *const sq_outcome_names[SQ_OUTCOMES] = {

@@ -78,6 +78,20 @@ enum stmt_id {
 	ST_CHECKIN_CHIP,
 	ST_SESSION_FIND,
 	ST_SESSION_STATE,
+	ST_GROUP_SET_RELEASE,
+	ST_GROUP_RELEASE_ID,
+	ST_GROUP_CHIP_IDS,
+	ST_SNAPSHOT_FILE_ADD,
+	ST_SNAPSHOT_GET,
+	ST_SNAPSHOT_HAS,
+	ST_ROLLOUT_ADD,
+	ST_ROLLOUT_GET,
+	ST_ROLLOUT_ACTIVE,
+	ST_ROLLOUT_LIST_ACTIVE,
+	ST_ROLLOUT_LIST_ALL,
+	ST_ROLLOUT_LIST_GROUP,
+	ST_ROLLOUT_MOVE,
+	ST_GROUP_SESSIONS_SINCE,
 	ST_COUNT
 };
 
@@ -162,6 +176,10 @@ void sq_list_free(void *items, size_t n, size_t size, row_freer free_row);
 /* The inventory's data version (PRAGMA data_version): changes whenever
  * another connection commits. */
 int sq_data_version(struct store *st, uint64_t *version);
+
+/* Runs a bound SESSION_COLUMNS query into an array (store_sqlite_history.c). */
+int sq_session_rows(struct store *st, sqlite3_stmt *s,
+		    struct store_session **out, size_t *n);
 
 /* The id of group name into *id, inside the caller's transaction. */
 int sq_group_id_of(struct store *st, const char *name, int64_t *id);

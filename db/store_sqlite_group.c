@@ -127,7 +127,8 @@ static int group_query(struct store *st, sqlite3_stmt *s,
 	out->lua_version = sqlite3_column_int(s, 6);
 	if (sq_column_text(st, s, 1, &out->name) != 0 ||
 	    sq_column_text(st, s, 3, &out->repo_name) != 0 ||
-	    sq_column_text(st, s, 4, &out->config_json) != 0) {
+	    sq_column_text(st, s, 4, &out->config_json) != 0 ||
+	    sq_column_text(st, s, 7, &out->release) != 0) {
 		sqlite3_reset(s);
 		return -1;
 	}
@@ -182,6 +183,7 @@ void store_group_free(struct store_group *g)
 	free(g->name);
 	free(g->repo_name);
 	free(g->config_json);
+	free(g->release);
 	memset(g, 0, sizeof(*g));
 }
 

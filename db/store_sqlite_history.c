@@ -365,8 +365,8 @@ static void session_row_free(void *row)
 }
 
 /* Runs a bound SESSION_COLUMNS query into an array. */
-static int session_rows(struct store *st, sqlite3_stmt *s,
-			struct store_session **out, size_t *n)
+int sq_session_rows(struct store *st, sqlite3_stmt *s,
+		    struct store_session **out, size_t *n)
 {
 	return sq_read_list(st, s, "listing sessions", session_read,
 			    session_row_free, sizeof(**out), (void **)out, n);
@@ -387,7 +387,7 @@ int store_session_list(struct store *st, const char *chip_id, int limit,
 		sq_bind_text(s, 1, chip_id);
 	/* LIMIT -1: no limit. */
 	sqlite3_bind_int(s, chip_id != NULL ? 2 : 1, limit > 0 ? limit : -1);
-	return session_rows(st, s, out, n);
+	return sq_session_rows(st, s, out, n);
 }
 
 void store_session_list_free(struct store_session *s, size_t n)
@@ -513,5 +513,5 @@ int store_session_query(struct store *st, const struct store_session_filter *f,
 	sqlite3_bind_int64(s, 2, f->since_ms);
 	sqlite3_bind_int(s, 3, f->failed_only ? 1 : 0);
 	sqlite3_bind_int(s, 4, f->limit > 0 ? f->limit : -1);
-	return session_rows(st, s, out, n);
+	return sq_session_rows(st, s, out, n);
 }

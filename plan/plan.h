@@ -24,5 +24,6 @@
 #include "plan/manifest.h"
 #include "plan/release.h"
 #include "plan/safetrim.h"
+#include "plan/snapshot.h"
 
 #endif /* LUAOTA_PLAN_H */

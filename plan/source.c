@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "snapshot.h"
 #include "source_git.h"
+#include "source_snapshot.h"
 #include "source_worktree.h"
 
 int plan_source_open(struct plan_cache *c, const struct plan_spec *spec,
@@ -16,6 +18,10 @@ int plan_source_open(struct plan_cache *c, const struct plan_spec *spec,
 		errno = EINVAL;
 		return -1;
 	}
+	if (spec->snapshot != NULL)
+		return plan_source_snapshot_open(spec->repo_path,
+						 spec->snapshot, out, err,
+						 err_len);
 	if (spec->repo_ref != NULL)
 		return plan_source_git_open(c, spec->repo_path, spec->repo_ref,
 					    out, err, err_len);
@@ -28,6 +34,11 @@ int plan_source_revision(struct plan_cache *c, const struct plan_spec *spec,
 	if (spec->repo_path == NULL || spec->repo_path[0] == '\0') {
 		snprintf(err, err_len, "no repository path");
 		return -1;
+	}
+	if (spec->snapshot != NULL) {
+		snprintf(out, PLAN_REVISION_MAX, "%s",
+			 spec->snapshot->revision);
+		return 0;
 	}
 	if (spec->repo_ref != NULL)
 		return plan_source_git_revision(

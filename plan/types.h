@@ -12,7 +12,7 @@
 #define PLAN_CHK_LEN 12	     /* characters of a chk fingerprint */
 #define PLAN_HASH_HEX 64     /* SHA-256 in hex */
 #define PLAN_NAME_MAX 31     /* bytes of a file name (SPIFFS keeps 31) */
-#define PLAN_REVISION_MAX 64 /* "worktree", or a commit id, with its NUL */
+#define PLAN_REVISION_MAX 64 /* "worktree", a commit id or "dir:...", NUL */
 #define PLAN_READ_MAX                                                          \
 	(4 << 20) /* a repository file larger than this is refused */
 
@@ -28,10 +28,14 @@ struct plan_want {
 	enum plan_action action;
 };
 
+struct plan_snapshot;
+
 /* How a group wants its manifest built. */
 struct plan_spec {
 	const char *repo_path; /* directory holding the files */
-	const char *repo_ref;  /* NULL: the working tree (the only mode yet) */
+	const char *repo_ref;  /* NULL: the working tree; else a git ref */
+	/* non-NULL: the files of this snapshot, not the directory's */
+	const struct plan_snapshot *snapshot;
 	const struct plan_want *files;
 	size_t nfiles;
 	int lua_version;       /* 51 or 53 */

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <arpa/inet.h>
+#include <bsd/string.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -68,8 +69,61 @@ int policy_group_spec(const struct store_group *g, const struct store_repo *r,
 	return 0;
 }
 
+int policy_group_pin(struct policy_group *pg, struct store *st,
+		     const struct store_group *g, const struct store_repo *r,
+		     const char *revision, char *why, size_t why_len)
+{
+	struct store_snapshot_file *files = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (revision == NULL)
+		revision = g->release;
+	if (revision == NULL)
+		return 0;
+	if (strlcpy(pg->pinned, revision, sizeof(pg->pinned)) >=
+	    sizeof(pg->pinned)) {
+		snprintf(why, why_len, "revision %.16s...: too long", revision);
+		errno = EINVAL;
+		return -1;
+	}
+	if (r->ref != NULL) {
+		pg->spec.repo_ref = pg->pinned;
+		return 0;
+	}
+	rc = store_snapshot_get(st, g->id, revision, &files, &n);
+	if (rc != 0) {
+		snprintf(why, why_len, "revision %s of group %s: %s", revision,
+			 g->name,
+			 rc == STORE_NOTFOUND ? "no snapshot of it is kept"
+					      : store_errmsg(st));
+		errno = rc == STORE_NOTFOUND ? ENOENT : EIO;
+		return -1;
+	}
+	pg->snapshot.files =
+	    n > 0 ? calloc(n, sizeof(*pg->snapshot.files)) : NULL;
+	if (n > 0 && pg->snapshot.files == NULL) {
+		store_snapshot_free(files, n);
+		snprintf(why, why_len, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	/* The rows' buffers move over. */
+	for (i = 0; i < n; i++) {
+		pg->snapshot.files[i].name = files[i].name;
+		pg->snapshot.files[i].data = files[i].data;
+		pg->snapshot.files[i].len = files[i].len;
+	}
+	pg->snapshot.nfiles = n;
+	free(files);
+	strlcpy(pg->snapshot.revision, revision, sizeof(pg->snapshot.revision));
+	pg->spec.snapshot = &pg->snapshot;
+	return 0;
+}
+
 void policy_group_free(struct policy_group *pg)
 {
+	plan_snapshot_free(&pg->snapshot);
 	free(pg->wants);
 	memset(pg, 0, sizeof(*pg));
 }

@@ -37,6 +37,8 @@ int policy_lua_version(const struct store_group *g);
 struct policy_group {
 	struct plan_spec spec;
 	struct plan_want *wants;
+	char pinned[PLAN_REVISION_MAX]; /* the revision served; "" if none */
+	struct plan_snapshot snapshot;	/* a pinned directory's files */
 };
 
 /*
@@ -48,6 +50,17 @@ struct policy_group {
 int policy_group_spec(const struct store_group *g, const struct store_repo *r,
 		      const struct policy_settings *settings, int v2,
 		      struct policy_group *out);
+
+/*
+ * Pins pg (of group g, repository r) to revision, or with revision NULL
+ * to the group's release when it has one: a git repository is read at
+ * that commit, a directory from the snapshot st keeps of it.  0, or -1
+ * with why (the snapshot is missing or unreadable; errno ENOMEM, or EIO
+ * when st could not be read).
+ */
+int policy_group_pin(struct policy_group *pg, struct store *st,
+		     const struct store_group *g, const struct store_repo *r,
+		     const char *revision, char *why, size_t why_len);
 
 /* Frees what policy_group_spec made (a zeroed one is fine). */
 void policy_group_free(struct policy_group *pg);
