@@ -199,8 +199,8 @@ const struct decision *decisions_get(struct daemon *d, int64_t group_id, int v2,
 		    same_revision(e->revision, revision))
 			break;
 	if (e == NULL) {
-		if ((e = entry_load(d, group_id, v2, revision, why,
-				    why_len)) == NULL)
+		if ((e = entry_load(d, group_id, v2, revision, why, why_len)) ==
+		    NULL)
 			return NULL;
 		e->next = ds->buckets[bucket(group_id)];
 		ds->buckets[bucket(group_id)] = e;

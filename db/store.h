@@ -470,10 +470,10 @@ struct store_rollout {
 	char *waves; /* the waves' position bounds (policy/rollout.h) */
 	int wave;    /* the wave being served */
 	int64_t max_failures;
-	int max_failures_pct; /* max_failures is a percentage */
-	int64_t max_inflight; /* concurrent update sessions; 0: no limit */
-	int64_t soak;	      /* seconds a chip and a wave must stay healthy */
-	int64_t deadline;     /* seconds an updated chip has to come back */
+	int max_failures_pct;  /* max_failures is a percentage */
+	int64_t max_inflight;  /* concurrent update sessions; 0: no limit */
+	int64_t soak;	       /* seconds a chip and a wave must stay healthy */
+	int64_t deadline;      /* seconds an updated chip has to come back */
 	int64_t loop_checkins; /* this many check-ins ... */
 	int64_t loop_window;   /* ...within this many seconds: a reboot loop */
 	int64_t started_ms;

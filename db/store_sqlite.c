@@ -183,11 +183,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "wave_started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 	    "?10, ?11, ?12, ?13, ?13)",
 	[ST_ROLLOUT_GET] = "SELECT " ROLLOUT_COLUMNS " WHERE o.id = ?1",
-	[ST_ROLLOUT_ACTIVE] = "SELECT " ROLLOUT_COLUMNS " WHERE o.group_id = ?1 "
-			      "AND o.state IN ('running', 'paused')",
-	[ST_ROLLOUT_LIST_ACTIVE] = "SELECT " ROLLOUT_COLUMNS
-				   " WHERE o.state IN ('running', 'paused') "
-				   "ORDER BY o.id",
+	[ST_ROLLOUT_ACTIVE] =
+	    "SELECT " ROLLOUT_COLUMNS " WHERE o.group_id = ?1 "
+	    "AND o.state IN ('running', 'paused')",
+	[ST_ROLLOUT_LIST_ACTIVE] =
+	    "SELECT " ROLLOUT_COLUMNS " WHERE o.state IN ('running', 'paused') "
+	    "ORDER BY o.id",
 	[ST_ROLLOUT_LIST_ALL] = "SELECT " ROLLOUT_COLUMNS " ORDER BY o.id DESC",
 	[ST_ROLLOUT_LIST_GROUP] = "SELECT " ROLLOUT_COLUMNS
 				  " WHERE o.group_id = ?1 ORDER BY o.id DESC",

@@ -19,9 +19,8 @@ int plan_source_open(struct plan_cache *c, const struct plan_spec *spec,
 		return -1;
 	}
 	if (spec->snapshot != NULL)
-		return plan_source_snapshot_open(spec->repo_path,
-						 spec->snapshot, out, err,
-						 err_len);
+		return plan_source_snapshot_open(
+		    spec->repo_path, spec->snapshot, out, err, err_len);
 	if (spec->repo_ref != NULL)
 		return plan_source_git_open(c, spec->repo_path, spec->repo_ref,
 					    out, err, err_len);
