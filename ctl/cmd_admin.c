@@ -442,6 +442,7 @@ struct check_ctx {
 	const struct store_group *groups; /* for the chips' overrides */
 	size_t ngroups;
 	size_t chips; /* chips checked */
+	struct store *st;
 };
 
 static void problem(struct check_ctx *c, const char *fmt, ...)
@@ -469,8 +470,16 @@ static void check_group(struct check_ctx *c, struct plan_cache *cache,
 	struct plan_manifest *m = NULL;
 	struct policy_group pg;
 
+	char why[256];
+
 	if (policy_group_spec(g, r, settings, 0, &pg) != 0) {
 		problem(c, "group %s: out of memory", g->name);
+		return;
+	}
+	/* A pinned group is checked at the release it serves. */
+	if (policy_group_pin(&pg, c->st, g, r, NULL, why, sizeof(why)) != 0) {
+		problem(c, "group %s: %s", g->name, why);
+		policy_group_free(&pg);
 		return;
 	}
 	if (plan_manifest_resolve(cache, &pg.spec, &m) != 0)
@@ -524,6 +533,7 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("out of memory");
 		goto out;
 	}
+	c.st = st;
 	if (store_integrity_check(st, &report) != 0) {
 		ctl_error("cannot check the database: %s", store_errmsg(st));
 		goto out;

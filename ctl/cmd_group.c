@@ -517,6 +517,10 @@ static struct json_object *group_json(const struct store_group *g,
 	json_object_object_add(
 	    o, "lua", json_object_new_string(LUAOTA_LUA_NAME(g->lua_version)));
 	json_object_object_add(o, "chips", json_object_new_int64(chips));
+	json_object_object_add(o, "release",
+			       g->release != NULL
+				   ? json_object_new_string(g->release)
+				   : NULL);
 	return o;
 }
 
@@ -628,6 +632,9 @@ static int group_show(struct ctl *ctl, const struct ctl_args *args)
 		printf("config:        %s\n",
 		       g.config_json != NULL ? g.config_json : "-");
 		printf("chips:         %lld\n", (long long)chips);
+		printf("release:       %s\n",
+		       g.release != NULL ? g.release
+					 : "- (follows the repository)");
 		printf("files:\n");
 		for (i = 0; i < g.nfiles; i++)
 			printf("  %-31s  %s\n", g.files[i].name,

@@ -56,7 +56,7 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: luaotactl [-D DATABASE] %s %s\n",
+	fprintf(stderr, "\nusage: luaotactl [-c CONFIG] [-D DATABASE] %s %s\n",
 		ctl->cmd->name, ctl->cmd->usage);
 	return CTL_EXIT_USAGE;
 }

@@ -16,6 +16,7 @@
 #include "cmd_history.h"
 #include "cmd_pull.h"
 #include "cmd_repo.h"
+#include "cmd_rollout.h"
 #include "ctl.h"
 
 #ifndef LUAOTA_VERSION
@@ -42,6 +43,14 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_group_list_entry,
 	&cmd_group_show_entry,
 	&cmd_group_remove_entry,
+	&cmd_group_pin_entry,
+	&cmd_group_unpin_entry,
+	&cmd_rollout_start_entry,
+	&cmd_rollout_status_entry,
+	&cmd_rollout_pause_entry,
+	&cmd_rollout_resume_entry,
+	&cmd_rollout_abort_entry,
+	&cmd_rollout_list_entry,
 	&cmd_repo_add_entry,
 	&cmd_repo_list_entry,
 	&cmd_repo_show_entry,

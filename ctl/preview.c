@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "policy/rollout.h"
 #include "proto/protocol.h"
 
 /* Records of the steps: chunks per file, two deletes per .lua name. */
@@ -71,8 +72,9 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 	struct store_held_file *stored = NULL;
 	struct plan_held *held = NULL;
 	struct policy_group pg = { 0 };
+	char revision[PLAN_REVISION_MAX];
 	size_t nstored = 0, i;
-	int rc = -1;
+	int rc = -1, pinned;
 
 	memset(out, 0, sizeof(*out));
 	out->session_max = settings->session_max_bytes;
@@ -82,8 +84,20 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 		goto done;
 	}
 	out->v2 = chip->protocol == LUAOTA_PROTO_V2;
-	if (policy_group_spec(&group, &repo, settings, out->v2, &pg) != 0 ||
-	    plan_manifest_resolve(cache, &pg.spec, &out->manifest) != 0) {
+	if ((pinned = rollout_chip_revision(st, chip, revision,
+					    sizeof(revision))) < 0) {
+		snprintf(err, err_len, "%s", store_errmsg(st));
+		goto done;
+	}
+	if (policy_group_spec(&group, &repo, settings, out->v2, &pg) != 0) {
+		snprintf(err, err_len, "%s", strerror(errno));
+		goto done;
+	}
+	/* A group under rollout, or pinned: what the daemon serves. */
+	if (policy_group_pin(&pg, st, &group, &repo,
+			     pinned ? revision : NULL, err, err_len) != 0)
+		goto done;
+	if (plan_manifest_resolve(cache, &pg.spec, &out->manifest) != 0) {
 		snprintf(err, err_len, "%s", strerror(errno));
 		goto done;
 	}

@@ -483,12 +483,20 @@ struct store_rollout {
 };
 
 /*
- * Starts r (state running, wave 0) and pins its group to r->from_revision,
- * in one transaction; its id in *id.  STORE_EXISTS while another rollout
- * of the group is running or paused.
+ * Computes a new rollout's waves once its id is known, inside the
+ * transaction that adds it (st may be read): 0 with *waves malloc'ed,
+ * or -1.
+ */
+typedef int (*store_rollout_waves_fn)(struct store *st, int64_t id, void *arg,
+				      char **waves);
+
+/*
+ * Starts r (state running, wave 0, r->waves from waves_fn) and pins its
+ * group to r->from_revision, in one transaction; its id in *id.
+ * STORE_EXISTS while another rollout of the group is running or paused.
  */
 int store_rollout_add(struct store *st, const struct store_rollout *r,
-		      int64_t *id);
+		      store_rollout_waves_fn waves_fn, void *arg, int64_t *id);
 
 int store_rollout_get(struct store *st, int64_t id, struct store_rollout *out);
 

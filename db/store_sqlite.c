@@ -176,12 +176,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    "ORDER BY position",
 	[ST_SNAPSHOT_HAS] = "SELECT EXISTS (SELECT 1 FROM snapshot_files "
 			    "WHERE group_id = ?1 AND revision = ?2)",
+	[ST_ROLLOUT_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM rollouts",
 	[ST_ROLLOUT_ADD] =
 	    "INSERT INTO rollouts (group_id, from_revision, to_revision, "
 	    "plan, waves, max_failures, max_failures_pct, max_inflight, "
 	    "soak, deadline, loop_checkins, loop_window, started_ms, "
-	    "wave_started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-	    "?10, ?11, ?12, ?13, ?13)",
+	    "wave_started_ms, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11, ?12, ?13, ?13, ?14)",
 	[ST_ROLLOUT_GET] = "SELECT " ROLLOUT_COLUMNS " WHERE o.id = ?1",
 	[ST_ROLLOUT_ACTIVE] =
 	    "SELECT " ROLLOUT_COLUMNS " WHERE o.group_id = ?1 "

@@ -259,13 +259,27 @@ static int rollout_one(struct store *st, sqlite3_stmt *s, const char *what,
 }
 
 int store_rollout_add(struct store *st, const struct store_rollout *r,
-		      int64_t *id)
+		      store_rollout_waves_fn waves_fn, void *arg, int64_t *id)
 {
 	sqlite3_stmt *s;
+	char *waves = NULL;
+	int64_t next;
 	int rc;
 
 	if ((rc = sq_tx_write(st)) != 0)
 		return rc;
+	/* The id first: the waves hash it with each chip's. */
+	if ((s = sq_stmt(st, ST_ROLLOUT_NEXT_ID)) == NULL ||
+	    (rc = sq_step_row(st, s, "rollout id")) != 0) {
+		rc = rc != 0 ? rc : -1;
+		goto fail;
+	}
+	next = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (waves_fn(st, next, arg, &waves) != 0) {
+		rc = sq_set_error(st, -1, "the waves could not be planned");
+		goto fail;
+	}
 	if ((s = sq_stmt(st, ST_ROLLOUT_ADD)) == NULL) {
 		rc = -1;
 		goto fail;
@@ -274,7 +288,7 @@ int store_rollout_add(struct store *st, const struct store_rollout *r,
 	sq_bind_text(s, 2, r->from_revision);
 	sq_bind_text(s, 3, r->to_revision);
 	sq_bind_text(s, 4, r->plan);
-	sq_bind_text(s, 5, r->waves);
+	sq_bind_text(s, 5, waves);
 	sqlite3_bind_int64(s, 6, r->max_failures);
 	sqlite3_bind_int(s, 7, r->max_failures_pct != 0);
 	sqlite3_bind_int64(s, 8, r->max_inflight);
@@ -283,6 +297,7 @@ int store_rollout_add(struct store *st, const struct store_rollout *r,
 	sqlite3_bind_int64(s, 11, r->loop_checkins);
 	sqlite3_bind_int64(s, 12, r->loop_window);
 	sqlite3_bind_int64(s, 13, r->started_ms);
+	sqlite3_bind_int64(s, 14, next);
 	if ((rc = sq_run(st, s, "starting a rollout")) != 0) {
 		if (rc == STORE_EXISTS)
 			sq_set_error(st, rc,
@@ -291,7 +306,7 @@ int store_rollout_add(struct store *st, const struct store_rollout *r,
 			sq_set_error(st, rc, "no such group");
 		goto fail;
 	}
-	*id = sqlite3_last_insert_rowid(st->db);
+	*id = next;
 	/* Chips outside the first wave stay where they are. */
 	if ((s = sq_stmt(st, ST_GROUP_RELEASE_ID)) == NULL) {
 		rc = -1;
@@ -303,9 +318,11 @@ int store_rollout_add(struct store *st, const struct store_rollout *r,
 		goto fail;
 	if ((rc = sq_tx_commit(st)) != 0)
 		goto fail;
+	free(waves);
 	return 0;
 fail:
 	sq_tx_rollback(st);
+	free(waves);
 	return rc;
 }
 

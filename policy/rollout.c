@@ -222,6 +222,26 @@ int rollout_serves_target(const struct store_rollout *r, const int64_t *bounds,
 	       (size_t)r->wave;
 }
 
+int rollout_chip_revision(struct store *st, const struct store_chip *chip,
+			  char *out, size_t out_len)
+{
+	struct store_rollout r;
+	int64_t bounds[ROLLOUT_WAVES_MAX];
+	size_t n;
+	int rc = store_rollout_active(st, chip->group_id, &r), target;
+
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return -1;
+	/* Unusable waves move nobody forward, as in the daemon. */
+	target = rollout_waves_parse(r.waves, bounds, &n) == 0 &&
+		 rollout_serves_target(&r, bounds, n, chip->id);
+	snprintf(out, out_len, "%s", target ? r.to_revision : r.from_revision);
+	store_rollout_free(&r);
+	return 1;
+}
+
 const char *rollout_chip_state_name(enum rollout_chip_state s)
 {
 	switch (s) {

@@ -72,6 +72,14 @@ int rollout_waves_parse(const char *text, int64_t bounds[ROLLOUT_WAVES_MAX],
 /* The wave of a chip at position pos (nbounds when in none). */
 size_t rollout_wave_of(const int64_t *bounds, size_t nbounds, uint32_t pos);
 
+/*
+ * The revision the rollout under way of chip's group serves it into out
+ * (PLAN_REVISION_MAX bytes): 1; 0 when the group has none (its release,
+ * or else its repository, is served); -1 when st could not be read.
+ */
+int rollout_chip_revision(struct store *st, const struct store_chip *chip,
+			  char *out, size_t out_len);
+
 /* Whether rollout r serves chip_id its target (else its previous). */
 int rollout_serves_target(const struct store_rollout *r, const int64_t *bounds,
 			  size_t nbounds, const char *chip_id);

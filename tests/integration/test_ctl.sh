@@ -118,7 +118,7 @@ err_has "luaotactl: unknown command: bogus"
 run 2 "unknown subcommand" group bogus
 err_has "luaotactl: unknown command: group bogus"
 run 0 "command help" add --help
-out_has "usage: luaotactl [-D DATABASE] add CHIPID --group NAME"
+out_has "usage: luaotactl [-c CONFIG] [-D DATABASE] add CHIPID --group NAME"
 run 2 "unknown option" list --bogus
 err_has "luaotactl: list: unknown option --bogus"
 
