@@ -517,10 +517,9 @@ static struct json_object *group_json(const struct store_group *g,
 	json_object_object_add(
 	    o, "lua", json_object_new_string(LUAOTA_LUA_NAME(g->lua_version)));
 	json_object_object_add(o, "chips", json_object_new_int64(chips));
-	json_object_object_add(o, "release",
-			       g->release != NULL
-				   ? json_object_new_string(g->release)
-				   : NULL);
+	json_object_object_add(
+	    o, "release",
+	    g->release != NULL ? json_object_new_string(g->release) : NULL);
 	return o;
 }
 

@@ -94,8 +94,8 @@ int ctl_preview_chip(struct store *st, struct plan_cache *cache,
 		goto done;
 	}
 	/* A group under rollout, or pinned: what the daemon serves. */
-	if (policy_group_pin(&pg, st, &group, &repo,
-			     pinned ? revision : NULL, err, err_len) != 0)
+	if (policy_group_pin(&pg, st, &group, &repo, pinned ? revision : NULL,
+			     err, err_len) != 0)
 		goto done;
 	if (plan_manifest_resolve(cache, &pg.spec, &out->manifest) != 0) {
 		snprintf(err, err_len, "%s", strerror(errno));
