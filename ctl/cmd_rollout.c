@@ -609,7 +609,7 @@ static struct json_object *rollout_json(const struct store_rollout *r,
 static void rollout_text(const struct store_rollout *r,
 			 const struct rollout_report *rep, int chips)
 {
-	char when[32], label[32], soak[16], deadline[16], window[16], num[24];
+	char when[32], label[32], soak[24], deadline[24], window[24], num[24];
 	size_t i;
 
 	ctl_format_time(r->started_ms / 1000, when, sizeof(when));

@@ -26,6 +26,13 @@ struct slot {
 	int64_t inflight;
 };
 
+/* A rollout's judgement kept between looks (policy/rollout.h). */
+struct tracked {
+	int64_t rollout_id;
+	uint64_t version; /* made at this data version: the group's chips */
+	struct rollout_tracker *tracker;
+};
+
 struct rollouts {
 	struct active *list;
 	size_t n;
@@ -33,6 +40,8 @@ struct rollouts {
 	uint64_t version; /* the inventory's data version list is of */
 	struct slot *slots;
 	size_t nslots;
+	struct tracked *tracked;
+	size_t ntracked;
 };
 
 struct rollouts *rollouts_new(void)
@@ -58,6 +67,9 @@ void rollouts_free(struct rollouts *ro)
 		return;
 	drop_list(ro);
 	free(ro->slots);
+	while (ro->ntracked > 0)
+		rollout_tracker_free(ro->tracked[--ro->ntracked].tracker);
+	free(ro->tracked);
 	free(ro);
 }
 
@@ -205,24 +217,78 @@ void rollouts_release_slot(struct daemon *d, struct session *s)
 	s->rollout_slot = 0;
 }
 
+/*
+ * The tracker of rollout r, made afresh when the inventory changed since
+ * (chips may have come or gone); NULL when it cannot be made.
+ */
+static struct rollout_tracker *
+tracker_of(struct daemon *d, const struct store_rollout *r, uint64_t version)
+{
+	struct rollouts *ro = d->rollouts;
+	struct tracked *t = NULL, *bigger;
+	size_t i;
+
+	for (i = 0; i < ro->ntracked; i++)
+		if (ro->tracked[i].rollout_id == r->id)
+			t = &ro->tracked[i];
+	if (t != NULL && t->version == version && t->tracker != NULL)
+		return t->tracker;
+	if (t == NULL) {
+		bigger = realloc(ro->tracked,
+				 (ro->ntracked + 1) * sizeof(*ro->tracked));
+		if (bigger == NULL)
+			return NULL;
+		ro->tracked = bigger;
+		t = &ro->tracked[ro->ntracked++];
+		t->tracker = NULL;
+	}
+	rollout_tracker_free(t->tracker);
+	t->rollout_id = r->id;
+	t->version = version;
+	t->tracker = rollout_tracker_new(d->store, r);
+	return t->tracker;
+}
+
+/* Forgets the trackers of rollouts no longer under way. */
+static void trackers_prune(struct rollouts *ro,
+			   const struct store_rollout *rows, size_t n)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0; i < ro->ntracked; i++) {
+		for (j = 0; j < n; j++)
+			if (rows[j].id == ro->tracked[i].rollout_id)
+				break;
+		if (j < n)
+			ro->tracked[kept++] = ro->tracked[i];
+		else
+			rollout_tracker_free(ro->tracked[i].tracker);
+	}
+	ro->ntracked = kept;
+}
+
 /* Acts on one rollout's verdict; 1 when it moved. */
 static int review_one(struct daemon *d, const struct store_rollout *r,
-		      int64_t now)
+		      uint64_t version, int64_t now)
 {
-	struct rollout_report rep;
+	struct rollout_tracker *tracker = tracker_of(d, r, version);
+	const struct rollout_report *rep;
 	enum store_rollout_state to = r->state;
 	int wave = r->wave, rc;
 	const char *reason = NULL, *event;
 
-	if (rollout_assess(d->store, r, now, &rep) != 0) {
+	if (tracker == NULL ||
+	    rollout_tracker_update(tracker, d->store, r, now, &rep) != 0) {
 		log_warnx("event=rollout-review-failed rollout=%lld "
 			  "error=\"%s\"",
 			  (long long)r->id, store_errmsg(d->store));
+		/* Made afresh at the next look. */
+		if (tracker != NULL)
+			trackers_prune(d->rollouts, NULL, 0);
 		return 0;
 	}
-	switch (rep.verdict) {
+	switch (rep->verdict) {
 	case ROLLOUT_HOLD:
-		rollout_report_free(&rep);
 		return 0;
 	case ROLLOUT_ADVANCE:
 		wave++;
@@ -235,7 +301,7 @@ static int review_one(struct daemon *d, const struct store_rollout *r,
 	case ROLLOUT_HALT:
 	default:
 		to = STORE_ROLLOUT_HALTED;
-		reason = rep.reason;
+		reason = rep->reason;
 		event = "rollout-halted";
 		break;
 	}
@@ -250,11 +316,10 @@ static int review_one(struct daemon *d, const struct store_rollout *r,
 		log_info("event=%s rollout=%lld group=%s wave=%d of %zu "
 			 "revision=%s",
 			 event, (long long)r->id, r->group_name, wave + 1,
-			 rep.nwaves, r->to_revision);
+			 rep->nwaves, r->to_revision);
 	else if (rc != STORE_NOTFOUND)
 		log_warnx("event=rollout-move-failed rollout=%lld error=\"%s\"",
 			  (long long)r->id, store_errmsg(d->store));
-	rollout_report_free(&rep);
 	/* NOTFOUND: another process moved it first; reread either way. */
 	return 1;
 }
@@ -274,7 +339,8 @@ void rollouts_review(struct daemon *d)
 	if (store_rollout_list_active(d->store, &rows, &n) != 0)
 		return;
 	for (i = 0; i < n; i++)
-		moved |= review_one(d, &rows[i], daemon_wall_ms());
+		moved |= review_one(d, &rows[i], version, daemon_wall_ms());
+	trackers_prune(ro, rows, n);
 	store_rollout_list_free(rows, n);
 	if (moved) {
 		/* Our own writes leave the data version as it was. */

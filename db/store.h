@@ -539,6 +539,16 @@ int store_group_sessions_since(struct store *st, int64_t group_id,
 			       int64_t since_ms, struct store_session **out,
 			       size_t *n);
 
+/* The same, only those with an id above after_id, in id order. */
+int store_group_sessions_after(struct store *st, int64_t group_id,
+			       int64_t since_ms, int64_t after_id,
+			       struct store_session **out, size_t *n);
+
+/* One chip's sessions that started at or after since_ms, oldest first. */
+int store_chip_sessions_since(struct store *st, const char *chip_id,
+			      int64_t since_ms, struct store_session **out,
+			      size_t *n);
+
 /* Outcome names as stored and printed ("current", "updated", ...). */
 const char *store_outcome_name(enum store_outcome o);
 

@@ -199,6 +199,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "THEN wave_started_ms ELSE ?7 END, ended_ms = CASE WHEN ?4 IN "
 	    "('halted', 'aborted', 'done') THEN ?7 ELSE 0 END "
 	    "WHERE id = ?1 AND state = ?2 AND wave = ?3",
+	[ST_GROUP_SESSIONS_AFTER] =
+	    "SELECT " SESSION_COLUMNS " WHERE id > ?3 AND started_ms >= ?2 "
+	    "AND chip_id IN (SELECT id FROM chips WHERE group_id = ?1) "
+	    "ORDER BY id",
+	[ST_CHIP_SESSIONS_SINCE] = "SELECT " SESSION_COLUMNS
+				   " WHERE chip_id = ?1 AND started_ms >= ?2 "
+				   "ORDER BY started_ms, id",
 	[ST_GROUP_SESSIONS_SINCE] =
 	    "SELECT " SESSION_COLUMNS " WHERE started_ms >= ?2 AND chip_id IN "
 	    "(SELECT id FROM chips WHERE group_id = ?1) "

@@ -475,3 +475,34 @@ int store_group_sessions_since(struct store *st, int64_t group_id,
 	sqlite3_bind_int64(s, 2, since_ms);
 	return sq_session_rows(st, s, out, n);
 }
+
+int store_group_sessions_after(struct store *st, int64_t group_id,
+			       int64_t since_ms, int64_t after_id,
+			       struct store_session **out, size_t *n)
+{
+	sqlite3_stmt *s = sq_stmt(st, ST_GROUP_SESSIONS_AFTER);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, group_id);
+	sqlite3_bind_int64(s, 2, since_ms);
+	sqlite3_bind_int64(s, 3, after_id);
+	return sq_session_rows(st, s, out, n);
+}
+
+int store_chip_sessions_since(struct store *st, const char *chip_id,
+			      int64_t since_ms, struct store_session **out,
+			      size_t *n)
+{
+	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_SESSIONS_SINCE);
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sq_bind_text(s, 1, chip_id);
+	sqlite3_bind_int64(s, 2, since_ms);
+	return sq_session_rows(st, s, out, n);
+}

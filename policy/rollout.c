@@ -312,6 +312,17 @@ static void chip_session(const struct store_rollout *r, struct rollout_chip *c,
 	/* Soaking: every check-in after the update tells. */
 	if (s->started_ms < c->updated_ms)
 		return;
+	/* Back and soaked by then: healthy for good. */
+	if (c->came_back && s->started_ms >= c->updated_ms + r->soak * 1000)
+		return;
+	if (!c->came_back &&
+	    s->started_ms - c->updated_ms > r->deadline * 1000) {
+		chip_fail(c,
+			  "did not check in again within %" PRId64
+			  " s of the update",
+			  r->deadline);
+		return;
+	}
 	c->came_back = 1;
 	if (on_target && broke) {
 		chip_fail(c, "%s session after the update: %s",
@@ -325,6 +336,32 @@ static void chip_session(const struct store_rollout *r, struct rollout_chip *c,
 			  "reboot loop: %" PRId64 " check-ins within %" PRId64
 			  " s of the update",
 			  c->checkins, r->loop_window);
+}
+
+/*
+ * Whether session s of chip c could change what chip_session made of
+ * c's sessions so far (a session that would not: a check-in of a chip
+ * outside the served waves, or long after its update).
+ */
+static int chip_session_matters(const struct store_rollout *r,
+				const struct rollout_chip *c,
+				const struct store_session *s)
+{
+	int on_target =
+	    s->revision != NULL && strcmp(s->revision, r->to_revision) == 0;
+
+	if (s->outcome == STORE_OUTCOME_REJECTED ||
+	    c->state == ROLLOUT_CHIP_FAILED)
+		return 0;
+	if (c->state == ROLLOUT_CHIP_WAITING || s->started_ms < c->updated_ms)
+		return on_target;
+	if (c->came_back && s->started_ms >= c->updated_ms + r->soak * 1000)
+		return 0;
+	if (!c->came_back ||
+	    (on_target && (s->outcome == STORE_OUTCOME_FAILED ||
+			   s->outcome == STORE_OUTCOME_INTERRUPTED)))
+		return 1;
+	return s->started_ms - c->updated_ms <= r->loop_window * 1000;
 }
 
 /* Settles what time alone decides: soaked, or never came back. */
@@ -345,14 +382,12 @@ static void chip_settle(const struct store_rollout *r, struct rollout_chip *c,
 		c->state = ROLLOUT_CHIP_HEALTHY;
 }
 
-int rollout_evaluate(const struct store_rollout *r, char *const *ids, size_t n,
-		     const struct store_session *sessions, size_t nsessions,
-		     int64_t now_ms, struct rollout_report *out)
+/* The report's chips, in id order, placed in their waves. */
+static int report_chips(const struct store_rollout *r, char *const *ids,
+			size_t n, struct rollout_report *out)
 {
 	int64_t bounds[ROLLOUT_WAVES_MAX];
-	size_t nbounds, i, served_waves;
-	const struct rollout_chip *first_failed = NULL;
-	struct rollout_wave_report *w;
+	size_t nbounds, i;
 
 	memset(out, 0, sizeof(*out));
 	if (rollout_waves_parse(r->waves, bounds, &nbounds) != 0) {
@@ -373,22 +408,35 @@ int rollout_evaluate(const struct store_rollout *r, char *const *ids, size_t n,
 		c->wave = rollout_wave_of(bounds, nbounds,
 					  rollout_position(r->id, ids[i]));
 	}
-	for (i = 0; i < nsessions; i++) {
-		struct rollout_chip *c;
+	return 0;
+}
 
-		if (sessions[i].chip_id == NULL)
-			continue;
-		c = bsearch(sessions[i].chip_id, out->chips, out->nchips,
-			    sizeof(*out->chips), cmp_chip);
-		if (c != NULL)
-			chip_session(r, c, &sessions[i]);
-	}
-	served_waves = (size_t)r->wave + 1;
+static struct rollout_chip *report_chip(struct rollout_report *rep,
+					const char *id)
+{
+	if (id == NULL)
+		return NULL;
+	return bsearch(id, rep->chips, rep->nchips, sizeof(*rep->chips),
+		       cmp_chip);
+}
+
+/* Counts the waves and gives the verdict, settling chips by time. */
+static void report_finish(const struct store_rollout *r,
+			  struct rollout_report *out, int64_t now_ms)
+{
+	size_t i, served_waves = (size_t)r->wave + 1;
+	const struct rollout_chip *first_failed = NULL;
+	struct rollout_wave_report *w;
+
+	memset(out->waves, 0, sizeof(out->waves));
+	out->served = out->failed = 0;
+	out->verdict = ROLLOUT_HOLD;
+	out->reason[0] = '\0';
 	for (i = 0; i < out->nchips; i++) {
 		struct rollout_chip *c = &out->chips[i];
 
 		chip_settle(r, c, now_ms);
-		if (c->wave >= nbounds)
+		if (c->wave >= out->nwaves)
 			continue;
 		w = &out->waves[c->wave];
 		w->members++;
@@ -421,7 +469,7 @@ int rollout_evaluate(const struct store_rollout *r, char *const *ids, size_t n,
 				 : r->max_failures;
 	if (r->state != STORE_ROLLOUT_RUNNING &&
 	    r->state != STORE_ROLLOUT_PAUSED)
-		return 0;
+		return;
 	if ((int64_t)out->failed > out->failure_limit) {
 		out->verdict = ROLLOUT_HALT;
 		snprintf(out->reason, sizeof(out->reason),
@@ -429,15 +477,31 @@ int rollout_evaluate(const struct store_rollout *r, char *const *ids, size_t n,
 			 "); chip %s: %s",
 			 out->failed, out->served, out->failure_limit,
 			 first_failed->id, first_failed->reason);
-		return 0;
+		return;
 	}
-	if (r->state == STORE_ROLLOUT_PAUSED || (size_t)r->wave >= nbounds)
-		return 0;
+	if (r->state == STORE_ROLLOUT_PAUSED || (size_t)r->wave >= out->nwaves)
+		return;
 	w = &out->waves[r->wave];
 	if (w->waiting == 0 && w->soaking == 0 &&
 	    now_ms - r->wave_started_ms >= r->soak * 1000)
-		out->verdict = (size_t)r->wave + 1 == nbounds ? ROLLOUT_COMPLETE
-							      : ROLLOUT_ADVANCE;
+		out->verdict = (size_t)r->wave + 1 == out->nwaves
+				   ? ROLLOUT_COMPLETE
+				   : ROLLOUT_ADVANCE;
+}
+
+int rollout_evaluate(const struct store_rollout *r, char *const *ids, size_t n,
+		     const struct store_session *sessions, size_t nsessions,
+		     int64_t now_ms, struct rollout_report *out)
+{
+	struct rollout_chip *c;
+	size_t i;
+
+	if (report_chips(r, ids, n, out) != 0)
+		return -1;
+	for (i = 0; i < nsessions; i++)
+		if ((c = report_chip(out, sessions[i].chip_id)) != NULL)
+			chip_session(r, c, &sessions[i]);
+	report_finish(r, out, now_ms);
 	return 0;
 }
 
@@ -461,6 +525,149 @@ int rollout_assess(struct store *st, const struct store_rollout *r,
 	store_session_list_free(sessions, nsessions);
 	store_ids_free(ids, nids);
 	return rc;
+}
+
+/*
+ * The tracker: the report kept between looks, so that each look reads
+ * only the sessions written since the last one.  A chip one of them could
+ * change is judged again from its own sessions (so the judgement is
+ * rollout_assess's); a session still open is looked up again until it
+ * has ended.
+ */
+struct rollout_tracker {
+	struct rollout_report rep;
+	int64_t cursor; /* every session id up to here was read */
+	int64_t *open;	/* ids of sessions read while still open */
+	size_t nopen;
+};
+
+/* Notes a session read while open, to read again once it ended. */
+static int track_open(struct rollout_tracker *t, int64_t id)
+{
+	int64_t *bigger = realloc(t->open, (t->nopen + 1) * sizeof(*t->open));
+
+	if (bigger == NULL)
+		return -1;
+	t->open = bigger;
+	t->open[t->nopen++] = id;
+	return 0;
+}
+
+/* Judges chip c again from all its sessions since the rollout began. */
+static int refold(struct store *st, const struct store_rollout *r,
+		  struct rollout_chip *c)
+{
+	struct store_session *rows = NULL;
+	size_t n = 0, i;
+	int rc = store_chip_sessions_since(st, c->id, r->started_ms, &rows, &n);
+
+	if (rc != 0)
+		return rc;
+	c->state = ROLLOUT_CHIP_WAITING;
+	c->updated_ms = c->checkins = 0;
+	c->came_back = 0;
+	c->reason[0] = '\0';
+	for (i = 0; i < n; i++)
+		chip_session(r, c, &rows[i]);
+	store_session_list_free(rows, n);
+	return 0;
+}
+
+struct rollout_tracker *rollout_tracker_new(struct store *st,
+					    const struct store_rollout *r)
+{
+	struct rollout_tracker *t = calloc(1, sizeof(*t));
+	struct store_session *rows = NULL;
+	size_t nrows = 0, nids = 0, i;
+	char **ids = NULL;
+
+	if (t == NULL)
+		return NULL;
+	if (store_group_chip_ids(st, r->group_id, &ids, &nids) != 0 ||
+	    report_chips(r, ids, nids, &t->rep) != 0 ||
+	    store_group_sessions_since(st, r->group_id, r->started_ms, &rows,
+				       &nrows) != 0)
+		goto fail;
+	for (i = 0; i < nrows; i++) {
+		struct rollout_chip *c = report_chip(&t->rep, rows[i].chip_id);
+
+		if (rows[i].id > t->cursor)
+			t->cursor = rows[i].id;
+		if (rows[i].outcome == STORE_OUTCOME_STARTED &&
+		    track_open(t, rows[i].id) != 0)
+			goto fail;
+		if (c != NULL)
+			chip_session(r, c, &rows[i]);
+	}
+	store_session_list_free(rows, nrows);
+	store_ids_free(ids, nids);
+	return t;
+fail:
+	store_session_list_free(rows, nrows);
+	store_ids_free(ids, nids);
+	rollout_tracker_free(t);
+	return NULL;
+}
+
+int rollout_tracker_update(struct rollout_tracker *t, struct store *st,
+			   const struct store_rollout *r, int64_t now_ms,
+			   const struct rollout_report **out)
+{
+	struct store_session *rows = NULL, one;
+	struct rollout_chip *c;
+	size_t nrows = 0, i, kept = 0;
+	int rc;
+
+	for (i = 0; i < t->nopen; i++) {
+		rc = store_session_get(st, t->open[i], &one);
+		if (rc == STORE_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (one.outcome == STORE_OUTCOME_STARTED)
+			t->open[kept++] = t->open[i];
+		else if ((c = report_chip(&t->rep, one.chip_id)) != NULL &&
+			 chip_session_matters(r, c, &one) &&
+			 (rc = refold(st, r, c)) != 0) {
+			store_session_free(&one);
+			return rc;
+		}
+		store_session_free(&one);
+	}
+	t->nopen = kept;
+	if ((rc = store_group_sessions_after(st, r->group_id, r->started_ms,
+					     t->cursor, &rows, &nrows)) != 0)
+		return rc;
+	for (i = 0; i < nrows; i++) {
+		if (rows[i].id > t->cursor)
+			t->cursor = rows[i].id;
+		if (rows[i].outcome == STORE_OUTCOME_STARTED) {
+			if (track_open(t, rows[i].id) != 0) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		c = report_chip(&t->rep, rows[i].chip_id);
+		if (c != NULL && chip_session_matters(r, c, &rows[i]) &&
+		    (rc = refold(st, r, c)) != 0)
+			break;
+	}
+	store_session_list_free(rows, nrows);
+	if (rc != 0)
+		return rc;
+	report_finish(r, &t->rep, now_ms);
+	*out = &t->rep;
+	return 0;
+}
+
+void rollout_tracker_free(struct rollout_tracker *t)
+{
+	if (t == NULL)
+		return;
+	rollout_report_free(&t->rep);
+	free(t->open);
+	free(t);
 }
 
 void rollout_report_free(struct rollout_report *rep)

@@ -142,4 +142,22 @@ int rollout_assess(struct store *st, const struct store_rollout *r,
 
 void rollout_report_free(struct rollout_report *rep);
 
+/*
+ * rollout_assess, kept up to date: the first look reads every session
+ * since the rollout began, each later one those written since (a chip
+ * they could change is judged again from its own).  For one rollout, at
+ * its waves; made anew when the group's chips change.
+ */
+struct rollout_tracker;
+struct rollout_tracker *rollout_tracker_new(struct store *st,
+					    const struct store_rollout *r);
+
+/* The report at now_ms (owned by t, valid until the next call): 0, or a
+ * store error. */
+int rollout_tracker_update(struct rollout_tracker *t, struct store *st,
+			   const struct store_rollout *r, int64_t now_ms,
+			   const struct rollout_report **out);
+
+void rollout_tracker_free(struct rollout_tracker *t);
+
 #endif /* LUAOTA_POLICY_ROLLOUT_H */
