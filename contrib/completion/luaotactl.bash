@@ -44,7 +44,7 @@ _luaotactl()
 		*)
 			if [[ -z $cmd ]]; then
 				cmd=${COMP_WORDS[i]}
-			elif [[ -z $sub && $cmd =~ ^(group|repo|history)$ ]]; then
+			elif [[ -z $sub && $cmd =~ ^(group|repo|history|rollout)$ ]]; then
 				sub=${COMP_WORDS[i]}
 			else
 				((nargs++))
@@ -70,14 +70,16 @@ _luaotactl()
 		;;
 	-w | --wait | --secret | --label | --files | --action | --config | \
 		--max-file-size | --ref | --since | --limit | --stale | \
-		--silent-for)
+		--silent-for | --to | --canary | --steps | --max-failures | \
+		--max-inflight | --soak | --deadline | --loop | --loop-window)
 		return
 		;;
 	esac
 
 	if [[ -z $cmd ]]; then
 		COMPREPLY=($(compgen -W "add list show set remove history diff
-			reprovision pull pulls group repo import export check backup status
+			reprovision pull pulls group repo rollout import export check
+			backup status
 			-c --config -D --database -w --wait -h --help -V --version" \
 			-- "$cur"))
 		return
@@ -119,15 +121,36 @@ _luaotactl()
 		;;
 	group)
 		case $sub in
-		"") COMPREPLY=($(compgen -W "add set list show remove" -- "$cur")) ;;
+		"") COMPREPLY=($(compgen -W "add set list show remove pin unpin" \
+			-- "$cur")) ;;
 		add | set) COMPREPLY=($(compgen -W "--repo --ref --files --action
 			--max-file-size --lua --config" -- "$cur")) ;;
 		list) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
-		show | remove) COMPREPLY=($(compgen -W "--json
+		show | remove | pin | unpin) COMPREPLY=($(compgen -W "--json
 			$(_luaotactl_groups)" -- "$cur")) ;;
 		esac
 		[[ $sub == set && $nargs == 0 ]] &&
 			COMPREPLY=($(compgen -W "$(_luaotactl_groups)" -- "$cur"))
+		return
+		;;
+	rollout)
+		case $sub in
+		"") COMPREPLY=($(compgen -W "start status pause resume abort
+			list" -- "$cur")) ;;
+		start)
+			if ((nargs == 0)) && [[ $cur != -* ]]; then
+				COMPREPLY=($(compgen -W "$(_luaotactl_groups)" \
+					-- "$cur"))
+			else
+				COMPREPLY=($(compgen -W "--to --canary --steps
+					--max-failures --max-inflight --soak
+					--deadline --loop --loop-window --json" \
+					-- "$cur"))
+			fi
+			;;
+		*) COMPREPLY=($(compgen -W "--json --chips
+			$(_luaotactl_groups)" -- "$cur")) ;;
+		esac
 		return
 		;;
 	repo)
