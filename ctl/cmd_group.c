@@ -398,6 +398,18 @@ static int group_set(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("cannot change group %s: %s", name, store_errmsg(st));
 		goto out;
 	}
+	/* A release is the files as pinned: only a rollout moves them. */
+	if (g.release != NULL &&
+	    (repo_arg != NULL || files_arg != NULL ||
+	     ctl_arg_has(args, OPT_ACTION) || ctl_arg_has(args, OPT_LUA) ||
+	     ctl_arg_has(args, OPT_MAX_SIZE))) {
+		ctl_error(
+		    "cannot change group %s: it is pinned to %s, and what "
+		    "its chips are sent changes only by a rollout; unpin "
+		    "it first (luaotactl group unpin %s)",
+		    name, g.release, name);
+		goto out;
+	}
 	old_files = g.files;
 	old_nfiles = g.nfiles;
 	old_repo_name = g.repo_name;

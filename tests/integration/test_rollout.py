@@ -256,6 +256,25 @@ class Operator(Fleet):
         self.assertEqual(json.loads(self.ctl("rollout", "list", "--json")
                                     .stdout), [])
 
+    def test_a_pinned_group_changes_its_files_only_by_rollout(self):
+        pinned = self.ctl("group", "pin", "g").stdout.strip()
+        self.write("extra.txt", "x")
+        for args in (["--files", "init.lua,extra.txt"],
+                     ["--action", "init.lua=dl"], ["--lua", "5.3"],
+                     ["--max-file-size", "100"],
+                     ["--repo", self.repo]):
+            with self.subTest(args=args):
+                res = self.ctl("group", "set", "g", *args, ok=False)
+                self.assertEqual(res.returncode, 1, res.stderr)
+                self.assertIn(f"pinned to {pinned}", res.stderr)
+                self.assertIn("luaotactl group unpin g", res.stderr)
+        self.ctl("group", "set", "g", "--config", '{"port":8267}')
+        self.ctl("group", "unpin", "g")
+        self.ctl("group", "set", "g", "--files", "init.lua,extra.txt")
+        group = json.loads(self.ctl("group", "show", "g", "--json").stdout)
+        self.assertIsNone(group["release"])
+        self.assertEqual(len(group["files"]), 2)
+
     def test_bad_options_are_usage_errors(self):
         self.ctl("group", "pin", "g")
         self.write("init.lua", BAD)
