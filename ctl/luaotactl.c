@@ -175,7 +175,8 @@ static int parse_command(struct ctl *ctl, int argc, char **argv,
 	       -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: luaotactl [-D DATABASE] %s %s\n  %s\n",
+			printf("usage: luaotactl [-c CONFIG] [-D DATABASE] %s "
+			       "%s\n  %s\n",
 			       cmd->name, cmd->usage, cmd->summary);
 			exit(CTL_EXIT_OK);
 		case '?':

@@ -121,6 +121,8 @@ run 0 "command help" add --help
 out_has "usage: luaotactl [-c CONFIG] [-D DATABASE] add CHIPID --group NAME"
 run 2 "unknown option" list --bogus
 err_has "luaotactl: list: unknown option --bogus"
+run 2 "usage error" add 1234 --group g --protocol v3
+err_has "usage: luaotactl [-c CONFIG] [-D DATABASE] add CHIPID --group NAME"
 
 # Reading a database that is not there is an error, not a creation.
 run 1 "list without a database" list
