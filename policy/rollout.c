@@ -119,8 +119,14 @@ uint32_t rollout_position(int64_t rollout_id, const char *chip_id)
 	int n =
 	    snprintf(key, sizeof(key), "%" PRId64 "/%s", rollout_id, chip_id);
 
-	if (n < 0 || (size_t)n >= sizeof(key) ||
-	    EVP_Digest(key, (size_t)n, digest, &len, EVP_sha256(), NULL) != 1)
+	/* Fetched once: an implicit fetch per call costs more than the hash,
+	 * and luaotad places a chip at every check-in. */
+	static EVP_MD *sha256;
+
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (n < 0 || (size_t)n >= sizeof(key) || sha256 == NULL ||
+	    EVP_Digest(key, (size_t)n, digest, &len, sha256, NULL) != 1)
 		return UINT32_MAX; /* the last position: the last wave */
 	return (uint32_t)digest[0] << 24 | (uint32_t)digest[1] << 16 |
 	       (uint32_t)digest[2] << 8 | (uint32_t)digest[3];
