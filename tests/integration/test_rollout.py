@@ -306,10 +306,18 @@ class Operator(Fleet):
         self.ctl("rollout", "pause", "g")
         res = self.ctl("rollout", "pause", "g", ok=False)
         self.assertIn("is paused: cannot pause", res.stderr)
-        self.boot_all(self.chips)
         st = self.status()
         canary = {c["id"] for c in st["chips"] if c["wave"] == 1}
         self.assertEqual(len(canary), 3)
+        # luaotactl diff previews what the daemon will serve each chip.
+        for c in self.chips:
+            preview = json.loads(self.ctl("diff", c, "--json").stdout)
+            if isinstance(preview, list):
+                preview = preview[0]
+            self.assertEqual(preview["revision"],
+                             st["to"] if c in canary else st["from"], c)
+            self.assertEqual(preview["current"], c not in canary, c)
+        self.boot_all(self.chips)
         for c in self.chips:
             self.assertEqual(self.holds(c), BETTER if c in canary else GOOD)
         # Paused: healthy as the canary is, the wave stays.  (The soak is
