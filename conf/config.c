@@ -21,6 +21,7 @@ enum value_type {
 	VALUE_STRING,
 	VALUE_LISTEN,
 	VALUE_LEVEL,
+	VALUE_HTTP_LISTEN, /* one address, or "off" */
 };
 
 struct keyword {
@@ -37,6 +38,11 @@ static const struct keyword keywords[] = {
 	{ "database", VALUE_STRING, FIELD(database), 0, 0 },
 	{ "first_record_timeout", VALUE_DURATION, FIELD(first_record_ms), 100,
 	  60000 },
+	{ "http_listen", VALUE_HTTP_LISTEN, 0, 0, 0 },
+	{ "http_max_body", VALUE_SIZE, FIELD(http_max_body), 1024,
+	  16 * 1024 * 1024 },
+	{ "http_timeout", VALUE_DURATION, FIELD(http_timeout_ms), 1000,
+	  300000 },
 	{ "listen", VALUE_LISTEN, 0, 0, 0 },
 	{ "log_level", VALUE_LEVEL, FIELD(log_level), 0, 0 },
 	{ "max_connections", VALUE_COUNT, FIELD(max_connections), 1, 1000000 },
@@ -78,6 +84,8 @@ void config_defaults(struct config *c)
 	c->max_connections = LUAOTAD_MAX_CONNECTIONS;
 	c->max_per_address = LUAOTAD_MAX_PER_ADDRESS;
 	c->max_record = LUAOTAD_MAX_RECORD;
+	c->http_timeout_ms = LUAOTAD_HTTP_TIMEOUT_MS;
+	c->http_max_body = LUAOTAD_HTTP_MAX_BODY;
 	c->max_file_size = LUAOTAD_MAX_FILE_SIZE;
 	c->busy_timeout_ms = LUAOTAD_BUSY_TIMEOUT_MS;
 	c->v2_session_deadline_ms = LUAOTA_V2_SESSION_MS;
@@ -160,6 +168,8 @@ void config_free(struct config *c)
 		free(c->listen[--c->nlisten]);
 	free(c->database);
 	c->database = NULL;
+	free(c->http_listen);
+	c->http_listen = NULL;
 }
 
 /* Parses an integer with an optional unit; -1 on junk or overflow. */
@@ -248,6 +258,24 @@ static const char *apply(struct config *c, const char *key, const char *value,
 		if (config_add_listen(c, value, !*listen_seen, &why) != 0)
 			return why;
 		*listen_seen = 1;
+		return NULL;
+	}
+	case VALUE_HTTP_LISTEN: {
+		char host[256];
+		unsigned port;
+		const char *why;
+		char *copy = NULL;
+
+		if (strcmp(value, "off") != 0) {
+			if ((why = config_listen_split(value, host,
+						       sizeof(host), &port)) !=
+			    NULL)
+				return why;
+			if ((copy = strdup(value)) == NULL)
+				return "out of memory";
+		}
+		free(c->http_listen);
+		c->http_listen = copy;
 		return NULL;
 	}
 	case VALUE_LEVEL:

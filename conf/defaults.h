@@ -31,6 +31,10 @@
 
 /* Cap on the header of a device record (HI carries the whole config). */
 #define LUAOTAD_MAX_RECORD 4096
+/* The HTTP API (http_listen, off by default): an idle client is cut
+ * after this long, and a request body may be at most this large. */
+#define LUAOTAD_HTTP_TIMEOUT_MS 10000
+#define LUAOTAD_HTTP_MAX_BODY (64 * 1024)
 
 /* Legacy devices hold a whole file in RAM: refuse larger ones. */
 #define LUAOTAD_MAX_FILE_SIZE PLAN_DEFAULT_MAX_FILE_SIZE

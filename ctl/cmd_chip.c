@@ -13,6 +13,8 @@
 
 #include <json-c/json.h>
 
+#include "admin/views.h"
+
 #include "proto/chipid.h"
 #include "preview.h"
 #include "proto/crypto_openssl.h"
@@ -255,76 +257,19 @@ out:
 	return rc;
 }
 
-/* A JSON string, or null for NULL. */
-static struct json_object *json_text(const char *text)
-{
-	return text != NULL ? json_object_new_string(text) : NULL;
-}
 
-/* ISO 8601 of a Unix time, or null for 0 (never). */
-static struct json_object *json_time(int64_t seconds)
-{
-	char when[32];
-
-	if (seconds == 0)
-		return NULL;
-	ctl_format_time(seconds, when, sizeof(when));
-	return json_object_new_string(when);
-}
 
 /* Which chips list shows, and where JSON rows go. */
 struct list_filter {
-	const char *group; /* NULL: every group */
-	/* Only chips never seen or last seen before seen_before: last_seen
-	 * moves only on a verified check-in, so these are the silent ones. */
-	int silent;
-	int64_t seen_before;
-	int failing; /* last outcome failed, rejected, interrupted */
+	struct admin_chip_filter wanted;
 	struct json_object *array;
 };
 
-static int outcome_failing(const char *outcome)
-{
-	return outcome != NULL && (strcmp(outcome, "failed") == 0 ||
-				   strcmp(outcome, "rejected") == 0 ||
-				   strcmp(outcome, "interrupted") == 0);
-}
-
 static int list_wanted(const struct list_filter *f, const struct store_chip *c)
 {
-	if (f->group != NULL && strcmp(c->group_name, f->group) != 0)
-		return 0;
-	/* Never seen (0) counts as silent, however far back the cutoff. */
-	if (f->silent && c->last_seen != 0 && c->last_seen >= f->seen_before)
-		return 0;
-	return !f->failing || outcome_failing(c->last_outcome);
+	return admin_chip_wanted(&f->wanted, c);
 }
 
-/* One chip as JSON; the secret is left out. */
-static struct json_object *chip_json(const struct store_chip *c)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (o == NULL)
-		return NULL;
-	json_object_object_add(o, "id", json_text(c->id));
-	json_object_object_add(o, "label", json_text(c->label));
-	json_object_object_add(o, "group", json_text(c->group_name));
-	json_object_object_add(o, "enabled",
-			       json_object_new_boolean(c->enabled));
-	json_object_object_add(o, "protocol", json_object_new_int(c->protocol));
-	json_object_object_add(o, "created", json_time(c->created));
-	json_object_object_add(o, "first_seen", json_time(c->first_seen));
-	json_object_object_add(o, "last_seen", json_time(c->last_seen));
-	json_object_object_add(o, "last_address", json_text(c->last_addr));
-	json_object_object_add(o, "last_outcome", json_text(c->last_outcome));
-	json_object_object_add(o, "revision", json_text(c->revision));
-	json_object_object_add(o, "chk", json_text(c->chk));
-	json_object_object_add(
-	    o, "config",
-	    c->config_json != NULL ? json_tokener_parse(c->config_json) : NULL);
-	return o;
-}
 
 /* Adds one chip to the JSON array of the filter arg. */
 static int list_json_chip(const struct store_chip *c, void *arg)
@@ -334,7 +279,7 @@ static int list_json_chip(const struct store_chip *c, void *arg)
 
 	if (!list_wanted(f, c))
 		return 0;
-	if ((o = chip_json(c)) == NULL)
+	if ((o = admin_chip_json(c)) == NULL)
 		return -1;
 	return json_object_array_add(f->array, o) != 0 ? -1 : 0;
 }
@@ -367,8 +312,8 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 	const char *stale = ctl_arg_get(args, OPT_STALE);
 	const char *silent_for = ctl_arg_get(args, OPT_SILENT_FOR);
 	struct list_filter filter = {
-		.group = ctl_arg_get(args, OPT_GROUP),
-		.failing = ctl_arg_has(args, OPT_FAILING),
+		.wanted.group = ctl_arg_get(args, OPT_GROUP),
+		.wanted.failing = ctl_arg_has(args, OPT_FAILING),
 	};
 	struct json_object *array = NULL;
 	struct store *st;
@@ -382,8 +327,8 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 		if (ctl_parse_int(stale, 0, 100000, &days) != 0)
 			return ctl_usage_error(ctl, "bad --stale '%s' (days)",
 					       stale);
-		filter.silent = 1;
-		filter.seen_before = (int64_t)time(NULL) - days * 86400;
+		filter.wanted.silent = 1;
+		filter.wanted.seen_before = (int64_t)time(NULL) - days * 86400;
 	}
 	if (silent_for != NULL) {
 		if (ctl_parse_duration(silent_for, &seconds) != 0)
@@ -391,8 +336,8 @@ static int list(struct ctl *ctl, const struct ctl_args *args)
 					       "bad --silent-for '%s' (a "
 					       "duration: 90s, 30m, 12h, 7d)",
 					       silent_for);
-		filter.silent = 1;
-		filter.seen_before = (int64_t)time(NULL) - seconds;
+		filter.wanted.silent = 1;
+		filter.wanted.seen_before = (int64_t)time(NULL) - seconds;
 	}
 	if ((st = ctl_open_store(ctl, STORE_READONLY)) == NULL)
 		return CTL_EXIT_ERROR;
@@ -521,7 +466,7 @@ static struct json_object *pending_v2_json(const struct ctl_preview *p)
 	const char *error =
 	    p->manifest->error ? p->manifest->error : p->release_error;
 
-	json_object_object_add(o, "error", json_text(error));
+	json_object_object_add(o, "error", admin_json_text(error));
 	json_object_object_add(o, "current",
 			       json_object_new_boolean(p->current));
 	json_object_object_add(
@@ -536,7 +481,7 @@ static struct json_object *pending_json(const struct ctl_preview *p)
 	struct json_object *o = json_object_new_object(), *send, *del;
 	size_t i;
 
-	json_object_object_add(o, "error", json_text(p->manifest->error));
+	json_object_object_add(o, "error", admin_json_text(p->manifest->error));
 	json_object_object_add(o, "current",
 			       json_object_new_boolean(p->current));
 	send = json_object_new_array();
@@ -608,7 +553,7 @@ static int chip_show(struct ctl *ctl, const struct ctl_args *args)
 			     sizeof(err)) == 0)
 		previewed = 1;
 	if (ctl_arg_has(args, OPT_JSON)) {
-		o = chip_json(&c);
+		o = admin_chip_json(&c);
 		files = json_object_new_array();
 		for (i = 0; i < g.nfiles; i++)
 			json_object_array_add(

@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "admin/views.h"
+
 #include "cmd_repo.h"
 #include "proto/protocol.h"
 
@@ -481,59 +483,7 @@ out:
 	return rc;
 }
 
-static const char *action_name(enum store_action a)
-{
-	return a == STORE_ACTION_DL   ? "dl"
-	       : a == STORE_ACTION_CM ? "cm"
-				      : "auto";
-}
 
-/* One group as a JSON object, with its chip count. */
-static struct json_object *group_json(const struct store_group *g,
-				      const struct store_repo *repo,
-				      int64_t chips)
-{
-	struct json_object *o = json_object_new_object(), *files, *cfg = NULL;
-	size_t i;
-
-	if (o == NULL)
-		return NULL;
-	files = json_object_new_array();
-	for (i = 0; files != NULL && i < g->nfiles; i++) {
-		struct json_object *f = json_object_new_object();
-
-		json_object_object_add(
-		    f, "name", json_object_new_string(g->files[i].name));
-		json_object_object_add(
-		    f, "action",
-		    json_object_new_string(action_name(g->files[i].action)));
-		json_object_array_add(files, f);
-	}
-	if (g->config_json != NULL)
-		cfg = json_tokener_parse(g->config_json);
-	json_object_object_add(o, "name", json_object_new_string(g->name));
-	json_object_object_add(o, "repository",
-			       json_object_new_string(g->repo_name));
-	json_object_object_add(o, "path",
-			       repo != NULL && repo->path != NULL
-				   ? json_object_new_string(repo->path)
-				   : NULL);
-	json_object_object_add(o, "ref",
-			       repo != NULL && repo->ref != NULL
-				   ? json_object_new_string(repo->ref)
-				   : NULL);
-	json_object_object_add(o, "files", files);
-	json_object_object_add(o, "config", cfg);
-	json_object_object_add(o, "max_file_size",
-			       json_object_new_int64(g->max_file_size));
-	json_object_object_add(
-	    o, "lua", json_object_new_string(LUAOTA_LUA_NAME(g->lua_version)));
-	json_object_object_add(o, "chips", json_object_new_int64(chips));
-	json_object_object_add(
-	    o, "release",
-	    g->release != NULL ? json_object_new_string(g->release) : NULL);
-	return o;
-}
 
 static void print_json(struct json_object *o)
 {
@@ -582,7 +532,7 @@ static int group_list(struct ctl *ctl, const struct ctl_args *args)
 				goto out;
 			}
 			json_object_array_add(
-			    array, group_json(&groups[i], &repo, chips));
+			    array, admin_group_json(&groups[i], &repo, chips));
 			store_repo_free(&repo);
 			continue;
 		}
@@ -630,7 +580,7 @@ static int group_show(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	if (ctl_arg_has(args, 'j')) {
-		o = group_json(&g, &repo, chips);
+		o = admin_group_json(&g, &repo, chips);
 		print_json(o);
 	} else {
 		printf("group:         %s\n", g.name);
@@ -649,7 +599,7 @@ static int group_show(struct ctl *ctl, const struct ctl_args *args)
 		printf("files:\n");
 		for (i = 0; i < g.nfiles; i++)
 			printf("  %-31s  %s\n", g.files[i].name,
-			       action_name(g.files[i].action));
+			       admin_action_name(g.files[i].action));
 	}
 	rc = CTL_EXIT_OK;
 out:

@@ -8,6 +8,9 @@
 
 #include <json-c/json.h>
 
+#include "admin/admin.h"
+#include "admin/views.h"
+
 #include "proto/chipid.h"
 
 #define HISTORY_DEFAULT_LIMIT 20
@@ -29,98 +32,9 @@ static const struct option history_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Milliseconds as ISO 8601 UTC with milliseconds. */
-static void format_ms(int64_t ms, char *buf, size_t size)
-{
-	char seconds[32];
 
-	ctl_format_time(ms / 1000, seconds, sizeof(seconds));
-	/* "...:SSZ" becomes "...:SS.mmmZ" */
-	seconds[strcspn(seconds, "Z")] = '\0';
-	snprintf(buf, size, "%s.%03dZ", seconds, (int)(ms % 1000));
-}
 
-static struct json_object *json_text(const char *text)
-{
-	return text != NULL ? json_object_new_string(text) : NULL;
-}
 
-/* The per-file rows of one session, as a JSON array; NULL on failure. */
-static struct json_object *json_files(struct store *st, int64_t session_id)
-{
-	struct store_session_file *files;
-	struct json_object *array;
-	size_t i, n;
-
-	if (store_session_files(st, session_id, &files, &n) != 0)
-		return NULL;
-	if ((array = json_object_new_array()) == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
-
-		if (o == NULL || json_object_array_add(array, o) != 0) {
-			json_object_put(o);
-			json_object_put(array);
-			array = NULL;
-			goto out;
-		}
-		json_object_object_add(o, "name", json_text(files[i].name));
-		json_object_object_add(o, "action", json_text(files[i].action));
-		json_object_object_add(o, "bytes",
-				       json_object_new_int64(files[i].bytes));
-		json_object_object_add(o, "result", json_text(files[i].result));
-		json_object_object_add(
-		    o, "lcsize",
-		    files[i].lcsize >= 0
-			? json_object_new_int64(files[i].lcsize)
-			: NULL);
-	}
-out:
-	store_session_files_free(files, n);
-	return array;
-}
-
-/* One session as a JSON object, with its files; NULL on failure. */
-static struct json_object *json_session(struct store *st,
-					const struct store_session *s)
-{
-	struct json_object *o = json_object_new_object(), *files;
-	char when[40];
-
-	if (o == NULL)
-		return NULL;
-	if ((files = json_files(st, s->id)) == NULL) {
-		json_object_put(o);
-		return NULL;
-	}
-	format_ms(s->started_ms, when, sizeof(when));
-	json_object_object_add(o, "id", json_object_new_int64(s->id));
-	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "chip", json_text(s->chip_id));
-	json_object_object_add(o, "peer", json_text(s->peer));
-	json_object_object_add(
-	    o, "outcome",
-	    json_object_new_string(store_outcome_name(s->outcome)));
-	json_object_object_add(o, "reason", json_text(s->reason));
-	json_object_object_add(o, "revision", json_text(s->revision));
-	json_object_object_add(o, "files_sent",
-			       json_object_new_int64(s->files_sent));
-	json_object_object_add(o, "bytes_sent",
-			       json_object_new_int64(s->bytes_sent));
-	json_object_object_add(o, "started_ms",
-			       json_object_new_int64(s->started_ms));
-	json_object_object_add(
-	    o, "ended_ms",
-	    s->ended_ms != 0 ? json_object_new_int64(s->ended_ms) : NULL);
-	json_object_object_add(
-	    o, "duration_ms",
-	    s->ended_ms != 0
-		? json_object_new_int64(s->ended_ms - s->started_ms)
-		: NULL);
-	json_object_object_add(o, "files", files);
-	return o;
-}
 
 static int print_json(struct store *st, const struct store_session *rows,
 		      size_t n)
@@ -131,7 +45,7 @@ static int print_json(struct store *st, const struct store_session *rows,
 	if (array == NULL)
 		return ctl_error("out of memory");
 	for (i = 0; i < n; i++) {
-		if ((o = json_session(st, &rows[i])) == NULL ||
+		if ((o = admin_session_json(st, &rows[i])) == NULL ||
 		    json_object_array_add(array, o) != 0) {
 			json_object_put(o);
 			json_object_put(array);
@@ -319,7 +233,7 @@ static int history_show(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	if (ctl_arg_has(args, OPT_JSON)) {
-		if ((o = json_session(st, &s)) == NULL) {
+		if ((o = admin_session_json(st, &s)) == NULL) {
 			ctl_error("cannot show session %s: %s", args->argv[0],
 				  store_errmsg(st));
 			goto free_session;
@@ -336,7 +250,7 @@ static int history_show(struct ctl *ctl, const struct ctl_args *args)
 			  store_errmsg(st));
 		goto free_session;
 	}
-	format_ms(s.started_ms, when, sizeof(when));
+	admin_format_ms(s.started_ms, when, sizeof(when));
 	printf("%-10s%" PRId64 "\n", "session:", s.id);
 	printf("%-10s%s\n", "chip:", s.chip_id ? s.chip_id : "-");
 	printf("%-10s%s\n", "peer:", s.peer);

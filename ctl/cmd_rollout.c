@@ -16,6 +16,8 @@
 #include <bsd/string.h>
 #include <json-c/json.h>
 
+#include "admin/views.h"
+
 #include "plan/plan.h"
 #include "policy/rollout.h"
 
@@ -500,111 +502,7 @@ static void format_duration(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "s", s);
 }
 
-static const char *wave_label(const struct store_rollout *r, size_t i,
-			      char *buf, size_t len)
-{
-	const char *p = r->plan;
-	size_t k;
 
-	for (k = 0; k < i && p != NULL; k++)
-		p = (p = strchr(p, ',')) != NULL ? p + 1 : NULL;
-	if (p == NULL)
-		return "?";
-	snprintf(buf, len, "%.*s", (int)strcspn(p, ","), p);
-	return buf;
-}
-
-static struct json_object *rollout_json(const struct store_rollout *r,
-					const struct rollout_report *rep,
-					int chips)
-{
-	struct json_object *o = json_object_new_object(), *waves, *list, *c;
-	char when[32], label[32];
-	size_t i;
-
-	json_object_object_add(o, "id", json_object_new_int64(r->id));
-	json_object_object_add(o, "group",
-			       json_object_new_string(r->group_name));
-	json_object_object_add(
-	    o, "state",
-	    json_object_new_string(store_rollout_state_name(r->state)));
-	json_object_object_add(o, "from",
-			       json_object_new_string(r->from_revision));
-	json_object_object_add(o, "to", json_object_new_string(r->to_revision));
-	json_object_object_add(o, "wave", json_object_new_int(r->wave + 1));
-	json_object_object_add(o, "plan", json_object_new_string(r->plan));
-	ctl_format_time(r->started_ms / 1000, when, sizeof(when));
-	json_object_object_add(o, "started", json_object_new_string(when));
-	ctl_format_time(r->ended_ms / 1000, when, sizeof(when));
-	json_object_object_add(
-	    o, "ended", r->ended_ms != 0 ? json_object_new_string(when) : NULL);
-	json_object_object_add(
-	    o, "reason",
-	    r->reason != NULL ? json_object_new_string(r->reason) : NULL);
-	json_object_object_add(o, "max_failures",
-			       json_object_new_int64(r->max_failures));
-	json_object_object_add(o, "max_failures_pct",
-			       json_object_new_boolean(r->max_failures_pct));
-	json_object_object_add(o, "max_inflight",
-			       json_object_new_int64(r->max_inflight));
-	json_object_object_add(o, "soak", json_object_new_int64(r->soak));
-	json_object_object_add(o, "deadline",
-			       json_object_new_int64(r->deadline));
-	json_object_object_add(o, "loop_checkins",
-			       json_object_new_int64(r->loop_checkins));
-	json_object_object_add(o, "loop_window",
-			       json_object_new_int64(r->loop_window));
-	if (rep == NULL)
-		return o;
-	json_object_object_add(o, "served",
-			       json_object_new_int64((int64_t)rep->served));
-	json_object_object_add(o, "failed",
-			       json_object_new_int64((int64_t)rep->failed));
-	json_object_object_add(o, "failure_limit",
-			       json_object_new_int64(rep->failure_limit));
-	waves = json_object_new_array();
-	for (i = 0; i < rep->nwaves; i++) {
-		const struct rollout_wave_report *w = &rep->waves[i];
-		struct json_object *wo = json_object_new_object();
-
-		json_object_object_add(wo, "plan",
-				       json_object_new_string(wave_label(
-					   r, i, label, sizeof(label))));
-		json_object_object_add(
-		    wo, "chips", json_object_new_int64((int64_t)w->members));
-		json_object_object_add(
-		    wo, "waiting", json_object_new_int64((int64_t)w->waiting));
-		json_object_object_add(
-		    wo, "soaking", json_object_new_int64((int64_t)w->soaking));
-		json_object_object_add(
-		    wo, "healthy", json_object_new_int64((int64_t)w->healthy));
-		json_object_object_add(
-		    wo, "failed", json_object_new_int64((int64_t)w->failed));
-		json_object_array_add(waves, wo);
-	}
-	json_object_object_add(o, "waves", waves);
-	if (!chips)
-		return o;
-	list = json_object_new_array();
-	for (i = 0; i < rep->nchips; i++) {
-		const struct rollout_chip *rc = &rep->chips[i];
-
-		c = json_object_new_object();
-		json_object_object_add(c, "id", json_object_new_string(rc->id));
-		json_object_object_add(c, "wave",
-				       json_object_new_int((int)rc->wave + 1));
-		json_object_object_add(
-		    c, "state",
-		    json_object_new_string(rollout_chip_state_name(rc->state)));
-		json_object_object_add(c, "reason",
-				       rc->state == ROLLOUT_CHIP_FAILED
-					   ? json_object_new_string(rc->reason)
-					   : NULL);
-		json_object_array_add(list, c);
-	}
-	json_object_object_add(o, "chips", list);
-	return o;
-}
 
 static void rollout_text(const struct store_rollout *r,
 			 const struct rollout_report *rep, int chips)
@@ -651,7 +549,7 @@ static void rollout_text(const struct store_rollout *r,
 		snprintf(num, sizeof(num), "%s%zu",
 			 i == (size_t)r->wave ? "* " : "  ", i + 1);
 		ctl_cell(num, 6);
-		ctl_cell(wave_label(r, i, label, sizeof(label)), 6);
+		ctl_cell(admin_wave_label(r, i, label, sizeof(label)), 6);
 		snprintf(num, sizeof(num), "%zu", w->members);
 		ctl_cell(num, 6);
 		snprintf(num, sizeof(num), "%zu", w->waiting);
@@ -686,7 +584,7 @@ static int show_rollout(struct store *st, const struct store_rollout *r,
 				 errno == EINVAL ? "malformed waves"
 						 : store_errmsg(st));
 	if (json) {
-		o = rollout_json(r, &rep, chips);
+		o = admin_rollout_json(r, &rep, chips);
 		print_json(o);
 		json_object_put(o);
 	} else {
@@ -811,7 +709,7 @@ static int rollout_list(struct ctl *ctl, const struct ctl_args *args)
 		array = json_object_new_array();
 		for (i = 0; i < n; i++)
 			json_object_array_add(array,
-					      rollout_json(&rows[i], NULL, 0));
+					      admin_rollout_json(&rows[i], NULL, 0));
 		print_json(array);
 		json_object_put(array);
 		goto out;

@@ -13,6 +13,7 @@
 #define LIBBSD_NETBSD_VIS
 #include <bsd/vis.h>
 
+#include "admin/admin.h"
 #include "proto/protocol.h"
 
 const char *ctl_arg_get(const struct ctl_args *args, int key)
@@ -119,27 +120,12 @@ struct store *ctl_open_store(struct ctl *ctl, int flags)
 
 void ctl_format_time(int64_t seconds, char *buf, size_t size)
 {
-	time_t t = (time_t)seconds;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, size, "?");
+	admin_format_time(seconds, buf, size);
 }
 
 int ctl_parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
 {
-	long long value;
-	char *end;
-
-	if (text == NULL || text[0] == '\0' || text[0] == ' ' || text[0] == '+')
-		return -1;
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno != 0 || *end != '\0' || value < min || value > max)
-		return -1;
-	*out = value;
-	return 0;
+	return admin_parse_int(text, min, max, out);
 }
 
 void ctl_cell(const char *text, int width)
@@ -163,50 +149,12 @@ void ctl_cell(const char *text, int width)
 
 int ctl_parse_duration(const char *text, int64_t *seconds)
 {
-	size_t len = strlen(text);
-	int64_t n, unit;
-	char num[32];
-
-	if (len < 2 || len >= sizeof(num) ||
-	    strchr("smhd", text[len - 1]) == NULL)
-		return -1;
-	memcpy(num, text, len - 1);
-	num[len - 1] = '\0';
-	unit = text[len - 1] == 's'   ? 1
-	       : text[len - 1] == 'm' ? 60
-	       : text[len - 1] == 'h' ? 3600
-				      : 86400;
-	/* Bounded so that n * unit, and now minus it, cannot overflow. */
-	if (ctl_parse_int(num, 0, INT64_MAX / 86400, &n) != 0)
-		return -1;
-	*seconds = n * unit;
-	return 0;
+	return admin_parse_duration(text, seconds);
 }
 
 int ctl_parse_time(const char *text, int64_t *out)
 {
-	static const char *const formats[] = {
-		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
-		"%Y-%m-%dT%H:%M",     "%Y-%m-%d",
-	};
-	size_t i;
-	int64_t age;
-	struct tm tm;
-	const char *end;
-
-	if (ctl_parse_duration(text, &age) == 0) {
-		*out = (int64_t)time(NULL) - age;
-		return 0;
-	}
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(text, formats[i], &tm);
-		if (end != NULL && *end == '\0') {
-			*out = (int64_t)timegm(&tm);
-			return 0;
-		}
-	}
-	return -1;
+	return admin_parse_time(text, out);
 }
 
 int ctl_check_overrides(const struct ctl *ctl, const char *json)

@@ -17,6 +17,7 @@
 #include "cmd_pull.h"
 #include "cmd_repo.h"
 #include "cmd_rollout.h"
+#include "cmd_token.h"
 #include "ctl.h"
 
 #ifndef LUAOTA_VERSION
@@ -51,6 +52,9 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_rollout_resume_entry,
 	&cmd_rollout_abort_entry,
 	&cmd_rollout_list_entry,
+	&cmd_token_add_entry,
+	&cmd_token_list_entry,
+	&cmd_token_remove_entry,
 	&cmd_repo_add_entry,
 	&cmd_repo_list_entry,
 	&cmd_repo_show_entry,

@@ -363,6 +363,7 @@ struct store_session_filter {
 	int64_t since_ms;    /* started at or after */
 	int failed_only;     /* failed, rejected or interrupted */
 	int limit;	     /* at most; 0: all */
+	int64_t before_id;   /* > 0: only rows listed after this one (paging) */
 };
 
 /* Sessions matching f, newest first (free with store_session_list_free). */
@@ -551,5 +552,49 @@ int store_chip_sessions_since(struct store *st, const char *chip_id,
 
 /* Outcome names as stored and printed ("current", "updated", ...). */
 const char *store_outcome_name(enum store_outcome o);
+
+/*
+ * How many chips have each last outcome: fn(outcome, count, arg) per
+ * outcome, "never" for chips not seen yet.  Stops at fn's nonzero.
+ */
+int store_chip_outcome_counts(struct store *st,
+			      int (*fn)(const char *outcome, int64_t count,
+					void *arg),
+			      void *arg);
+
+/* API tokens for luaotad's HTTP listener; only their SHA-256 is kept. */
+enum store_token_scope {
+	STORE_TOKEN_READ = 0, /* may look */
+	STORE_TOKEN_WRITE,    /* may also change the inventory */
+};
+
+struct store_token {
+	int64_t id;
+	char *name;
+	enum store_token_scope scope;
+	int64_t created;
+	int64_t last_used; /* 0: never */
+};
+
+/* Adds a token by the hex SHA-256 of its secret (STORE_EXISTS: the name). */
+int store_token_add(struct store *st, const char *name, const char *hash,
+		    enum store_token_scope scope, int64_t created);
+
+/* The token whose secret hashes to hash: 0, STORE_NOTFOUND, or -1. */
+int store_token_find(struct store *st, const char *hash,
+		     struct store_token *out);
+
+/* Notes a token's use (Unix seconds). */
+int store_token_used(struct store *st, int64_t id, int64_t when);
+
+/* Every token, by name (free with store_token_list_free). */
+int store_token_list(struct store *st, struct store_token **out, size_t *n);
+
+/* Removes a token by name: 0, STORE_NOTFOUND, or -1. */
+int store_token_remove(struct store *st, const char *name);
+
+const char *store_token_scope_name(enum store_token_scope s);
+void store_token_free(struct store_token *t);
+void store_token_list_free(struct store_token *t, size_t n);
 
 #endif /* LUAOTA_STORE_H */

@@ -134,6 +134,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT " SESSION_COLUMNS " WHERE (?1 IS NULL OR chip_id = ?1) "
 	    "AND started_ms >= ?2 AND (?3 = 0 OR outcome IN "
 	    "('failed', 'rejected', 'interrupted')) "
+	    "AND (?5 = 0 OR (started_ms, id) < "
+	    "(SELECT started_ms, id FROM sessions WHERE id = ?5)) "
 	    "ORDER BY started_ms DESC, id DESC LIMIT ?4",
 	[ST_PULL_ADD] = "INSERT INTO pulls (chip_id, name, requested) "
 			"VALUES (?1, ?2, ?3)",
@@ -210,6 +212,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT " SESSION_COLUMNS " WHERE started_ms >= ?2 AND chip_id IN "
 	    "(SELECT id FROM chips WHERE group_id = ?1) "
 	    "ORDER BY started_ms, id",
+	[ST_TOKEN_ADD] = "INSERT INTO api_tokens (name, hash, scope, created) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+	[ST_TOKEN_FIND] = "SELECT id, name, scope, created, last_used "
+			  "FROM api_tokens WHERE hash = ?1",
+	[ST_TOKEN_USED] = "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1",
+	[ST_TOKEN_LIST] = "SELECT id, name, scope, created, last_used "
+			  "FROM api_tokens ORDER BY name",
+	[ST_TOKEN_REMOVE] = "DELETE FROM api_tokens WHERE name = ?1",
+	[ST_CHIP_OUTCOMES] = "SELECT last_outcome, count(*) FROM chips "
+			     "GROUP BY last_outcome ORDER BY last_outcome",
 };
 
 const char *const sq_outcome_names[SQ_OUTCOMES] = {

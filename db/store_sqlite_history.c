@@ -513,5 +513,6 @@ int store_session_query(struct store *st, const struct store_session_filter *f,
 	sqlite3_bind_int64(s, 2, f->since_ms);
 	sqlite3_bind_int(s, 3, f->failed_only ? 1 : 0);
 	sqlite3_bind_int(s, 4, f->limit > 0 ? f->limit : -1);
+	sqlite3_bind_int64(s, 5, f->before_id);
 	return sq_session_rows(st, s, out, n);
 }
