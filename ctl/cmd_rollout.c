@@ -16,6 +16,7 @@
 #include <bsd/string.h>
 #include <json-c/json.h>
 
+#include "admin/rollouts.h"
 #include "admin/views.h"
 
 #include "plan/plan.h"
@@ -616,7 +617,7 @@ static int rollout_move(struct ctl *ctl, const struct ctl_args *args,
 			enum store_rollout_state to)
 {
 	struct store_rollout r, after;
-	enum store_rollout_state from;
+	struct admin_result res;
 	struct store *st;
 	int rc;
 
@@ -624,31 +625,8 @@ static int rollout_move(struct ctl *ctl, const struct ctl_args *args,
 		return CTL_EXIT_ERROR;
 	if ((rc = find_rollout(st, args->argv[0], &r)) != 0)
 		goto out;
-	from = r.state;
-	if ((to == STORE_ROLLOUT_PAUSED && from != STORE_ROLLOUT_RUNNING) ||
-	    (to == STORE_ROLLOUT_RUNNING && from != STORE_ROLLOUT_PAUSED) ||
-	    (to == STORE_ROLLOUT_ABORTED && from != STORE_ROLLOUT_RUNNING &&
-	     from != STORE_ROLLOUT_PAUSED)) {
-		rc = ctl_error("rollout %" PRId64 " is %s: cannot %s it", r.id,
-			       store_rollout_state_name(from),
-			       ctl->cmd->name + strlen("rollout "));
-		goto out;
-	}
-	switch (store_rollout_move(
-	    st, r.id, from, r.wave, to, r.wave,
-	    to == STORE_ROLLOUT_ABORTED ? "aborted by the operator" : NULL,
-	    wall_ms())) {
-	case 0:
-		break;
-	case STORE_NOTFOUND:
-		/* luaotad moved it meanwhile: say where it stands now. */
-		rc = ctl_error("rollout %" PRId64 " changed meanwhile: %s",
-			       r.id, store_errmsg(st));
-		goto out;
-	default:
-		rc = ctl_error("cannot %s rollout %" PRId64 ": %s",
-			       ctl->cmd->name + strlen("rollout "), r.id,
-			       store_errmsg(st));
+	if (admin_rollout_move(st, r.id, to, wall_ms(), &res) != 0) {
+		rc = ctl_error("%s", res.message);
 		goto out;
 	}
 	if (store_rollout_get(st, r.id, &after) != 0) {

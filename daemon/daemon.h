@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "history.h"
 #include "limits.h"
+#include "metrics.h"
 
 struct event_base;
 struct evconnlistener;
@@ -20,6 +21,7 @@ struct event;
 struct spool;
 struct rejects;
 struct rollouts;
+struct http_api;
 
 /* Live counters, reported in STATUS= and the log. */
 struct daemon_stats {
@@ -46,6 +48,9 @@ struct daemon {
 	int nlisteners;
 	TAILQ_HEAD(, session) sessions;
 	struct daemon_stats stats;
+	struct metrics metrics;	 /* what GET /metrics reports */
+	struct http_api *http;	 /* NULL: no HTTP listener */
+	int http_inherited_fd;	 /* systemd's "http" socket; -1: none */
 	int draining; /* SIGTERM seen: no new sessions, exit when idle */
 	int verbose;  /* -v: debug lines, kept across reloads */
 	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */

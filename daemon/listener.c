@@ -65,6 +65,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if ((int64_t)d->stats.open >= d->conf.max_connections ||
 	    sessions_from(d, addr) >= d->conf.max_per_address) {
 		d->stats.refused++;
+		if ((int64_t)d->stats.open >= d->conf.max_connections)
+			d->metrics.refused_max_connections++;
+		else
+			d->metrics.refused_per_address++;
 		if (ratelimit_allow("refused", daemon_now_ms()))
 			log_warnx("event=refused peer=%s reason=%s", addr,
 				  (int64_t)d->stats.open >=
@@ -216,7 +220,13 @@ static int inherited_listeners(struct daemon *d)
 		int fd = SD_LISTEN_FDS_START + i;
 		const char *name = names != NULL ? names[i] : "unknown";
 
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		if (strcmp(name, "http") == 0 &&
+		    sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0 &&
+		    d->http_inherited_fd < 0) {
+			/* The HTTP API's socket (luaotad-http.socket). */
+			log_debug("event=inherited fd=%d name=%s", fd, name);
+			d->http_inherited_fd = fd;
+		} else if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 			log_warnx("event=ignored-fd fd=%d name=%s: not a "
 				  "listening stream socket",
 				  fd, name);

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "db/store.h"
 #include "decisions.h"
+#include "http.h"
 #include "instance.h"
 #include "listener.h"
 #include "log.h"
@@ -97,6 +98,9 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		free(fresh.database);
 		fresh.database = d->conf.database;
 		d->conf.database = NULL;
+		free(fresh.http_listen);
+		fresh.http_listen = d->conf.http_listen;
+		d->conf.http_listen = NULL;
 		config_free(&d->conf);
 		d->conf = fresh;
 		if (d->verbose)
@@ -153,6 +157,7 @@ int main(int argc, char **argv)
 	/* STATUS= goes out from a timer: no status_changed hook. */
 	d.session_gone = session_gone;
 	d.conf_missing_ok = 1;
+	d.http_inherited_fd = -1;
 	config_defaults(&d.conf);
 	log_init(0, LOG_LEVEL_INFO);
 	while ((ch = getopt(argc, argv, "dnvf:D:l:h")) != -1) {
@@ -266,6 +271,8 @@ int main(int argc, char **argv)
 	free(spool);
 	if (listener_open(&d) != 0)
 		fatalx("no listener could be opened");
+	if (http_open(&d, d.http_inherited_fd) != 0)
+		fatalx("the HTTP listener could not be opened");
 	sigterm = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
 	sigint = evsignal_new(d.base, SIGINT, on_sigterm, &d);
 	sighup = evsignal_new(d.base, SIGHUP, on_sighup, &d);
@@ -294,6 +301,7 @@ int main(int argc, char **argv)
 	if (event_base_dispatch(d.base) < 0)
 		rc = 1;
 
+	http_close(&d);
 	session_close_all(&d, "shutdown");
 	checkins_free(d.checkins);
 	rejects_free(&d);

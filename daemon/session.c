@@ -222,6 +222,8 @@ int session_send(struct session *s, const char *json, const uint8_t *payload,
 	 * closes a finished session).  The write event takes what is left,
 	 * and reports errors.
 	 */
+	if (s->answered_ms == 0)
+		s->answered_ms = daemon_now_ms();
 	if (s->reading && evbuffer_get_length(out) == 0) {
 		ssize_t n = send(fd, record, len, MSG_NOSIGNAL);
 
@@ -302,6 +304,11 @@ void session_close(struct session *s, const char *reason)
 			finish_history(s);
 		}
 		update_counters(s);
+		metrics_session_end(&d->metrics, s->outcome, s->reason,
+				    daemon_now_ms() - s->accepted_ms,
+				    s->answered_ms != 0
+					? s->answered_ms - s->accepted_ms
+					: -1);
 		f.session_id = s->history_id;
 		f.outcome = store_outcome_name(s->outcome);
 		if (s->outcome == STORE_OUTCOME_FAILED ||

@@ -67,6 +67,7 @@ struct session {
 	char chip_id[LUAOTA_CHIPID_MAX + 1]; /* empty until known */
 	int64_t history_id;		     /* history row, 0 until opened */
 	int64_t accepted_ms;		     /* monotonic */
+	int64_t answered_ms; /* monotonic, the first record out; 0: none */
 	struct luaota_framer framer;
 	int64_t raw_payload;	/* >= 0: next reply carries this many bytes
 				   without a "data" field (ul) */

@@ -163,6 +163,8 @@ static int send_record(struct session *s, struct json_object *obj,
 		return -1;
 	rc = luaota_v2_seal(&run->ch, json, json_len, payload, payload_len, out,
 			    cap, &len);
+	if (rc == 0 && s->answered_ms == 0)
+		s->answered_ms = daemon_now_ms();
 	if (rc == 0)
 		rc = bufferevent_write(s->bev, out, len);
 	/* The write event runs only while records wait (session.c). */
