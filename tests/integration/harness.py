@@ -56,7 +56,7 @@ class Daemon:
     """A luaotad process listening on a socket the harness bound."""
 
     def __init__(self, workdir, database, config_text=None, extra_args=(),
-                 env=None, binary=None, wrapper=(), verbose=True):
+                 env=None, binary=None, wrapper=(), verbose=True, http=False):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "luaotad.log")
         self.conf_path = os.path.join(workdir, "luaotad.conf")
@@ -67,6 +67,18 @@ class Daemon:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4096)
         self.port = self.listener.getsockname()[1]
+        # http: a second socket, named "http" as luaotad-http.socket names
+        # it, for the HTTP API.
+        self.http_listener = None
+        self.http_port = None
+        if http:
+            self.http_listener = socket.socket(socket.AF_INET,
+                                               socket.SOCK_STREAM)
+            self.http_listener.setsockopt(socket.SOL_SOCKET,
+                                          socket.SO_REUSEADDR, 1)
+            self.http_listener.bind(("127.0.0.1", 0))
+            self.http_listener.listen(128)
+            self.http_port = self.http_listener.getsockname()[1]
         self.notify_path = os.path.join(workdir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if os.path.exists(self.notify_path):  # a restart in the same dir
@@ -79,21 +91,28 @@ class Daemon:
         self.reader = threading.Thread(target=self._read_notify, daemon=True)
         self.reader.start()
         fd = self.listener.fileno()
+        fds = [fd]
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1",
                    **(env or {}))
         if "LISTEN_FDNAMES" not in (env or {}):
             env.pop("LISTEN_FDNAMES", None)
+        redirect = f"exec 3<&{fd};"
+        if http:
+            fds.append(self.http_listener.fileno())
+            redirect += f" exec 4<&{fds[1]};"
+            env["LISTEN_FDS"] = "2"
+            env["LISTEN_FDNAMES"] = "luaotad:http"
         # LISTEN_PID (and WATCHDOG_PID) must be the daemon's own pid: the
         # shell execs it, through a wrapper that execs too (setpriv); bash,
         # as dash cannot name descriptors above 9.
         pids = "LISTEN_PID=$$"
         if "WATCHDOG_USEC" in env:
             pids += " WATCHDOG_PID=$$"
-        cmd = ["bash", "-c", f'exec 3<&{fd}; {pids} exec "$0" "$@"',
+        cmd = ["bash", "-c", f'{redirect} {pids} exec "$0" "$@"',
                *wrapper, binary or LUAOTAD, "-d", *(["-v"] if verbose else []),
                "-f", self.conf_path, "-D", database, *extra_args]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, pass_fds=(fd,),
+        self.proc = subprocess.Popen(cmd, env=env, pass_fds=tuple(fds),
                                      stdout=self.log, stderr=self.log)
         self.wait_for("READY=1")
 
@@ -141,6 +160,8 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.listener.close()
+        if self.http_listener is not None:
+            self.http_listener.close()
         try:
             self.notify.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -186,8 +207,9 @@ class Case(unittest.TestCase):
             raise AssertionError(f"luaotactl {args}: {res.stderr}")
         return res
 
-    def start(self, config="", verbose=True):
-        self.daemon = Daemon(self.dir, self.db, config, verbose=verbose)
+    def start(self, config="", verbose=True, http=False):
+        self.daemon = Daemon(self.dir, self.db, config, verbose=verbose,
+                             http=http)
         return self.daemon
 
     def flash(self, name="flash"):
