@@ -16,6 +16,7 @@ enum admin_status {
 	ADMIN_INVALID,	/* the request is malformed (usage, 400) */
 	ADMIN_NOTFOUND, /* what it names does not exist (404) */
 	ADMIN_CONFLICT, /* the inventory's state forbids it now (409) */
+	ADMIN_REFUSED,	/* well formed, but what it asks cannot be (422) */
 	ADMIN_FAILED,	/* it could not be done (the store, memory: 500) */
 };
 

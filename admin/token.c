@@ -9,17 +9,7 @@
 #include <bsd/string.h>
 #include <openssl/evp.h>
 
-static void hex(const uint8_t *bytes, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[bytes[i] >> 4];
-		out[2 * i + 1] = digits[bytes[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
+#include "proto/crypto_openssl.h"
 
 int admin_token_new(char out[ADMIN_TOKEN_LEN + 1])
 {
@@ -29,7 +19,7 @@ int admin_token_new(char out[ADMIN_TOKEN_LEN + 1])
 	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
 		return -1;
 	memcpy(out, ADMIN_TOKEN_PREFIX, prefix);
-	hex(random, sizeof(random), out + prefix);
+	luaota_hex(random, sizeof(random), out + prefix);
 	explicit_bzero(random, sizeof(random));
 	return 0;
 }
@@ -43,7 +33,7 @@ int admin_token_hash(const char *token, size_t len,
 	if (EVP_Digest(token, len, digest, &n, EVP_sha256(), NULL) != 1 ||
 	    n != ADMIN_TOKEN_HASH_LEN / 2)
 		return -1;
-	hex(digest, n, hash);
+	luaota_hex(digest, n, hash);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "admin/groups.h"
 #include "cmd_repo.h"
 #include "plan/plan.h"
 #include "proto/chipid.h"
@@ -548,7 +549,7 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
-		if (ctl_repo_revision(cache, repos[i].path, repos[i].ref, rev,
+		if (admin_repo_revision(cache, repos[i].path, repos[i].ref, rev,
 				      sizeof(rev), err, sizeof(err)) != 0)
 			problem(&c, "repository %s: %s", repos[i].name, err);
 		else if (!c.json)

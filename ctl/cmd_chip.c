@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "admin/chips.h"
 #include "admin/views.h"
 
 #include "proto/chipid.h"
@@ -20,10 +21,6 @@
 #include "proto/crypto_openssl.h"
 #include "proto/protocol.h"
 
-#define SECRET_MAX 128
-#define LABEL_MAX 128
-#define SECRET_RANDOM_BYTES 16 /* 32 hex characters */
-#define V2_KEY_BYTES 32	       /* protocol v2 chip key: 256 bits */
 
 enum {
 	OPT_GROUP = 'g',
@@ -59,22 +56,6 @@ static const struct option list_options[] = {
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
-
-/* Printable ASCII of bounded length, no control bytes. */
-static int valid_text(const char *text, size_t max, int spaces)
-{
-	size_t i, len = strlen(text);
-
-	if (len == 0 || len > max)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c < ' ' || c == 0x7f || (!spaces && c == ' '))
-			return 0;
-	}
-	return 1;
-}
 
 /* Reads a secret from stdin ("--secret -" keeps it out of ps output). */
 static int read_secret(char *buf, size_t size)
@@ -140,119 +121,71 @@ out:
 
 static int add(struct ctl *ctl, const struct ctl_args *args)
 {
-	const char *group = ctl_arg_get(args, OPT_GROUP);
-	const char *secret = ctl_arg_get(args, OPT_SECRET);
-	const char *label = ctl_arg_get(args, OPT_LABEL);
-	const char *protocol = ctl_arg_get(args, OPT_PROTOCOL);
 	const char *device_config = ctl_arg_get(args, OPT_DEVICE_CONFIG);
-	const char *given = args->argv[0];
-	char id[LUAOTA_CHIPID_MAX + 1], buf[SECRET_MAX + 2];
-	char key[2 * V2_KEY_BYTES + 1], tmp[PATH_MAX];
-	uint8_t random[V2_KEY_BYTES];
+	struct admin_chip_request req = {
+		.id = args->argv[0],
+		.group = ctl_arg_get(args, OPT_GROUP),
+		.secret = ctl_arg_get(args, OPT_SECRET),
+		.label = ctl_arg_get(args, OPT_LABEL),
+		.protocol = ctl_arg_get(args, OPT_PROTOCOL),
+	};
+	struct admin_new_chip chip;
+	struct admin_result res;
+	char buf[ADMIN_SECRET_MAX + 2], tmp[PATH_MAX];
 	struct store *st = NULL;
-	int generated = 0, v2 = 0, rc = CTL_EXIT_ERROR, added;
+	int rc = CTL_EXIT_ERROR;
 
-	key[0] = '\0';
 	tmp[0] = '\0';
-	if (protocol != NULL && strcmp(protocol, "v2") == 0)
-		v2 = 1;
-	else if (protocol != NULL && strcmp(protocol, "legacy") != 0)
-		return ctl_usage_error(ctl, "bad protocol '%s' (legacy or v2)",
-				       protocol);
-
-	if (luaota_chipid_normalize(LUAOTA_JSON_STRING, given, strlen(given),
-				    id) != 0)
-		return ctl_usage_error(ctl,
-				       "bad chip id '%s' (1 to %d "
-				       "printable characters, no spaces)",
-				       given, LUAOTA_CHIPID_MAX);
-	if (group == NULL)
-		return ctl_usage_error(ctl, "missing --group NAME");
-	if (label != NULL && !valid_text(label, LABEL_MAX, 1))
-		return ctl_usage_error(ctl,
-				       "bad label (1 to %d printable "
-				       "characters)",
-				       LABEL_MAX);
-	if (secret != NULL && strcmp(secret, "-") == 0) {
+	if (req.secret != NULL && strcmp(req.secret, "-") == 0) {
 		if (read_secret(buf, sizeof(buf)) != 0)
 			return ctl_error("cannot add chip %s: no secret on "
 					 "standard input",
-					 id);
-		secret = buf;
+					 req.id);
+		req.secret = buf;
 	}
-	/* Never echo the secret itself, not even when it is malformed. */
-	if (secret != NULL && !valid_text(secret, SECRET_MAX, 0)) {
-		rc = ctl_usage_error(ctl,
-				     "bad secret (1 to %d printable "
-				     "characters, no spaces)",
-				     SECRET_MAX);
-		goto out;
-	}
-	if (secret == NULL) {
-		if (getrandom(random, SECRET_RANDOM_BYTES, 0) !=
-		    SECRET_RANDOM_BYTES) {
-			ctl_error("cannot add chip %s: no random bytes", id);
-			goto out;
-		}
-		luaota_hex(random, SECRET_RANDOM_BYTES, buf);
-		secret = buf;
-		generated = 1;
-	}
-	if (v2) {
-		/* The v2 key is always made here: never typed, never sent. */
-		if (getrandom(random, V2_KEY_BYTES, 0) != V2_KEY_BYTES) {
-			ctl_error("cannot add chip %s: no random bytes", id);
-			goto out;
-		}
-		luaota_hex(random, V2_KEY_BYTES, key);
+	if (admin_chip_prepare(&req, &chip, &res) != 0) {
+		explicit_bzero(buf, sizeof(buf));
+		return res.status == ADMIN_INVALID
+			   ? ctl_usage_error(ctl, "%s", res.message)
+			   : ctl_error("%s", res.message);
 	}
 	/* Written first: a chip whose key reached no one is never added. */
 	if (device_config != NULL &&
-	    write_device_config(device_config, v2 ? "key" : "secret",
-				v2 ? key : secret, tmp, sizeof(tmp)) != 0) {
-		ctl_error("cannot add chip %s: cannot write %s: %s", id,
+	    write_device_config(device_config, chip.v2 ? "key" : "secret",
+				chip.v2 ? chip.key : chip.secret, tmp,
+				sizeof(tmp)) != 0) {
+		ctl_error("cannot add chip %s: cannot write %s: %s", chip.id,
 			  device_config, strerror(errno));
 		goto out;
 	}
 	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
 		goto out;
-	added = v2 ? store_chip_add_v2(st, id, group, secret, label, key)
-		   : store_chip_add(st, id, group, secret, label);
-	switch (added) {
-	case 0:
-		rc = CTL_EXIT_OK;
-		if (device_config != NULL && rename(tmp, device_config) != 0) {
-			ctl_error("chip %s added, but cannot write %s: %s%s",
-				  id, device_config, strerror(errno),
-				  v2	      ? "; its key follows"
-				  : generated ? "; its secret follows"
-					      : "");
-			unlink(tmp);
-			rc = CTL_EXIT_ERROR;
-			device_config = NULL; /* print it, labelled */
-		}
-		tmp[0] = '\0';
-		/* Shown once, labelled: the store never prints it again. */
-		if (generated)
-			printf("secret: %s\n", secret);
-		if (v2 && device_config == NULL)
-			printf("v2 key: %s\n", key);
-		break;
-	case STORE_EXISTS:
-		ctl_error("cannot add chip %s: it already exists", id);
-		break;
-	case STORE_NOTFOUND:
-		ctl_error("cannot add chip %s: no such group: %s", id, group);
-		break;
-	default:
-		ctl_error("cannot add chip %s: %s", id, store_errmsg(st));
+	if (admin_chip_insert(st, &chip, &res) != 0) {
+		ctl_error("%s", res.message);
+		goto out;
 	}
+	rc = CTL_EXIT_OK;
+	if (device_config != NULL && rename(tmp, device_config) != 0) {
+		ctl_error("chip %s added, but cannot write %s: %s%s", chip.id,
+			  device_config, strerror(errno),
+			  chip.v2	       ? "; its key follows"
+			  : chip.generated ? "; its secret follows"
+					   : "");
+		unlink(tmp);
+		rc = CTL_EXIT_ERROR;
+		device_config = NULL; /* print it, labelled */
+	}
+	tmp[0] = '\0';
+	/* Shown once, labelled: the store never prints it again. */
+	if (chip.generated)
+		printf("secret: %s\n", chip.secret);
+	if (chip.v2 && device_config == NULL)
+		printf("v2 key: %s\n", chip.key);
 out:
 	if (tmp[0] != '\0')
 		unlink(tmp);
 	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(key, sizeof(key));
-	explicit_bzero(random, sizeof(random));
+	admin_new_chip_clear(&chip);
 	store_close(st);
 	return rc;
 }
@@ -793,7 +726,7 @@ static int chip_set(struct ctl *ctl, const struct ctl_args *args)
 		    strcmp(key, "enabled") != 0 && !config_key(key))
 			return ctl_usage_error(ctl, "unknown key '%s'", key);
 		if (strcmp(key, "label") == 0 && eq[1] != '\0' &&
-		    !valid_text(eq + 1, LABEL_MAX, 1))
+		    !admin_text_valid(eq + 1, ADMIN_LABEL_MAX, 1))
 			return ctl_usage_error(ctl, "bad label");
 		if (strcmp(key, "enabled") == 0 && strcmp(eq + 1, "yes") != 0 &&
 		    strcmp(eq + 1, "no") != 0 && strcmp(eq + 1, "true") != 0 &&

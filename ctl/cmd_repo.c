@@ -1,5 +1,6 @@
 /* luaotactl repo add|list|show: where groups take their files from. */
 #include "cmd_repo.h"
+#include "admin/groups.h"
 #include "proto/protocol.h"
 
 #include <errno.h>
@@ -26,42 +27,6 @@ static const struct option json_options[] = {
 	CTL_HELP_OPTION,
 	{ NULL, 0, NULL, 0 },
 };
-
-int ctl_repo_revision(struct plan_cache *cache, const char *path,
-		      const char *ref, char *rev, size_t rev_len, char *err,
-		      size_t err_len)
-{
-	struct plan_spec spec = {
-		.repo_path = path,
-		.repo_ref = ref,
-		.lua_version = LUAOTA_LUA_51,
-	};
-	struct plan_manifest *m;
-	struct stat sb;
-	int rc = -1;
-
-	if (stat(path, &sb) != 0) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		snprintf(err, err_len, "%s: not a directory", path);
-		return -1;
-	}
-	/* An empty manifest: opening the source is the whole check. */
-	if (plan_manifest_resolve(cache, &spec, &m) != 0) {
-		snprintf(err, err_len, "%s", strerror(errno));
-		return -1;
-	}
-	if (m->error != NULL)
-		snprintf(err, err_len, "%s", m->error);
-	else {
-		snprintf(rev, rev_len, "%s", m->revision);
-		rc = 0;
-	}
-	plan_manifest_free(m);
-	return rc;
-}
 
 /* Names of repositories follow the group name rules. */
 static int valid_name(const char *name)
@@ -95,7 +60,7 @@ static int repo_add(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("out of memory");
 		goto out;
 	}
-	if (ctl_repo_revision(cache, dir, ref, rev, sizeof(rev), err,
+	if (admin_repo_revision(cache, dir, ref, rev, sizeof(rev), err,
 			      sizeof(err)) != 0) {
 		ctl_error("cannot add repository %s: %s", name, err);
 		goto out;
@@ -173,7 +138,7 @@ static int repo_list(struct ctl *ctl, const struct ctl_args *args)
 		ctl_cell("PATH", 0);
 	}
 	for (i = 0; i < n; i++) {
-		ok = ctl_repo_revision(cache, repos[i].path, repos[i].ref, rev,
+		ok = admin_repo_revision(cache, repos[i].path, repos[i].ref, rev,
 				       sizeof(rev), err, sizeof(err)) == 0;
 		if (array != NULL) {
 			json_object_array_add(
@@ -228,7 +193,7 @@ static int repo_show(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("out of memory");
 		goto out;
 	}
-	ok = ctl_repo_revision(cache, r.path, r.ref, rev, sizeof(rev), err,
+	ok = admin_repo_revision(cache, r.path, r.ref, rev, sizeof(rev), err,
 			       sizeof(err)) == 0;
 	if (ctl_arg_has(args, OPT_JSON)) {
 		o = repo_json(&r, ok ? rev : NULL, ok ? NULL : err);

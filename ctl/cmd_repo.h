@@ -14,12 +14,4 @@ extern const struct ctl_cmd cmd_repo_list_entry;
 /* repo show NAME [--json]: a repository, its revision and its groups. */
 extern const struct ctl_cmd cmd_repo_show_entry;
 
-/*
- * The revision path serves at ref (NULL: the working tree) into rev:
- * 0, or -1 with why in err (not a directory, no repository, no such ref).
- */
-int ctl_repo_revision(struct plan_cache *cache, const char *path,
-		      const char *ref, char *rev, size_t rev_len, char *err,
-		      size_t err_len);
-
 #endif /* LUAOTA_CMD_REPO_H */

@@ -79,185 +79,32 @@ static void print_json(struct json_object *o)
 				  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* A duration option: "90" (seconds), "90s", "10m", "1h". */
-static int duration_arg(const struct ctl *ctl, const struct ctl_args *args,
-			int key, const char *name, int64_t fallback,
-			int64_t min, int64_t *out)
+/* An admin/ failure as luaotactl reports it: usage errors exit 2. */
+static int report(const struct ctl *ctl, const struct admin_result *res)
 {
-	const char *text = ctl_arg_get(args, key);
-
-	*out = fallback;
-	if (text == NULL)
-		return 0;
-	if ((ctl_parse_int(text, 0, INT32_MAX, out) != 0 &&
-	     ctl_parse_duration(text, out) != 0) ||
-	    *out < min || *out > INT32_MAX)
-		return ctl_usage_error(ctl,
-				       "--%s %s: not a duration of at least "
-				       "%" PRId64 " s (90, 90s, 10m, 1h)",
-				       name, text, min);
-	return 0;
-}
-
-/*
- * The group's specification, for resolving and snapshotting revisions;
- * 0, or CTL_EXIT_ERROR after saying why.
- */
-static int load_group(struct ctl *ctl, struct store *st, const char *name,
-		      struct store_group *g, struct store_repo *r,
-		      struct policy_group *pg)
-{
-	const struct policy_settings *settings = ctl_settings(ctl);
-	int rc;
-
-	if (settings == NULL)
-		return CTL_EXIT_ERROR;
-	rc = store_group_get(st, name, g);
-	if (rc == STORE_NOTFOUND)
-		return ctl_error("no such group: %s", name);
-	if (rc != 0 || store_repo_get_id(st, g->repo_id, r) != 0)
-		return ctl_error("cannot read group %s: %s", name,
-				 store_errmsg(st));
-	if (policy_group_spec(g, r, settings, 0, pg) != 0)
-		return ctl_error("out of memory");
-	return 0;
-}
-
-/*
- * Names what the group's repository holds now, or at ask (a ref or
- * commit of a git repository; for a directory, the digest of a kept
- * snapshot, or of the files as they are now): a commit id, or the
- * directory's digest (its files kept as a snapshot).  0, or
- * CTL_EXIT_ERROR after saying why.
- */
-static int resolve_revision(struct store *st, const struct store_group *g,
-			    const struct store_repo *r, struct policy_group *pg,
-			    const char *ask, char out[PLAN_REVISION_MAX])
-{
-	struct plan_snapshot snap;
-	struct store_snapshot_file *kept = NULL;
-	struct plan_spec spec = pg->spec;
-	char err[512];
-	size_t n = 0, i;
-	int rc;
-
-	if (r->ref != NULL) {
-		spec.repo_ref = ask != NULL ? ask : r->ref;
-		if (plan_revision(NULL, &spec, out, err, sizeof(err)) != 0)
-			return ctl_error("group %s: %s", g->name, err);
-		return 0;
-	}
-	if (ask != NULL && plan_is_snapshot_revision(ask)) {
-		rc = store_snapshot_get(st, g->id, ask, &kept, &n);
-		store_snapshot_free(kept, n);
-		if (rc == 0) {
-			snprintf(out, PLAN_REVISION_MAX, "%s", ask);
-			return 0;
-		}
-		if (rc != STORE_NOTFOUND)
-			return ctl_error("group %s: %s", g->name,
-					 store_errmsg(st));
-	}
-	spec.snapshot = NULL;
-	if (plan_snapshot_take(&spec, &snap, err, sizeof(err)) != 0)
-		return ctl_error("group %s: cannot read its directory: %s",
-				 g->name, err);
-	if (ask != NULL && strcmp(ask, snap.revision) != 0) {
-		plan_snapshot_free(&snap);
-		return ctl_error("group %s: revision %s is neither kept nor "
-				 "what the directory holds now",
-				 g->name, ask);
-	}
-	kept = snap.nfiles > 0 ? calloc(snap.nfiles, sizeof(*kept)) : NULL;
-	if (snap.nfiles > 0 && kept == NULL) {
-		plan_snapshot_free(&snap);
-		return ctl_error("out of memory");
-	}
-	for (i = 0; i < snap.nfiles; i++)
-		kept[i] = (struct store_snapshot_file){
-			.name = snap.files[i].name,
-			.data = snap.files[i].data,
-			.len = snap.files[i].len,
-		};
-	rc = store_snapshot_add(st, g->id, snap.revision, kept, snap.nfiles);
-	free(kept);
-	snprintf(out, PLAN_REVISION_MAX, "%s", snap.revision);
-	plan_snapshot_free(&snap);
-	if (rc != 0)
-		return ctl_error("group %s: cannot keep its files: %s", g->name,
-				 store_errmsg(st));
-	return 0;
-}
-
-/*
- * Refuses to serve a revision chips would be refused at: a missing file,
- * a compile error, a file over the size policy.
- */
-static int check_sendable(struct store *st, const struct store_group *g,
-			  const struct store_repo *r, struct policy_group *pg,
-			  const char *revision)
-{
-	struct plan_cache *cache = plan_cache_new();
-	struct plan_manifest *m = NULL;
-	struct policy_group pinned = *pg;
-	char why[512];
-	int rc = 0;
-
-	memset(&pinned.snapshot, 0, sizeof(pinned.snapshot));
-	pinned.wants = NULL; /* borrowed from pg */
-	if (cache == NULL)
-		return ctl_error("out of memory");
-	if (policy_group_pin(&pinned, st, g, r, revision, why, sizeof(why)) !=
-	    0)
-		rc = ctl_error("%s", why);
-	else if (plan_manifest_resolve(cache, &pinned.spec, &m) != 0)
-		rc = ctl_error("group %s at %s: %s", g->name, revision,
-			       strerror(errno));
-	else if (m->error != NULL)
-		rc = ctl_error("group %s at %s would not be sent: %s", g->name,
-			       revision, m->error);
-	plan_manifest_free(m);
-	policy_group_free(&pinned);
-	plan_cache_free(cache);
-	return rc;
+	if (res->status == ADMIN_INVALID)
+		return ctl_usage_error(ctl, "%s", res->message);
+	return ctl_error("%s", res->message);
 }
 
 static int group_pin(struct ctl *ctl, const struct ctl_args *args)
 {
-	const char *name = args->argv[0];
-	const char *ask = args->argc > 1 ? args->argv[1] : NULL;
-	struct store_group g = { 0 };
-	struct store_repo r = { 0 };
-	struct policy_group pg = { 0 };
-	struct store_rollout active;
+	const struct policy_settings *settings = ctl_settings(ctl);
 	char revision[PLAN_REVISION_MAX];
+	struct admin_result res;
 	struct store *st;
-	int rc;
+	int rc = CTL_EXIT_OK;
 
+	if (settings == NULL)
+		return CTL_EXIT_ERROR;
 	if ((st = ctl_open_store(ctl, 0)) == NULL)
 		return CTL_EXIT_ERROR;
-	if ((rc = load_group(ctl, st, name, &g, &r, &pg)) != 0)
-		goto out;
-	if (store_rollout_active(st, g.id, &active) == 0) {
-		rc = ctl_error("group %s is under rollout %" PRId64
-			       ": abort it first",
-			       name, active.id);
-		store_rollout_free(&active);
-		goto out;
-	}
-	if ((rc = resolve_revision(st, &g, &r, &pg, ask, revision)) != 0 ||
-	    (rc = check_sendable(st, &g, &r, &pg, revision)) != 0)
-		goto out;
-	if (store_group_set_release(st, name, revision) != 0) {
-		rc = ctl_error("cannot pin group %s: %s", name,
-			       store_errmsg(st));
-		goto out;
-	}
-	printf("%s\n", revision);
-out:
-	policy_group_free(&pg);
-	store_group_free(&g);
-	store_repo_free(&r);
+	if (admin_group_pin(st, settings, args->argv[0],
+			    args->argc > 1 ? args->argv[1] : NULL, revision,
+			    &res) != 0)
+		rc = report(ctl, &res);
+	else
+		printf("%s\n", revision);
 	store_close(st);
 	return rc;
 }
@@ -291,161 +138,45 @@ static int group_unpin(struct ctl *ctl, const struct ctl_args *args)
 	return rc;
 }
 
-/* What rollout start hands the store to plan the waves with. */
-struct waves_arg {
-	int64_t group_id;
-	const struct rollout_waves_spec *spec;
-};
-
-static int plan_waves(struct store *st, int64_t id, void *arg, char **waves)
-{
-	struct waves_arg *wa = arg;
-	char **ids = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (store_group_chip_ids(st, wa->group_id, &ids, &n) != 0)
-		return -1;
-	rc = rollout_waves_plan(id, ids, n, wa->spec, waves);
-	store_ids_free(ids, n);
-	return rc;
-}
-
 static int show_rollout(struct store *st, const struct store_rollout *r,
 			int json, int chips);
 
 static int rollout_start(struct ctl *ctl, const struct ctl_args *args)
 {
-	const char *name = args->argv[0];
-	const char *canary = ctl_arg_get(args, OPT_CANARY);
-	const char *steps = ctl_arg_get(args, OPT_STEPS);
-	const char *failures = ctl_arg_get(args, OPT_MAX_FAILURES);
-	struct rollout_waves_spec spec;
-	struct rollout_amount max_failures;
-	struct store_group g = { 0 };
-	struct store_repo r = { 0 };
-	struct policy_group pg = { 0 };
-	struct store_rollout ro = { 0 }, made = { 0 };
-	struct waves_arg wa;
-	char from[PLAN_REVISION_MAX], to[PLAN_REVISION_MAX], why[256];
-	char plan[512];
-	struct store *st = NULL;
+	const struct policy_settings *settings = ctl_settings(ctl);
+	const struct admin_rollout_request req = {
+		.group = args->argv[0],
+		.to = ctl_arg_get(args, OPT_TO),
+		.canary = ctl_arg_get(args, OPT_CANARY),
+		.steps = ctl_arg_get(args, OPT_STEPS),
+		.max_failures = ctl_arg_get(args, OPT_MAX_FAILURES),
+		.max_inflight = ctl_arg_get(args, OPT_MAX_INFLIGHT),
+		.soak = ctl_arg_get(args, OPT_SOAK),
+		.deadline = ctl_arg_get(args, OPT_DEADLINE),
+		.loop = ctl_arg_get(args, OPT_LOOP),
+		.loop_window = ctl_arg_get(args, OPT_LOOP_WINDOW),
+	};
+	struct store_rollout made = { 0 };
+	struct admin_result res;
+	struct store *st;
 	int64_t id;
-	size_t i, used = 0;
 	int rc;
 
-	if (steps == NULL)
-		steps = ROLLOUT_DEFAULT_STEPS;
-	if (rollout_waves_spec_parse(canary, steps, &spec, why, sizeof(why)) !=
-	    0)
-		return ctl_usage_error(ctl, "%s", why);
-	if (failures == NULL)
-		failures = ROLLOUT_DEFAULT_MAX_FAILURES;
-	if (rollout_amount_parse(failures, &max_failures) != 0)
-		return ctl_usage_error(ctl,
-				       "--max-failures %s: not a count (N) "
-				       "or share (PCT%%)",
-				       failures);
-	ro.max_failures = max_failures.value;
-	ro.max_failures_pct = max_failures.pct;
-	if (ctl_arg_get(args, OPT_MAX_INFLIGHT) != NULL &&
-	    ctl_parse_int(ctl_arg_get(args, OPT_MAX_INFLIGHT), 0, INT32_MAX,
-			  &ro.max_inflight) != 0)
-		return ctl_usage_error(ctl, "--max-inflight %s: not a count",
-				       ctl_arg_get(args, OPT_MAX_INFLIGHT));
-	ro.loop_checkins = ROLLOUT_DEFAULT_LOOP_CHECKINS;
-	if (ctl_arg_get(args, OPT_LOOP) != NULL &&
-	    ctl_parse_int(ctl_arg_get(args, OPT_LOOP), 2, 1000,
-			  &ro.loop_checkins) != 0)
-		return ctl_usage_error(ctl,
-				       "--loop %s: not a count of check-ins "
-				       "from 2 to 1000",
-				       ctl_arg_get(args, OPT_LOOP));
-	if ((rc = duration_arg(ctl, args, OPT_LOOP_WINDOW, "loop-window",
-			       ROLLOUT_DEFAULT_LOOP_WINDOW, 1,
-			       &ro.loop_window)) != 0 ||
-	    (rc = duration_arg(ctl, args, OPT_SOAK, "soak",
-			       ctl_arg_get(args, OPT_SOAK) == NULL &&
-				       ro.loop_window > ROLLOUT_DEFAULT_SOAK
-				   ? ro.loop_window
-				   : ROLLOUT_DEFAULT_SOAK,
-			       0, &ro.soak)) != 0 ||
-	    (rc = duration_arg(ctl, args, OPT_DEADLINE, "deadline",
-			       ROLLOUT_DEFAULT_DEADLINE, 1, &ro.deadline)) != 0)
-		return rc;
-	/* A chip declared healthy could otherwise still be in a loop. */
-	if (ro.soak < ro.loop_window)
-		return ctl_usage_error(ctl,
-				       "--soak (%" PRId64
-				       " s) must be at least --loop-window "
-				       "(%" PRId64 " s)",
-				       ro.soak, ro.loop_window);
-	for (i = 0; i < spec.nwaves && used < sizeof(plan); i++)
-		used += (size_t)snprintf(plan + used, sizeof(plan) - used,
-					 "%s%" PRId64 "%s", i > 0 ? "," : "",
-					 spec.waves[i].value,
-					 spec.waves[i].pct ? "%" : "");
-
+	if (settings == NULL)
+		return CTL_EXIT_ERROR;
 	if ((st = ctl_open_store(ctl, 0)) == NULL)
 		return CTL_EXIT_ERROR;
-	if ((rc = load_group(ctl, st, name, &g, &r, &pg)) != 0)
-		goto out;
-	/* From: the release the group is pinned to, else what it serves. */
-	if (g.release != NULL)
-		strlcpy(from, g.release, sizeof(from));
-	else if ((rc = resolve_revision(st, &g, &r, &pg, NULL, from)) != 0)
-		goto out;
-	if ((rc = resolve_revision(st, &g, &r, &pg, ctl_arg_get(args, OPT_TO),
-				   to)) != 0)
-		goto out;
-	if (strcmp(from, to) == 0) {
-		if (g.release == NULL && r.ref == NULL)
-			rc = ctl_error(
-			    "group %s follows its directory, which holds "
-			    "%s: pin it first (luaotactl group pin %s) while "
-			    "it holds what the chips run, then change the "
-			    "files and start the rollout",
-			    name, to, name);
-		else
-			rc = ctl_error("nothing to roll out: group %s "
-				       "already serves %s",
-				       name, to);
-		goto out;
-	}
-	if ((rc = check_sendable(st, &g, &r, &pg, to)) != 0)
-		goto out;
-	ro.group_id = g.id;
-	ro.from_revision = from;
-	ro.to_revision = to;
-	ro.plan = plan;
-	ro.started_ms = wall_ms();
-	wa.group_id = g.id;
-	wa.spec = &spec;
-	switch (store_rollout_add(st, &ro, plan_waves, &wa, &id)) {
-	case 0:
-		break;
-	case STORE_EXISTS:
-		rc = ctl_error("group %s has a rollout under way: see "
-			       "luaotactl rollout status %s",
-			       name, name);
-		goto out;
-	default:
-		rc =
-		    ctl_error("cannot start the rollout: %s", store_errmsg(st));
-		goto out;
-	}
-	if (store_rollout_get(st, id, &made) != 0) {
+	if (admin_rollout_start(st, settings, &req, wall_ms(), &id, &res) !=
+	    0) {
+		rc = report(ctl, &res);
+	} else if (store_rollout_get(st, id, &made) != 0) {
 		rc = ctl_error("rollout %" PRId64 " started, but cannot be "
 			       "read back: %s",
 			       id, store_errmsg(st));
-		goto out;
+	} else {
+		rc = show_rollout(st, &made, ctl_arg_has(args, OPT_JSON), 0);
+		store_rollout_free(&made);
 	}
-	rc = show_rollout(st, &made, ctl_arg_has(args, OPT_JSON), 0);
-	store_rollout_free(&made);
-out:
-	policy_group_free(&pg);
-	store_group_free(&g);
-	store_repo_free(&r);
 	store_close(st);
 	return rc;
 }
@@ -626,7 +357,7 @@ static int rollout_move(struct ctl *ctl, const struct ctl_args *args,
 	if ((rc = find_rollout(st, args->argv[0], &r)) != 0)
 		goto out;
 	if (admin_rollout_move(st, r.id, to, wall_ms(), &res) != 0) {
-		rc = ctl_error("%s", res.message);
+		rc = report(ctl, &res);
 		goto out;
 	}
 	if (store_rollout_get(st, r.id, &after) != 0) {

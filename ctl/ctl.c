@@ -14,6 +14,7 @@
 #include <bsd/vis.h>
 
 #include "admin/admin.h"
+#include "admin/groups.h"
 #include "proto/protocol.h"
 
 const char *ctl_arg_get(const struct ctl_args *args, int key)
@@ -166,51 +167,14 @@ int ctl_check_overrides(const struct ctl *ctl, const char *json)
 	return CTL_EXIT_OK;
 }
 
-/* What ctl_check_config_size's walk over a group's chips needs. */
-struct size_walk {
-	int64_t group_id;
-	const char *group_config;
-	int rc;
-};
-
-/* One chip's config as it would be pushed: CTL_EXIT_OK, or why not. */
-static int chip_fits(const struct store_chip *c, const char *group_config)
-{
-	char why[256];
-
-	if (policy_chip_config_problem(group_config, c->config_json, c->secret,
-				       NULL, why, sizeof(why)) != NULL)
-		return ctl_error("chip %s: %s", c->id, why);
-	return CTL_EXIT_OK;
-}
-
-static int size_walk_chip(const struct store_chip *c, void *arg)
-{
-	struct size_walk *w = arg;
-
-	if (c->group_id == w->group_id)
-		w->rc = chip_fits(c, w->group_config);
-	return w->rc;
-}
-
 int ctl_check_config_size(struct store *st, int64_t group_id,
 			  const char *group_config,
 			  const struct store_chip *chip)
 {
-	struct size_walk w = { group_id, group_config, CTL_EXIT_OK };
-	size_t size;
+	struct admin_result res;
 
-	if (chip != NULL)
-		return chip_fits(chip, group_config);
-	/* With no chip yet, the overrides alone must leave room. */
-	size = policy_config_floor(group_config, "");
-	if (size > LUAOTA_CONFIG_MAX)
-		return ctl_error("the config overrides would make a chip's "
-				 "luaOTA/config.json take at least %zu bytes "
-				 "(limit %d)",
-				 size, LUAOTA_CONFIG_MAX);
-	if (store_chip_foreach(st, size_walk_chip, &w) < 0 &&
-	    w.rc == CTL_EXIT_OK)
-		return ctl_error("cannot list chips: %s", store_errmsg(st));
-	return w.rc;
+	if (admin_check_config_size(st, group_id, group_config, chip, &res) !=
+	    0)
+		return ctl_error("%s", res.message);
+	return CTL_EXIT_OK;
 }

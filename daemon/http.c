@@ -28,6 +28,8 @@
 #include <json-c/json.h>
 
 #include "admin/admin.h"
+#include "admin/chips.h"
+#include "admin/groups.h"
 #include "admin/rollouts.h"
 #include "admin/token.h"
 #include "admin/views.h"
@@ -38,6 +40,7 @@
 #include "policy/rollout.h"
 #include "proto/chipid.h"
 #include "ratelimit.h"
+#include "rollouts.h"
 
 #define API_PREFIX "/api/v1/"
 #define HISTORY_DEFAULT_LIMIT 50
@@ -62,6 +65,8 @@ struct call {
 	char *segments[6]; /* the path after /api/v1/, split at '/' */
 	int nsegments;
 	char *path_copy;
+	char token[65]; /* the name of the token that authorised it */
+	struct json_object *body; /* a write's JSON object, or NULL */
 };
 
 static void set_common_headers(struct evhttp_request *req, const char *type)
@@ -116,6 +121,12 @@ static const char *reason_phrase(int code)
 		return "Method Not Allowed";
 	case 409:
 		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -164,7 +175,7 @@ static void reply_result(struct call *c, const struct admin_result *res)
 	static const int codes[] = {
 		[ADMIN_OK] = 200,	 [ADMIN_INVALID] = 400,
 		[ADMIN_NOTFOUND] = 404, [ADMIN_CONFLICT] = 409,
-		[ADMIN_FAILED] = 500,
+		[ADMIN_REFUSED] = 422,	 [ADMIN_FAILED] = 500,
 	};
 
 	reply_error(c, codes[res->status], "%s", res->message);
@@ -225,6 +236,7 @@ static int authorize(struct call *c, int write)
 	}
 	if (now - t.last_used >= TOKEN_USED_EVERY)
 		store_token_used(d->store, t.id, now);
+	strlcpy(c->token, t.name, sizeof(c->token));
 	store_token_free(&t);
 	return 0;
 }
@@ -484,7 +496,8 @@ static void serve_groups(struct call *c)
 	reply_json(c, 200, array);
 }
 
-static void serve_group(struct call *c, const char *name)
+/* Answers with group name as it is now (status 200 or 201). */
+static void reply_group(struct call *c, int code, const char *name)
 {
 	struct store *st = c->api->d->store;
 	struct store_group g = { 0 };
@@ -501,7 +514,7 @@ static void serve_group(struct call *c, const char *name)
 		return;
 	}
 	store_group_free(&g);
-	reply_json(c, 200, o);
+	reply_json(c, code, o);
 }
 
 /* A rollout with its waves' health as luaotad judges it now. */
@@ -622,8 +635,9 @@ static void move_rollout(struct call *c, const char *given,
 		reply_result(c, &res);
 		return;
 	}
-	log_info("event=rollout-%s rollout=%" PRId64 " by=http peer=%s",
-		 admin_rollout_verb(to), id, c->peer);
+	rollouts_own_write(d);
+	log_info("event=rollout-%s rollout=%" PRId64 " token=%s peer=%s",
+		 admin_rollout_verb(to), id, c->token, c->peer);
 	if (store_rollout_get(d->store, id, &after) != 0) {
 		reply_error(c, 503, "cannot read rollout: %s",
 			    store_errmsg(d->store));
@@ -631,6 +645,340 @@ static void move_rollout(struct call *c, const char *given,
 	}
 	reply_json(c, 200, rollout_view(d->store, &after, 0));
 	store_rollout_free(&after);
+}
+
+/*
+ * The request body as a JSON object whose keys are all in allowed (NULL
+ * terminated) into c->body; 0, or -1 once answered.
+ */
+static int read_body(struct call *c, const char *const *allowed)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	const char *type = evhttp_find_header(
+	    evhttp_request_get_input_headers(c->req), "Content-Type");
+	struct json_tokener *tok;
+	const char *data;
+	size_t i;
+
+	if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+		refuse(c, 415, "the body must be application/json");
+		return -1;
+	}
+	data = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len)
+		       : "";
+	if ((tok = json_tokener_new()) == NULL) {
+		reply_error(c, 500, "out of memory");
+		return -1;
+	}
+	c->body = json_tokener_parse_ex(tok, data, (int)len);
+	if (c->body == NULL || json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(c->body, json_type_object)) {
+		json_tokener_free(tok);
+		reply_error(c, 400, "the body must be one JSON object");
+		return -1;
+	}
+	json_tokener_free(tok);
+	json_object_object_foreach(c->body, key, value)
+	{
+		(void)value;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			reply_error(c, 400, "unknown field '%.64s'", key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Text fields of a body: strings as they are, numbers as written. */
+struct fields {
+	char numbers[12][24];
+	size_t used;
+};
+
+/* Body field key as text into *out (NULL when absent); 0, or -1 once
+ * answered. */
+static int field(struct call *c, struct fields *f, const char *key,
+		 const char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(c->body, key, &v) || v == NULL)
+		return 0;
+	if (json_object_is_type(v, json_type_string)) {
+		*out = json_object_get_string(v);
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_int) &&
+	    f->used < sizeof(f->numbers) / sizeof(f->numbers[0])) {
+		snprintf(f->numbers[f->used], sizeof(f->numbers[0]),
+			 "%" PRId64, json_object_get_int64(v));
+		*out = f->numbers[f->used++];
+		return 0;
+	}
+	reply_error(c, 400, "field '%s' must be a string or an integer", key);
+	return -1;
+}
+
+static void chip_add(struct call *c)
+{
+	static const char *const allowed[] = { "id",	   "group", "secret",
+					       "label",	   "protocol", NULL };
+	struct daemon *d = c->api->d;
+	struct admin_chip_request req = { 0 };
+	struct admin_new_chip chip;
+	struct admin_result res;
+	struct store_chip added;
+	struct json_object *o;
+	struct fields f = { .used = 0 };
+
+	if (read_body(c, allowed) != 0 || field(c, &f, "id", &req.id) != 0 ||
+	    field(c, &f, "group", &req.group) != 0 ||
+	    field(c, &f, "secret", &req.secret) != 0 ||
+	    field(c, &f, "label", &req.label) != 0 ||
+	    field(c, &f, "protocol", &req.protocol) != 0)
+		return;
+	if (admin_chip_prepare(&req, &chip, &res) != 0 ||
+	    admin_chip_insert(d->store, &chip, &res) != 0) {
+		reply_result(c, &res);
+		return;
+	}
+	log_info("event=chip-added chip=%s group=%s token=%s peer=%s", chip.id,
+		 chip.group, c->token, c->peer);
+	if (store_chip_get(d->store, chip.id, &added) != 0) {
+		admin_new_chip_clear(&chip);
+		reply_error(c, 503, "chip %s added, but cannot be read back: %s",
+			    chip.id, store_errmsg(d->store));
+		return;
+	}
+	o = admin_chip_json(&added);
+	store_chip_free(&added);
+	/* Shown once, as luaotactl add prints it: never again. */
+	if (chip.generated)
+		json_object_object_add(o, "secret",
+				       json_object_new_string(chip.secret));
+	if (chip.v2)
+		json_object_object_add(o, "v2_key",
+				       json_object_new_string(chip.key));
+	admin_new_chip_clear(&chip);
+	reply_json(c, 201, o);
+}
+
+/*
+ * The group fields of the body into req: files as a list or a comma
+ * separated string, actions as {"FILE": "dl"}, config as an object.
+ */
+static int group_fields(struct call *c, struct fields *f,
+			struct admin_group_request *req, char **files,
+			const char **actions, char (*action_text)[128],
+			size_t max_actions)
+{
+	struct json_object *v;
+
+	if (field(c, f, "repo", &req->repo) != 0 ||
+	    field(c, f, "ref", &req->ref) != 0 ||
+	    field(c, f, "max_file_size", &req->max_file_size) != 0 ||
+	    field(c, f, "lua", &req->lua) != 0)
+		return -1;
+	if (json_object_object_get_ex(c->body, "files", &v) && v != NULL) {
+		size_t i, n, used = 0, cap = 1;
+
+		if (json_object_is_type(v, json_type_string)) {
+			req->files = json_object_get_string(v);
+		} else if (json_object_is_type(v, json_type_array)) {
+			n = json_object_array_length(v);
+			for (i = 0; i < n; i++) {
+				struct json_object *e =
+				    json_object_array_get_idx(v, i);
+
+				if (!json_object_is_type(e, json_type_string)) {
+					reply_error(c, 400,
+						    "files: a list of names");
+					return -1;
+				}
+				cap += strlen(json_object_get_string(e)) + 1;
+			}
+			if ((*files = calloc(1, cap)) == NULL) {
+				reply_error(c, 500, "out of memory");
+				return -1;
+			}
+			for (i = 0; i < n; i++) {
+				const char *name = json_object_get_string(
+				    json_object_array_get_idx(v, i));
+
+				/* A comma would split one name in two. */
+				if (strchr(name, ',') != NULL) {
+					reply_error(c, 400,
+						    "bad file name in files: "
+						    "'%.64s'",
+						    name);
+					return -1;
+				}
+				used += (size_t)snprintf(*files + used,
+							 cap - used, "%s%s",
+							 i > 0 ? "," : "",
+							 name);
+			}
+			req->files = *files;
+		} else {
+			reply_error(c, 400, "files: a list of names");
+			return -1;
+		}
+	}
+	if (json_object_object_get_ex(c->body, "actions", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_object)) {
+			reply_error(c, 400,
+				    "actions: an object of FILE: dl|cm|auto");
+			return -1;
+		}
+		json_object_object_foreach(v, name, action)
+		{
+			if (req->nactions == max_actions ||
+			    !json_object_is_type(action, json_type_string)) {
+				reply_error(c, 400,
+					    "actions: an object of FILE: "
+					    "dl|cm|auto");
+				return -1;
+			}
+			snprintf(action_text[req->nactions], 128, "%s=%s",
+				 name, json_object_get_string(action));
+			actions[req->nactions] = action_text[req->nactions];
+			req->nactions++;
+		}
+		req->actions = actions;
+	}
+	if (json_object_object_get_ex(c->body, "config", &v)) {
+		if (v == NULL)
+			req->config = ""; /* null clears, as --config '' */
+		else if (json_object_is_type(v, json_type_object))
+			req->config = json_object_to_json_string_ext(
+			    v, JSON_C_TO_STRING_PLAIN);
+		else {
+			reply_error(c, 400, "config: a JSON object, or null");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void group_write(struct call *c, const char *name)
+{
+	static const char *const allowed[] = {
+		"name",	 "repo",	  "ref", "files", "actions",
+		"config", "max_file_size", "lua", NULL
+	};
+	struct daemon *d = c->api->d;
+	const char *actions[ADMIN_GROUP_FILES_MAX];
+	char action_text[ADMIN_GROUP_FILES_MAX][128];
+	struct admin_group_request req = { 0 };
+	struct admin_result res;
+	struct fields f = { .used = 0 };
+	char *files = NULL;
+	int rc, add = name == NULL;
+
+	if (read_body(c, allowed) != 0)
+		return;
+	if (add && field(c, &f, "name", &req.name) != 0)
+		return;
+	if (!add) {
+		if (json_object_object_get_ex(c->body, "name", NULL)) {
+			reply_error(c, 400, "a group is not renamed: no 'name'");
+			return;
+		}
+		req.name = name;
+	}
+	if (group_fields(c, &f, &req, &files, actions, action_text,
+			 ADMIN_GROUP_FILES_MAX) != 0) {
+		free(files);
+		return;
+	}
+	rc = add ? admin_group_add(d->store, &req, &res)
+		 : admin_group_set(d->store, &req, &res);
+	free(files);
+	if (rc != 0) {
+		reply_result(c, &res);
+		return;
+	}
+	rollouts_own_write(d);
+	log_info("event=group-%s group=%s token=%s peer=%s",
+		 add ? "added" : "changed", req.name, c->token, c->peer);
+	reply_group(c, add ? 201 : 200, req.name);
+}
+
+static void group_pin(struct call *c, const char *name)
+{
+	static const char *const allowed[] = { "revision", NULL };
+	struct daemon *d = c->api->d;
+	struct policy_settings settings;
+	char revision[PLAN_REVISION_MAX];
+	struct admin_result res;
+	struct fields f = { .used = 0 };
+	const char *ask;
+
+	if (read_body(c, allowed) != 0 ||
+	    field(c, &f, "revision", &ask) != 0)
+		return;
+	policy_settings_from_config(&settings, &d->conf);
+	if (admin_group_pin(d->store, &settings, name, ask, revision, &res) !=
+	    0) {
+		reply_result(c, &res);
+		return;
+	}
+	rollouts_own_write(d);
+	log_info("event=group-pinned group=%s revision=%s token=%s peer=%s",
+		 name, revision, c->token, c->peer);
+	reply_group(c, 200, name);
+}
+
+static void rollout_start(struct call *c)
+{
+	static const char *const allowed[] = {
+		"group", "to",	     "canary",	 "steps", "max_failures",
+		"max_inflight", "soak", "deadline", "loop",	 "loop_window",
+		NULL
+	};
+	struct daemon *d = c->api->d;
+	struct admin_rollout_request req = { 0 };
+	struct policy_settings settings;
+	struct store_rollout made;
+	struct admin_result res;
+	struct fields f = { .used = 0 };
+	int64_t id;
+
+	if (read_body(c, allowed) != 0 ||
+	    field(c, &f, "group", &req.group) != 0 ||
+	    field(c, &f, "to", &req.to) != 0 ||
+	    field(c, &f, "canary", &req.canary) != 0 ||
+	    field(c, &f, "steps", &req.steps) != 0 ||
+	    field(c, &f, "max_failures", &req.max_failures) != 0 ||
+	    field(c, &f, "max_inflight", &req.max_inflight) != 0 ||
+	    field(c, &f, "soak", &req.soak) != 0 ||
+	    field(c, &f, "deadline", &req.deadline) != 0 ||
+	    field(c, &f, "loop", &req.loop) != 0 ||
+	    field(c, &f, "loop_window", &req.loop_window) != 0)
+		return;
+	policy_settings_from_config(&settings, &d->conf);
+	if (admin_rollout_start(d->store, &settings, &req, daemon_wall_ms(),
+				&id, &res) != 0) {
+		reply_result(c, &res);
+		return;
+	}
+	rollouts_own_write(d);
+	log_info("event=rollout-started rollout=%" PRId64
+		 " group=%s token=%s peer=%s",
+		 id, req.group, c->token, c->peer);
+	if (store_rollout_get(d->store, id, &made) != 0) {
+		reply_error(c, 503, "rollout %" PRId64 " started, but cannot "
+				    "be read back: %s",
+			    id, store_errmsg(d->store));
+		return;
+	}
+	reply_json(c, 201, rollout_view(d->store, &made, 0));
+	store_rollout_free(&made);
 }
 
 static int summary_outcome(const char *outcome, int64_t count, void *arg)
@@ -717,9 +1065,10 @@ static void serve_api(struct call *c)
 	const char *first = c->nsegments > 0 ? c->segments[0] : "";
 	int get = is_get(c);
 	int post = evhttp_request_get_command(c->req) == EVHTTP_REQ_POST;
+	int patch = evhttp_request_get_command(c->req) == EVHTTP_REQ_PATCH;
 
-	if (!get && !post) {
-		method_not_allowed(c, "GET, HEAD, POST");
+	if (!get && !post && !patch) {
+		method_not_allowed(c, "GET, HEAD, POST, PATCH");
 		return;
 	}
 	if (authorize(c, !get) != 0)
@@ -728,6 +1077,17 @@ static void serve_api(struct call *c)
 		serve_summary(c);
 	else if (strcmp(first, "chips") == 0 && c->nsegments == 1 && get)
 		serve_chips(c);
+	else if (strcmp(first, "chips") == 0 && c->nsegments == 1 && post)
+		chip_add(c);
+	else if (strcmp(first, "groups") == 0 && c->nsegments == 1 && post)
+		group_write(c, NULL);
+	else if (strcmp(first, "groups") == 0 && c->nsegments == 2 && patch)
+		group_write(c, c->segments[1]);
+	else if (strcmp(first, "groups") == 0 && c->nsegments == 3 && post &&
+		 strcmp(c->segments[2], "pin") == 0)
+		group_pin(c, c->segments[1]);
+	else if (strcmp(first, "rollouts") == 0 && c->nsegments == 1 && post)
+		rollout_start(c);
 	else if (strcmp(first, "chips") == 0 && c->nsegments == 2 && get)
 		serve_chip(c, c->segments[1]);
 	else if (strcmp(first, "chips") == 0 && c->nsegments == 3 &&
@@ -736,7 +1096,7 @@ static void serve_api(struct call *c)
 	else if (strcmp(first, "groups") == 0 && c->nsegments == 1 && get)
 		serve_groups(c);
 	else if (strcmp(first, "groups") == 0 && c->nsegments == 2 && get)
-		serve_group(c, c->segments[1]);
+		reply_group(c, 200, c->segments[1]);
 	else if (strcmp(first, "history") == 0 && c->nsegments == 1 && get)
 		serve_history(c, NULL);
 	else if (strcmp(first, "history") == 0 && c->nsegments == 2 && get)
@@ -850,6 +1210,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 out:
 	evhttp_clear_headers(&c.query);
+	json_object_put(c.body);
 	free(c.path_copy);
 }
 
@@ -900,9 +1261,9 @@ int http_open(struct daemon *d, int inherited_fd)
 	evhttp_set_timeout_tv(api->http, &idle);
 	evhttp_set_max_headers_size(api->http, MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, d->conf.http_max_body);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET |
-						  EVHTTP_REQ_HEAD |
-						  EVHTTP_REQ_POST);
+	evhttp_set_allowed_methods(api->http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+				       EVHTTP_REQ_POST | EVHTTP_REQ_PATCH);
 	if (inherited_fd >= 0) {
 		evutil_make_socket_nonblocking(inherited_fd);
 		api->bound =

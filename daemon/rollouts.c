@@ -342,9 +342,13 @@ void rollouts_review(struct daemon *d)
 		moved |= review_one(d, &rows[i], version, daemon_wall_ms());
 	trackers_prune(ro, rows, n);
 	store_rollout_list_free(rows, n);
-	if (moved) {
-		/* Our own writes leave the data version as it was. */
-		drop_list(ro);
-		decisions_clear(d->decisions);
-	}
+	if (moved)
+		rollouts_own_write(d);
+}
+
+void rollouts_own_write(struct daemon *d)
+{
+	/* Our own writes leave the data version as it was. */
+	drop_list(d->rollouts);
+	decisions_clear(d->decisions);
 }

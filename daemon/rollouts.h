@@ -64,4 +64,11 @@ void rollouts_release_slot(struct daemon *d, struct session *s);
 /* Looks at every rollout under way now (main.c's timer, once a second). */
 void rollouts_review(struct daemon *d);
 
+/*
+ * The daemon changed the inventory on its own connection (a review, the
+ * HTTP API): the data version does not show that, so what was read of
+ * rollouts and groups is read afresh.
+ */
+void rollouts_own_write(struct daemon *d);
+
 #endif /* LUAOTAD_ROLLOUTS_H */

@@ -307,16 +307,18 @@ static void chip_session(const struct store_rollout *r, struct rollout_chip *c,
 			c->state = ROLLOUT_CHIP_SOAKING;
 			c->updated_ms =
 			    s->ended_ms != 0 ? s->ended_ms : s->started_ms;
+			c->update_began_ms = s->started_ms;
 		} else if (s->outcome == STORE_OUTCOME_CURRENT) {
 			/* It held the target already, and it is up. */
 			c->state = ROLLOUT_CHIP_SOAKING;
 			c->updated_ms = s->started_ms;
+			c->update_began_ms = s->started_ms;
 			c->came_back = 1;
 		}
 		return;
 	}
 	/* Soaking: every check-in after the update tells. */
-	if (s->started_ms < c->updated_ms)
+	if (s->started_ms < c->update_began_ms)
 		return;
 	/* Back and soaked by then: healthy for good. */
 	if (c->came_back && s->started_ms >= c->updated_ms + r->soak * 1000)
@@ -359,7 +361,8 @@ static int chip_session_matters(const struct store_rollout *r,
 	if (s->outcome == STORE_OUTCOME_REJECTED ||
 	    c->state == ROLLOUT_CHIP_FAILED)
 		return 0;
-	if (c->state == ROLLOUT_CHIP_WAITING || s->started_ms < c->updated_ms)
+	if (c->state == ROLLOUT_CHIP_WAITING ||
+	    s->started_ms < c->update_began_ms)
 		return on_target;
 	if (c->came_back && s->started_ms >= c->updated_ms + r->soak * 1000)
 		return 0;

@@ -96,6 +96,9 @@ struct rollout_chip {
 	size_t wave;
 	enum rollout_chip_state state;
 	int64_t updated_ms; /* when it took the target; 0: not yet */
+	/* When the session that gave it the target began: a device that
+	 * reboots at once checks in before that session is closed. */
+	int64_t update_began_ms;
 	int64_t checkins;   /* check-ins since, within the loop window */
 	int came_back;
 	char reason[160];

@@ -310,6 +310,189 @@ class Http(harness.Case):
         m = self.metrics()
         self.assertEqual(m[("luaotad_rollouts", (("state", "running"),))], 0)
 
+    # -- writes: luaotactl's operations ----------------------------------
+
+    def post(self, path, body, method="POST", token=None):
+        data = json.dumps(body).encode()
+        status, _, reply = self.request(
+            path, token or self.write_token, method, data,
+            {"Content-Type": "application/json"})
+        return status, json.loads(reply)
+
+    def test_chip_add_checks_and_answers_as_luaotactl_add(self):
+        self.start_http()
+        cases = [({"id": "bad id", "group": "g"}, ["add", "bad id",
+                                                   "--group", "g"]),
+                 ({"id": "1005"}, ["add", "1005"]),
+                 ({"id": "1005", "group": "g", "secret": "has space"},
+                  ["add", "1005", "--group", "g", "--secret", "has space"]),
+                 ({"id": "1005", "group": "g", "protocol": "v3"},
+                  ["add", "1005", "--group", "g", "--protocol", "v3"])]
+        for body, args in cases:
+            with self.subTest(body=body):
+                status, reply = self.post("/api/v1/chips", body)
+                self.assertEqual(status, 400, reply)
+                res = self.ctl(*args, ok=False)
+                self.assertEqual(res.returncode, 2)
+                self.assertIn(reply["error"], res.stderr)
+                # The secret is never echoed, not even when malformed.
+                self.assertNotIn("has space", reply["error"])
+        status, reply = self.post("/api/v1/chips", {"id": 1001,
+                                                    "group": "g"})
+        self.assertEqual(status, 409)
+        self.assertIn(reply["error"], self.ctl("add", "1001", "--group",
+                                               "g", ok=False).stderr)
+        status, reply = self.post("/api/v1/chips", {"id": "1005",
+                                                    "group": "nope"})
+        self.assertEqual(status, 404)
+        self.assertIn("no such group", reply["error"])
+
+        status, made = self.post("/api/v1/chips", {"id": "1005", "group": "g",
+                                                   "label": "porch"})
+        self.assertEqual(status, 201, made)
+        secret = made.pop("secret")
+        self.assertRegex(secret, "^[0-9a-f]{32}$")
+        listed = {c["id"]: c for c in self.ctl_json("list")}
+        self.assertEqual(made, listed["1005"])
+        # The secret made works on the device, and is shown nowhere else.
+        self.assertEqual(self.boot(self.flash("f5"), "1005", secret,
+                                   boots=2).returncode,
+                         harness.DEVICE_APP_STARTED)
+        self.assertNotIn("secret", self.get_json("/api/v1/chips/1005"))
+        status, v2 = self.post("/api/v1/chips", {"id": "1006", "group": "g",
+                                                 "protocol": "v2"})
+        self.assertEqual(status, 201, v2)
+        self.assertRegex(v2["v2_key"], "^[0-9a-f]{64}$")
+        self.assertEqual(v2["protocol"], 2)
+        # Writes need a write token.
+        status, _ = self.post("/api/v1/chips", {"id": "1007", "group": "g"},
+                              token=self.read_token)
+        self.assertEqual(status, 403)
+
+    def test_bodies_are_checked(self):
+        self.start_http()
+        for data, ctype, status in (
+                (b"{", "application/json", 400),
+                (b"[1]", "application/json", 400),
+                (b'{"id": "1", "group": "g"} x', "application/json", 400),
+                (b'{"id": "1", "group": "g", "colour": 1}',
+                 "application/json", 400),
+                (b'{"id": ["1"], "group": "g"}', "application/json", 400),
+                (b'{"id": "1", "group": "g"}', "text/plain", 415)):
+            with self.subTest(data=data):
+                got, _, reply = self.request("/api/v1/chips",
+                                             self.write_token, "POST", data,
+                                             {"Content-Type": ctype})
+                self.assertEqual(got, status, reply)
+        self.assertEqual(len(self.ctl_json("list")), 2)
+
+    def test_group_writes_are_luaotactl_group_add_and_set(self):
+        self.start_http()
+        flash = self.provision("1001")
+        other = os.path.join(self.dir, "other")
+        os.mkdir(other)
+        with open(os.path.join(other, "app.lua"), "w") as fp:
+            fp.write("print('app')\n")
+        for body, args in (
+                ({"name": "bad name", "repo": other, "files": ["app.lua"]},
+                 ["group", "add", "bad name", "--repo", other,
+                  "--files", "app.lua"]),
+                ({"name": "h", "repo": other, "files": ["../x"]},
+                 ["group", "add", "h", "--repo", other, "--files", "../x"]),
+                ({"name": "h", "repo": other, "files": "app.lua",
+                  "actions": {"app.lua": "zip"}},
+                 ["group", "add", "h", "--repo", other, "--files",
+                  "app.lua", "--action", "app.lua=zip"]),
+                ({"name": "h", "repo": other, "files": ["app.lua"],
+                  "config": {"port": 70000}},
+                 ["group", "add", "h", "--repo", other, "--files",
+                  "app.lua", "--config", '{"port":70000}'])):
+            with self.subTest(body=body):
+                status, reply = self.post("/api/v1/groups", body)
+                self.assertEqual(status, 400, reply)
+                res = self.ctl(*args, ok=False)
+                self.assertEqual(res.returncode, 2, res.stderr)
+                self.assertIn(reply["error"], res.stderr)
+        status, reply = self.post("/api/v1/groups",
+                                  {"name": "h", "repo": "/nonexistent",
+                                   "files": ["app.lua"]})
+        self.assertEqual(status, 422, reply)
+        status, made = self.post("/api/v1/groups",
+                                 {"name": "h", "repo": other,
+                                  "files": ["app.lua"], "lua": "5.3"})
+        self.assertEqual(status, 201, made)
+        self.assertEqual(made, self.ctl_json("group", "show", "h"))
+        status, _ = self.post("/api/v1/groups", {"name": "h", "repo": other,
+                                                 "files": ["app.lua"]})
+        self.assertEqual(status, 409)
+
+        # A change made through the API is served at the next boot: the
+        # daemon's own write is seen at once.
+        self.write("extra.txt", "more\n")
+        status, changed = self.post("/api/v1/groups/g",
+                                    {"files": ["init.lua", "extra.txt"]},
+                                    method="PATCH")
+        self.assertEqual(status, 200, changed)
+        self.assertEqual([f["name"] for f in changed["files"]],
+                         ["init.lua", "extra.txt"])
+        self.assertEqual(changed, self.ctl_json("group", "show", "g"))
+        res = self.boot(flash, "1001", "s-1001", boots=2)
+        self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED)
+        self.assertEqual(harness.read_device_file(flash, "extra.txt"),
+                         b"more\n")
+        status, reply = self.post("/api/v1/groups/g", {"name": "x"},
+                                  method="PATCH")
+        self.assertEqual(status, 400)
+        status, reply = self.post("/api/v1/groups/nope", {"lua": "5.3"},
+                                  method="PATCH")
+        self.assertEqual(status, 404)
+        status, reply = self.post("/api/v1/groups/g", {"config": None},
+                                  method="PATCH")
+        self.assertEqual(status, 200, reply)
+        self.assertIsNone(reply["config"])
+
+    def test_pin_and_rollout_start_are_luaotactl_s(self):
+        self.start_http()
+        status, reply = self.post("/api/v1/rollouts", {"group": "g"})
+        self.assertEqual(status, 409)
+        res = self.ctl("rollout", "start", "g", ok=False)
+        self.assertIn(reply["error"], res.stderr)
+        self.assertIn("pin it first", reply["error"])
+        status, pinned = self.post("/api/v1/groups/g/pin", {})
+        self.assertEqual(status, 200, pinned)
+        self.assertRegex(pinned["release"], "^dir:[0-9a-f]{16}$")
+        self.write("init.lua", "print('next')\n")
+        status, reply = self.post("/api/v1/rollouts",
+                                  {"group": "g", "canary": 0})
+        self.assertEqual(status, 400)
+        self.assertIn("--canary 0", reply["error"])
+        # A pinned group's files change only by a rollout.
+        status, reply = self.post("/api/v1/groups/g", {"files": ["x.lua"]},
+                                  method="PATCH")
+        self.assertEqual(status, 409)
+        self.assertIn("luaotactl group unpin g", reply["error"])
+        status, started = self.post("/api/v1/rollouts",
+                                    {"group": "g", "canary": "1",
+                                     "steps": "100%", "max_inflight": 5})
+        self.assertEqual(status, 201, started)
+        shown = self.ctl_json("rollout", "status", "g")
+        for key in ("id", "state", "from", "to", "plan", "max_inflight"):
+            self.assertEqual(started[key], shown[key], key)
+        self.assertEqual(started["from"], pinned["release"])
+        status, reply = self.post("/api/v1/rollouts", {"group": "g"})
+        self.assertEqual(status, 409)
+        self.assertIn("has a rollout under way", reply["error"])
+        # The daemon serves it at once: the canary chip gets the new
+        # revision, the other one stays on the pinned release.
+        waves = {c["id"]: c["wave"] for c in shown["chips"]}
+        for chip in ("1001", "1002"):
+            self.boot(self.flash("r" + chip), chip, "s-" + chip, boots=2)
+        held = {c["id"]: c["revision"] for c in self.ctl_json("list")}
+        for chip in ("1001", "1002"):
+            self.assertEqual(held[chip], started["to"] if waves[chip] == 1
+                             else started["from"], chip)
+        self.assertEqual(sorted(waves.values()), [1, 2])
+
     # -- hostile clients -------------------------------------------------
 
     def test_oversize_requests_are_refused(self):

@@ -64,7 +64,8 @@ class Units(ServiceCase):
         installed /usr/sbin/luaotad need not exist here."""
         out = os.path.join(self.dir, "units")
         os.mkdir(out)
-        for name in ("luaotad.service", "luaotad.socket"):
+        for name in ("luaotad.service", "luaotad.socket",
+                     "luaotad-http.socket"):
             with open(os.path.join(UNITS, name)) as fp:
                 text = fp.read()
             text = text.replace("/usr/sbin/luaotad", harness.LUAOTAD)
@@ -79,6 +80,7 @@ class Units(ServiceCase):
         res = subprocess.run(
             ["systemd-analyze", "verify", "--man=no",
              os.path.join(units, "luaotad.socket"),
+             os.path.join(units, "luaotad-http.socket"),
              os.path.join(units, "luaotad.service")],
             capture_output=True, text=True, cwd=units)
         # Without systemd as PID 1 verify still loads and checks the units;
@@ -650,7 +652,8 @@ class Installed(ServiceCase):
         st = os.stat("/var/lib/luaota/luaota.db")
         self.assertEqual(st.st_uid, user.pw_uid)
         self.assertTrue(os.path.isfile("/etc/luaota/luaotad.conf"))
-        for unit in ("luaotad.service", "luaotad.socket"):
+        for unit in ("luaotad.service", "luaotad.socket",
+                     "luaotad-http.socket"):
             self.assertTrue(os.path.isfile(f"/lib/systemd/system/{unit}"))
         res = subprocess.run(["/usr/sbin/luaotad", "-n"],
                              capture_output=True, text=True)

@@ -191,6 +191,41 @@ static void listen_addresses_are_checked(void **state)
 	}
 }
 
+/* http_listen: off by default, one address or "off", checked as listen. */
+static void http_listen_is_one_address_or_off(void **state)
+{
+	struct config c;
+	char errors[1024];
+
+	(void)state;
+	config_defaults(&c);
+	assert_null(c.http_listen);
+	assert_int_equal(c.http_timeout_ms, 10000);
+	assert_int_equal(c.http_max_body, 64 * 1024);
+	assert_int_equal(load(&c,
+			      "http_listen = 127.0.0.1:8267\n"
+			      "http_timeout = 2s\nhttp_max_body = 1M\n",
+			      errors, sizeof(errors)),
+			 0);
+	assert_string_equal(c.http_listen, "127.0.0.1:8267");
+	assert_int_equal(c.http_timeout_ms, 2000);
+	assert_int_equal(c.http_max_body, 1024 * 1024);
+	assert_int_equal(load(&c, "http_listen = off\n", errors,
+			      sizeof(errors)),
+			 0);
+	assert_null(c.http_listen);
+	assert_int_equal(load(&c,
+			      "http_listen = 127.0.0.1:99999\n"
+			      "http_timeout = 10ms\nhttp_max_body = 1\n",
+			      errors, sizeof(errors)),
+			 -1);
+	assert_non_null(strstr(errors, ":1: http_listen: "));
+	assert_non_null(strstr(errors, ":2: http_timeout: value out of range"));
+	assert_non_null(
+	    strstr(errors, ":3: http_max_body: value out of range"));
+	config_free(&c);
+}
+
 static void budget_must_be_below_deadline(void **state)
 {
 	struct config c;
@@ -223,6 +258,7 @@ int main(void)
 		cmocka_unit_test(parses_every_unit),
 		cmocka_unit_test(reports_every_error_with_its_line),
 		cmocka_unit_test(listen_addresses_are_checked),
+		cmocka_unit_test(http_listen_is_one_address_or_off),
 		cmocka_unit_test(budget_must_be_below_deadline),
 		cmocka_unit_test(missing_file_is_fine_only_when_allowed),
 	};

@@ -225,6 +225,31 @@ static void health_from_history(void **state)
 	rollout_report_free(&rep);
 }
 
+/*
+ * A device that reboots the moment it has its files checks in before the
+ * daemon closed the update session: that check-in is its return all the
+ * same, and it turns healthy after the soak (it used to soak until its
+ * deadline and fail).
+ */
+static void quick_reboot_comes_back(void **state)
+{
+	char *ids[] = { "a" };
+	struct store_rollout r = rollout_of("4294967296");
+	struct store_session s[] = {
+		at("a", 1, STORE_OUTCOME_UPDATED, "new"),
+		at("a", 1, STORE_OUTCOME_CURRENT, "new"),
+	};
+	struct rollout_report rep;
+
+	(void)state;
+	s[0].ended_ms = s[0].started_ms + 20;
+	s[1].started_ms = s[0].started_ms + 15; /* before the update ended */
+	assert_int_equal(
+	    rollout_evaluate(&r, ids, 1, s, 2, T0 + 120 * 1000, &rep), 0);
+	assert_int_equal(chip(&rep, "a")->state, ROLLOUT_CHIP_HEALTHY);
+	rollout_report_free(&rep);
+}
+
 /* A wave advances once all its chips are settled and it soaked. */
 static void waves_advance_and_complete(void **state)
 {
@@ -474,6 +499,7 @@ int main(void)
 		cmocka_unit_test(wave_specs),
 		cmocka_unit_test(waves_plan_exact_counts),
 		cmocka_unit_test(health_from_history),
+		cmocka_unit_test(quick_reboot_comes_back),
 		cmocka_unit_test(waves_advance_and_complete),
 		cmocka_unit_test_setup_teardown(tracker_judges_as_a_full_look,
 						setup, teardown),

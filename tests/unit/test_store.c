@@ -726,6 +726,103 @@ static void session_history(void **state)
 	store_session_files_free(files, n);
 }
 
+static void tokens_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_token t, *list;
+	size_t n;
+
+	populate(fx);
+	assert_int_equal(store_token_add(fx->st, "ops", "aa11", STORE_TOKEN_WRITE,
+					 100),
+			 0);
+	assert_int_equal(
+	    store_token_add(fx->st, "viewer", "bb22", STORE_TOKEN_READ, 200), 0);
+	/* Names and hashes are each unique. */
+	assert_int_equal(
+	    store_token_add(fx->st, "ops", "cc33", STORE_TOKEN_READ, 300),
+	    STORE_EXISTS);
+	assert_int_equal(
+	    store_token_add(fx->st, "other", "aa11", STORE_TOKEN_READ, 300),
+	    STORE_EXISTS);
+	assert_int_equal(store_token_find(fx->st, "aa11", &t), 0);
+	assert_string_equal(t.name, "ops");
+	assert_int_equal(t.scope, STORE_TOKEN_WRITE);
+	assert_int_equal(t.created, 100);
+	assert_int_equal(t.last_used, 0);
+	assert_int_equal(store_token_used(fx->st, t.id, 150), 0);
+	store_token_free(&t);
+	assert_int_equal(store_token_find(fx->st, "ffff", &t), STORE_NOTFOUND);
+	assert_int_equal(store_token_list(fx->st, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "ops");
+	assert_int_equal(list[0].last_used, 150);
+	assert_string_equal(list[1].name, "viewer");
+	assert_int_equal(list[1].scope, STORE_TOKEN_READ);
+	store_token_list_free(list, n);
+	assert_int_equal(store_token_remove(fx->st, "viewer"), 0);
+	assert_int_equal(store_token_remove(fx->st, "viewer"), STORE_NOTFOUND);
+	assert_int_equal(store_token_find(fx->st, "bb22", &t), STORE_NOTFOUND);
+	assert_string_equal(store_token_scope_name(STORE_TOKEN_READ), "read");
+}
+
+static int count_outcome(const char *outcome, int64_t count, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 256 - len, "%s=%lld;", outcome, (long long)count);
+	return 0;
+}
+
+/* Chips by last outcome, and history pages by a cursor. */
+static void outcome_counts_and_paging(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_session_filter f = { .limit = 2 };
+	struct store_session *rows;
+	char counts[256] = "";
+	int64_t ids[5];
+	size_t n, i;
+
+	populate(fx);
+	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL), 0);
+	assert_int_equal(
+	    store_chip_outcome_counts(fx->st, count_outcome, counts), 0);
+	assert_string_equal(counts, "never=2;");
+	/* Two rows share a start time: the id orders them. */
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(store_session_begin(fx->st, "c1", "p",
+						     1000 + (int64_t)(i / 2),
+						     &ids[i]),
+				 0);
+		assert_int_equal(store_session_end(fx->st, ids[i],
+						   STORE_OUTCOME_CURRENT, NULL,
+						   NULL, 0, 0, 2000),
+				 0);
+	}
+	counts[0] = '\0';
+	assert_int_equal(
+	    store_chip_outcome_counts(fx->st, count_outcome, counts), 0);
+	assert_string_equal(counts, "never=1;current=1;");
+	assert_int_equal(store_session_query(fx->st, &f, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, ids[4]);
+	assert_int_equal(rows[1].id, ids[3]);
+	f.before_id = rows[1].id;
+	store_session_list_free(rows, n);
+	assert_int_equal(store_session_query(fx->st, &f, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, ids[2]);
+	assert_int_equal(rows[1].id, ids[1]);
+	f.before_id = rows[1].id;
+	store_session_list_free(rows, n);
+	assert_int_equal(store_session_query(fx->st, &f, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, ids[0]);
+	store_session_list_free(rows, n);
+}
+
 static void interrupt_marks_only_started(void **state)
 {
 	struct fixture *fx = *state;
@@ -1270,6 +1367,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(held_round_trip, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(tokens_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(outcome_counts_and_paging,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(session_history, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(interrupt_marks_only_started,
