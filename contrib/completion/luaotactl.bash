@@ -44,7 +44,7 @@ _luaotactl()
 		*)
 			if [[ -z $cmd ]]; then
 				cmd=${COMP_WORDS[i]}
-			elif [[ -z $sub && $cmd =~ ^(group|repo|history|rollout)$ ]]; then
+			elif [[ -z $sub && $cmd =~ ^(group|repo|history|rollout|token)$ ]]; then
 				sub=${COMP_WORDS[i]}
 			else
 				((nargs++))
@@ -78,7 +78,7 @@ _luaotactl()
 
 	if [[ -z $cmd ]]; then
 		COMPREPLY=($(compgen -W "add list show set remove history diff
-			reprovision pull pulls group repo rollout import export check
+			reprovision pull pulls group repo rollout token import export check
 			backup status
 			-c --config -D --database -w --wait -h --help -V --version" \
 			-- "$cur"))
@@ -150,6 +150,14 @@ _luaotactl()
 			;;
 		*) COMPREPLY=($(compgen -W "--json --chips
 			$(_luaotactl_groups)" -- "$cur")) ;;
+		esac
+		return
+		;;
+	token)
+		case $sub in
+		"") COMPREPLY=($(compgen -W "add list remove" -- "$cur")) ;;
+		add) COMPREPLY=($(compgen -W "--read-only --json" -- "$cur")) ;;
+		list) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
 		esac
 		return
 		;;

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -612,6 +614,35 @@ class OperatorsGuide(ServiceCase):
             [harness.LUAOTACTL, "-D", os.path.join(self.dir, "backup.db"),
              "history", "13572468"], capture_output=True, text=True)
         self.assertIn("updated", res.stdout, res.stderr)
+
+    def test_watch_the_fleet(self):
+        """The guide's token reads the API and the metrics."""
+        self.run_block(self.block("luaotactl group add greenhouse "))
+        out = self.run_block(self.block("luaotactl token add grafana ")).stdout
+        token = re.search(r"^token: (lota_[0-9a-f]{64})$", out, re.M)
+        self.assertIsNotNone(token, out)
+        self.daemon = harness.Daemon(self.dir, self.db, http=True)
+        for path in ("/api/v1/summary", "/metrics"):
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.daemon.http_port}{path}",
+                headers={"Authorization": "Bearer " + token.group(1)})
+            with urllib.request.urlopen(req, timeout=30) as res:
+                self.assertEqual(res.status, 200)
+                body = res.read().decode()
+            if path == "/metrics":
+                self.assertIn('luaotad_chips{last_outcome="never"} 1', body)
+                self.assertNotIn("13572468", body)
+            else:
+                self.assertEqual(json.loads(body)["chips"], 1)
+        # Read-only: a write is refused.
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.daemon.http_port}/api/v1/chips",
+            data=b'{"id": "1", "group": "greenhouse"}', method="POST",
+            headers={"Authorization": "Bearer " + token.group(1),
+                     "Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        self.assertEqual(e.exception.code, 403)
 
     def test_git_ref(self):
         if not self.has_command("repo add"):
