@@ -30,8 +30,7 @@ int admin_fail(struct admin_result *res, enum admin_status status,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Parses a decimal integer in [min, max]; 0, or -1 when it is not one. */
-int admin_parse_int(const char *text, int64_t min, int64_t max,
-		    int64_t *out);
+int admin_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
 
 /*
  * Parses a duration: a whole number of seconds, minutes, hours or days

@@ -97,10 +97,10 @@ int admin_chip_prepare(const struct admin_chip_request *req,
 int admin_chip_insert(struct store *st, const struct admin_new_chip *c,
 		      struct admin_result *res)
 {
-	int rc = c->v2 ? store_chip_add_v2(st, c->id, c->group, c->secret,
-					   c->label, c->key)
-		       : store_chip_add(st, c->id, c->group, c->secret,
-					c->label);
+	int rc = c->v2
+		     ? store_chip_add_v2(st, c->id, c->group, c->secret,
+					 c->label, c->key)
+		     : store_chip_add(st, c->id, c->group, c->secret, c->label);
 
 	switch (rc) {
 	case 0:

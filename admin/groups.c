@@ -284,8 +284,9 @@ static int find_repo(struct store *st, const char *verb, const char *group,
 	if (named_repo(st, req->repo, req->ref, repo))
 		return 0;
 	if ((dir = realpath(req->repo, NULL)) == NULL)
-		return admin_fail(res, ADMIN_REFUSED, "cannot %s group %s: %s: %s",
-				  verb, group, req->repo, strerror(errno));
+		return admin_fail(res, ADMIN_REFUSED,
+				  "cannot %s group %s: %s: %s", verb, group,
+				  req->repo, strerror(errno));
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		admin_fail(res, ADMIN_REFUSED,
 			   "cannot %s group %s: %s: not a directory", verb,
@@ -346,8 +347,8 @@ int admin_group_add(struct store *st, const struct admin_group_request *req,
 			   "cannot add group %s: it already exists", g.name);
 		break;
 	default:
-		admin_fail(res, ADMIN_FAILED, "cannot add group %s: %s",
-			   g.name, store_errmsg(st));
+		admin_fail(res, ADMIN_FAILED, "cannot add group %s: %s", g.name,
+			   store_errmsg(st));
 	}
 out:
 	store_repo_free(&repo);

@@ -93,9 +93,8 @@ static int load_group(struct store *st, const struct policy_settings *settings,
 		return admin_fail(res, ADMIN_NOTFOUND, "no such group: %s",
 				  name);
 	if (rc != 0 || store_repo_get_id(st, g->repo_id, r) != 0)
-		return admin_fail(res, ADMIN_FAILED,
-				  "cannot read group %s: %s", name,
-				  store_errmsg(st));
+		return admin_fail(res, ADMIN_FAILED, "cannot read group %s: %s",
+				  name, store_errmsg(st));
 	if (policy_group_spec(g, r, settings, 0, pg) != 0)
 		return admin_fail(res, ADMIN_FAILED, "out of memory");
 	return 0;
@@ -264,8 +263,8 @@ static int parse_request(const struct admin_rollout_request *req,
 			 struct rollout_waves_spec *spec, char *plan,
 			 size_t plan_len, struct admin_result *res)
 {
-	const char *steps = req->steps != NULL ? req->steps
-					       : ROLLOUT_DEFAULT_STEPS;
+	const char *steps =
+	    req->steps != NULL ? req->steps : ROLLOUT_DEFAULT_STEPS;
 	const char *failures = req->max_failures != NULL
 				   ? req->max_failures
 				   : ROLLOUT_DEFAULT_MAX_FAILURES;
@@ -347,8 +346,7 @@ int admin_rollout_start(struct store *st,
 	/* From: the release the group is pinned to, else what it serves. */
 	if (g.release != NULL)
 		strlcpy(from, g.release, sizeof(from));
-	else if ((rc = resolve_revision(st, &g, &r, &pg, NULL, from, res)) !=
-		 0)
+	else if ((rc = resolve_revision(st, &g, &r, &pg, NULL, from, res)) != 0)
 		goto out;
 	if ((rc = resolve_revision(st, &g, &r, &pg, req->to, to, res)) != 0)
 		goto out;

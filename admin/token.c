@@ -42,6 +42,7 @@ int admin_token_name_valid(const char *name)
 	size_t n = strlen(name);
 
 	return n > 0 && n <= 64 &&
-	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			    "0123456789._-") == n;
+	       strspn(name,
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789._-") == n;
 }

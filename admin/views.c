@@ -63,8 +63,10 @@ struct json_object *admin_chip_json(const struct store_chip *c)
 	json_object_object_add(o, "created", admin_json_time(c->created));
 	json_object_object_add(o, "first_seen", admin_json_time(c->first_seen));
 	json_object_object_add(o, "last_seen", admin_json_time(c->last_seen));
-	json_object_object_add(o, "last_address", admin_json_text(c->last_addr));
-	json_object_object_add(o, "last_outcome", admin_json_text(c->last_outcome));
+	json_object_object_add(o, "last_address",
+			       admin_json_text(c->last_addr));
+	json_object_object_add(o, "last_outcome",
+			       admin_json_text(c->last_outcome));
 	json_object_object_add(o, "revision", admin_json_text(c->revision));
 	json_object_object_add(o, "chk", admin_json_text(c->chk));
 	json_object_object_add(
@@ -82,8 +84,8 @@ const char *admin_action_name(enum store_action a)
 
 /* One group as a JSON object, with its chip count. */
 struct json_object *admin_group_json(const struct store_group *g,
-				      const struct store_repo *repo,
-				      int64_t chips)
+				     const struct store_repo *repo,
+				     int64_t chips)
 {
 	struct json_object *o = json_object_new_object(), *files, *cfg = NULL;
 	size_t i;
@@ -96,9 +98,9 @@ struct json_object *admin_group_json(const struct store_group *g,
 
 		json_object_object_add(
 		    f, "name", json_object_new_string(g->files[i].name));
-		json_object_object_add(
-		    f, "action",
-		    json_object_new_string(admin_action_name(g->files[i].action)));
+		json_object_object_add(f, "action",
+				       json_object_new_string(admin_action_name(
+					   g->files[i].action)));
 		json_object_array_add(files, f);
 	}
 	if (g->config_json != NULL)
@@ -147,11 +149,14 @@ static struct json_object *json_files(struct store *st, int64_t session_id)
 			array = NULL;
 			goto out;
 		}
-		json_object_object_add(o, "name", admin_json_text(files[i].name));
-		json_object_object_add(o, "action", admin_json_text(files[i].action));
+		json_object_object_add(o, "name",
+				       admin_json_text(files[i].name));
+		json_object_object_add(o, "action",
+				       admin_json_text(files[i].action));
 		json_object_object_add(o, "bytes",
 				       json_object_new_int64(files[i].bytes));
-		json_object_object_add(o, "result", admin_json_text(files[i].result));
+		json_object_object_add(o, "result",
+				       admin_json_text(files[i].result));
 		json_object_object_add(
 		    o, "lcsize",
 		    files[i].lcsize >= 0
@@ -165,7 +170,7 @@ out:
 
 /* One session as a JSON object, with its files; NULL on failure. */
 struct json_object *admin_session_json(struct store *st,
-					const struct store_session *s)
+				       const struct store_session *s)
 {
 	struct json_object *o = json_object_new_object(), *files;
 	char when[40];
@@ -204,8 +209,8 @@ struct json_object *admin_session_json(struct store *st,
 	return o;
 }
 
-const char *admin_wave_label(const struct store_rollout *r, size_t i,
-			      char *buf, size_t len)
+const char *admin_wave_label(const struct store_rollout *r, size_t i, char *buf,
+			     size_t len)
 {
 	const char *p = r->plan;
 	size_t k;
@@ -219,8 +224,8 @@ const char *admin_wave_label(const struct store_rollout *r, size_t i,
 }
 
 struct json_object *admin_rollout_json(const struct store_rollout *r,
-					const struct rollout_report *rep,
-					int chips)
+				       const struct rollout_report *rep,
+				       int chips)
 {
 	struct json_object *o = json_object_new_object(), *waves, *list, *c;
 	char when[32], label[32];

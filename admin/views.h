@@ -54,8 +54,8 @@ struct json_object *admin_session_json(struct store *st,
 				       const struct store_session *s);
 
 /* The operator's label of wave i of r ("10%", "5"), in buf. */
-const char *admin_wave_label(const struct store_rollout *r, size_t i,
-			     char *buf, size_t len);
+const char *admin_wave_label(const struct store_rollout *r, size_t i, char *buf,
+			     size_t len);
 
 /* One rollout; with rep, its waves' health, and with chips, each chip. */
 struct json_object *admin_rollout_json(const struct store_rollout *r,

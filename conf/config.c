@@ -267,9 +267,8 @@ static const char *apply(struct config *c, const char *key, const char *value,
 		char *copy = NULL;
 
 		if (strcmp(value, "off") != 0) {
-			if ((why = config_listen_split(value, host,
-						       sizeof(host), &port)) !=
-			    NULL)
+			if ((why = config_listen_split(
+				 value, host, sizeof(host), &port)) != NULL)
 				return why;
 			if ((copy = strdup(value)) == NULL)
 				return "out of memory";

@@ -550,7 +550,7 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 	}
 	for (i = 0; i < nr; i++) {
 		if (admin_repo_revision(cache, repos[i].path, repos[i].ref, rev,
-				      sizeof(rev), err, sizeof(err)) != 0)
+					sizeof(rev), err, sizeof(err)) != 0)
 			problem(&c, "repository %s: %s", repos[i].name, err);
 		else if (!c.json)
 			printf("ok: repository %s at %s\n", repos[i].name, rev);

@@ -21,7 +21,6 @@
 #include "proto/crypto_openssl.h"
 #include "proto/protocol.h"
 
-
 enum {
 	OPT_GROUP = 'g',
 	OPT_SECRET = 's',
@@ -168,7 +167,7 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 	if (device_config != NULL && rename(tmp, device_config) != 0) {
 		ctl_error("chip %s added, but cannot write %s: %s%s", chip.id,
 			  device_config, strerror(errno),
-			  chip.v2	       ? "; its key follows"
+			  chip.v2	   ? "; its key follows"
 			  : chip.generated ? "; its secret follows"
 					   : "");
 		unlink(tmp);
@@ -190,8 +189,6 @@ out:
 	return rc;
 }
 
-
-
 /* Which chips list shows, and where JSON rows go. */
 struct list_filter {
 	struct admin_chip_filter wanted;
@@ -202,7 +199,6 @@ static int list_wanted(const struct list_filter *f, const struct store_chip *c)
 {
 	return admin_chip_wanted(&f->wanted, c);
 }
-
 
 /* Adds one chip to the JSON array of the filter arg. */
 static int list_json_chip(const struct store_chip *c, void *arg)

@@ -17,7 +17,6 @@
 #include "cmd_repo.h"
 #include "proto/protocol.h"
 
-
 enum {
 	OPT_REPO = 'r',
 	OPT_REF = 'R',
@@ -121,8 +120,6 @@ static int group_set(struct ctl *ctl, const struct ctl_args *args)
 	store_close(st);
 	return rc;
 }
-
-
 
 static void print_json(struct json_object *o)
 {

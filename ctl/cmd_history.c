@@ -32,10 +32,6 @@ static const struct option history_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-
-
-
-
 static int print_json(struct store *st, const struct store_session *rows,
 		      size_t n)
 {

@@ -61,7 +61,7 @@ static int repo_add(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	if (admin_repo_revision(cache, dir, ref, rev, sizeof(rev), err,
-			      sizeof(err)) != 0) {
+				sizeof(err)) != 0) {
 		ctl_error("cannot add repository %s: %s", name, err);
 		goto out;
 	}
@@ -138,8 +138,9 @@ static int repo_list(struct ctl *ctl, const struct ctl_args *args)
 		ctl_cell("PATH", 0);
 	}
 	for (i = 0; i < n; i++) {
-		ok = admin_repo_revision(cache, repos[i].path, repos[i].ref, rev,
-				       sizeof(rev), err, sizeof(err)) == 0;
+		ok =
+		    admin_repo_revision(cache, repos[i].path, repos[i].ref, rev,
+					sizeof(rev), err, sizeof(err)) == 0;
 		if (array != NULL) {
 			json_object_array_add(
 			    array, repo_json(&repos[i], ok ? rev : NULL,
@@ -194,7 +195,7 @@ static int repo_show(struct ctl *ctl, const struct ctl_args *args)
 		goto out;
 	}
 	ok = admin_repo_revision(cache, r.path, r.ref, rev, sizeof(rev), err,
-			       sizeof(err)) == 0;
+				 sizeof(err)) == 0;
 	if (ctl_arg_has(args, OPT_JSON)) {
 		o = repo_json(&r, ok ? rev : NULL, ok ? NULL : err);
 		names = json_object_new_array();

@@ -234,8 +234,6 @@ static void format_duration(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "s", s);
 }
 
-
-
 static void rollout_text(const struct store_rollout *r,
 			 const struct rollout_report *rep, int chips)
 {
@@ -417,8 +415,8 @@ static int rollout_list(struct ctl *ctl, const struct ctl_args *args)
 	if (ctl_arg_has(args, OPT_JSON)) {
 		array = json_object_new_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(array,
-					      admin_rollout_json(&rows[i], NULL, 0));
+			json_object_array_add(
+			    array, admin_rollout_json(&rows[i], NULL, 0));
 		print_json(array);
 		json_object_put(array);
 		goto out;

@@ -48,9 +48,9 @@ struct daemon {
 	int nlisteners;
 	TAILQ_HEAD(, session) sessions;
 	struct daemon_stats stats;
-	struct metrics metrics;	 /* what GET /metrics reports */
-	struct http_api *http;	 /* NULL: no HTTP listener */
-	int http_inherited_fd;	 /* systemd's "http" socket; -1: none */
+	struct metrics metrics; /* what GET /metrics reports */
+	struct http_api *http;	/* NULL: no HTTP listener */
+	int http_inherited_fd;	/* systemd's "http" socket; -1: none */
 	int draining; /* SIGTERM seen: no new sessions, exit when idle */
 	int verbose;  /* -v: debug lines, kept across reloads */
 	TAILQ_HEAD(, history_record) history; /* rows waiting for the store */

@@ -65,7 +65,7 @@ struct call {
 	char *segments[6]; /* the path after /api/v1/, split at '/' */
 	int nsegments;
 	char *path_copy;
-	char token[65]; /* the name of the token that authorised it */
+	char token[65];		  /* the name of the token that authorised it */
 	struct json_object *body; /* a write's JSON object, or NULL */
 };
 
@@ -100,7 +100,9 @@ static void reply_json(struct call *c, int code, struct json_object *o)
 	evbuffer_add(out, "\n", 1);
 	set_common_headers(c->req, "application/json");
 	evhttp_send_reply(c->req, code,
-			  code == HTTP_OK ? "OK" : code == 201 ? "Created" : "",
+			  code == HTTP_OK ? "OK"
+			  : code == 201	  ? "Created"
+					  : "",
 			  out);
 	evbuffer_free(out);
 	json_object_put(o);
@@ -173,9 +175,9 @@ static void reply_error(struct call *c, int code, const char *fmt, ...)
 static void reply_result(struct call *c, const struct admin_result *res)
 {
 	static const int codes[] = {
-		[ADMIN_OK] = 200,	 [ADMIN_INVALID] = 400,
+		[ADMIN_OK] = 200,	[ADMIN_INVALID] = 400,
 		[ADMIN_NOTFOUND] = 404, [ADMIN_CONFLICT] = 409,
-		[ADMIN_REFUSED] = 422,	 [ADMIN_FAILED] = 500,
+		[ADMIN_REFUSED] = 422,	[ADMIN_FAILED] = 500,
 	};
 
 	reply_error(c, codes[res->status], "%s", res->message);
@@ -208,14 +210,14 @@ static int authorize(struct call *c, int write)
 	int rc;
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
-		refuse(c, 401, "a bearer token is required (luaotactl token "
-			       "add)");
+		refuse(c, 401,
+		       "a bearer token is required (luaotactl token "
+		       "add)");
 		return -1;
 	}
 	auth += 7;
 	len = strlen(auth);
-	if (len == 0 || len > 256 ||
-	    admin_token_hash(auth, len, hash) != 0) {
+	if (len == 0 || len > 256 || admin_token_hash(auth, len, hash) != 0) {
 		refuse(c, 401, "bad token");
 		return -1;
 	}
@@ -418,10 +420,9 @@ static void serve_history(struct call *c, const char *chip_given)
 	}
 	json_object_object_add(page, "sessions", rows);
 	/* The cursor of the next page: the last row shown. */
-	json_object_object_add(page, "next_before",
-			       n > (size_t)limit
-				   ? json_object_new_int64(s[limit - 1].id)
-				   : NULL);
+	json_object_object_add(
+	    page, "next_before",
+	    n > (size_t)limit ? json_object_new_int64(s[limit - 1].id) : NULL);
 	store_session_list_free(s, n);
 	reply_json(c, 200, page);
 }
@@ -477,8 +478,7 @@ static void serve_groups(struct call *c)
 	size_t n = 0, i;
 
 	if (store_group_list(st, &groups, &n) != 0) {
-		reply_error(c, 503, "cannot list groups: %s",
-			    store_errmsg(st));
+		reply_error(c, 503, "cannot list groups: %s", store_errmsg(st));
 		return;
 	}
 	array = json_object_new_array();
@@ -518,9 +518,8 @@ static void reply_group(struct call *c, int code, const char *name)
 }
 
 /* A rollout with its waves' health as luaotad judges it now. */
-static struct json_object *rollout_view(struct store *st,
-					const struct store_rollout *r,
-					int chips)
+static struct json_object *
+rollout_view(struct store *st, const struct store_rollout *r, int chips)
 {
 	struct rollout_report rep;
 	struct json_object *o;
@@ -630,8 +629,7 @@ static void move_rollout(struct call *c, const char *given,
 		return;
 	id = r.id;
 	store_rollout_free(&r);
-	if (admin_rollout_move(d->store, id, to, daemon_wall_ms(), &res) !=
-	    0) {
+	if (admin_rollout_move(d->store, id, to, daemon_wall_ms(), &res) != 0) {
 		reply_result(c, &res);
 		return;
 	}
@@ -665,8 +663,8 @@ static int read_body(struct call *c, const char *const *allowed)
 		refuse(c, 415, "the body must be application/json");
 		return -1;
 	}
-	data = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len)
-		       : "";
+	data =
+	    len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
 	if ((tok = json_tokener_new()) == NULL) {
 		reply_error(c, 500, "out of memory");
 		return -1;
@@ -715,8 +713,8 @@ static int field(struct call *c, struct fields *f, const char *key,
 	}
 	if (json_object_is_type(v, json_type_int) &&
 	    f->used < sizeof(f->numbers) / sizeof(f->numbers[0])) {
-		snprintf(f->numbers[f->used], sizeof(f->numbers[0]),
-			 "%" PRId64, json_object_get_int64(v));
+		snprintf(f->numbers[f->used], sizeof(f->numbers[0]), "%" PRId64,
+			 json_object_get_int64(v));
 		*out = f->numbers[f->used++];
 		return 0;
 	}
@@ -726,8 +724,8 @@ static int field(struct call *c, struct fields *f, const char *key,
 
 static void chip_add(struct call *c)
 {
-	static const char *const allowed[] = { "id",	   "group", "secret",
-					       "label",	   "protocol", NULL };
+	static const char *const allowed[] = { "id",	"group",    "secret",
+					       "label", "protocol", NULL };
 	struct daemon *d = c->api->d;
 	struct admin_chip_request req = { 0 };
 	struct admin_new_chip chip;
@@ -751,7 +749,8 @@ static void chip_add(struct call *c)
 		 chip.group, c->token, c->peer);
 	if (store_chip_get(d->store, chip.id, &added) != 0) {
 		admin_new_chip_clear(&chip);
-		reply_error(c, 503, "chip %s added, but cannot be read back: %s",
+		reply_error(c, 503,
+			    "chip %s added, but cannot be read back: %s",
 			    chip.id, store_errmsg(d->store));
 		return;
 	}
@@ -818,10 +817,9 @@ static int group_fields(struct call *c, struct fields *f,
 						    name);
 					return -1;
 				}
-				used += (size_t)snprintf(*files + used,
-							 cap - used, "%s%s",
-							 i > 0 ? "," : "",
-							 name);
+				used += (size_t)snprintf(
+				    *files + used, cap - used, "%s%s",
+				    i > 0 ? "," : "", name);
 			}
 			req->files = *files;
 		} else {
@@ -844,8 +842,8 @@ static int group_fields(struct call *c, struct fields *f,
 					    "dl|cm|auto");
 				return -1;
 			}
-			snprintf(action_text[req->nactions], 128, "%s=%s",
-				 name, json_object_get_string(action));
+			snprintf(action_text[req->nactions], 128, "%s=%s", name,
+				 json_object_get_string(action));
 			actions[req->nactions] = action_text[req->nactions];
 			req->nactions++;
 		}
@@ -868,7 +866,7 @@ static int group_fields(struct call *c, struct fields *f,
 static void group_write(struct call *c, const char *name)
 {
 	static const char *const allowed[] = {
-		"name",	 "repo",	  "ref", "files", "actions",
+		"name",	  "repo",	   "ref", "files", "actions",
 		"config", "max_file_size", "lua", NULL
 	};
 	struct daemon *d = c->api->d;
@@ -886,7 +884,8 @@ static void group_write(struct call *c, const char *name)
 		return;
 	if (!add) {
 		if (json_object_object_get_ex(c->body, "name", NULL)) {
-			reply_error(c, 400, "a group is not renamed: no 'name'");
+			reply_error(c, 400,
+				    "a group is not renamed: no 'name'");
 			return;
 		}
 		req.name = name;
@@ -919,8 +918,7 @@ static void group_pin(struct call *c, const char *name)
 	struct fields f = { .used = 0 };
 	const char *ask;
 
-	if (read_body(c, allowed) != 0 ||
-	    field(c, &f, "revision", &ask) != 0)
+	if (read_body(c, allowed) != 0 || field(c, &f, "revision", &ask) != 0)
 		return;
 	policy_settings_from_config(&settings, &d->conf);
 	if (admin_group_pin(d->store, &settings, name, ask, revision, &res) !=
@@ -937,9 +935,9 @@ static void group_pin(struct call *c, const char *name)
 static void rollout_start(struct call *c)
 {
 	static const char *const allowed[] = {
-		"group", "to",	     "canary",	 "steps", "max_failures",
-		"max_inflight", "soak", "deadline", "loop",	 "loop_window",
-		NULL
+		"group",	"to",		"canary", "steps",
+		"max_failures", "max_inflight", "soak",	  "deadline",
+		"loop",		"loop_window",	NULL
 	};
 	struct daemon *d = c->api->d;
 	struct admin_rollout_request req = { 0 };
@@ -972,8 +970,9 @@ static void rollout_start(struct call *c)
 		 " group=%s token=%s peer=%s",
 		 id, req.group, c->token, c->peer);
 	if (store_rollout_get(d->store, id, &made) != 0) {
-		reply_error(c, 503, "rollout %" PRId64 " started, but cannot "
-				    "be read back: %s",
+		reply_error(c, 503,
+			    "rollout %" PRId64 " started, but cannot "
+			    "be read back: %s",
 			    id, store_errmsg(d->store));
 		return;
 	}
@@ -1156,8 +1155,8 @@ static int split_api_path(struct call *c)
 		return -1;
 	for (p = c->path_copy; (seg = strtok_r(p, "/", &save)) != NULL;
 	     p = NULL) {
-		if (c->nsegments == (int)(sizeof(c->segments) /
-					  sizeof(c->segments[0])))
+		if (c->nsegments ==
+		    (int)(sizeof(c->segments) / sizeof(c->segments[0])))
 			return -1;
 		/* Names are plain: no escapes to undo in what is routed. */
 		if (strchr(seg, '%') != NULL)
@@ -1175,8 +1174,7 @@ static void peer_of(struct evhttp_request *req, char *out, size_t len)
 
 	if (conn != NULL)
 		evhttp_connection_get_peer(conn, &host, &port);
-	snprintf(out, len, "%s:%u", host != NULL ? host : "?",
-		 (unsigned)port);
+	snprintf(out, len, "%s:%u", host != NULL ? host : "?", (unsigned)port);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -1261,15 +1259,15 @@ int http_open(struct daemon *d, int inherited_fd)
 	evhttp_set_timeout_tv(api->http, &idle);
 	evhttp_set_max_headers_size(api->http, MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(api->http, d->conf.http_max_body);
-	evhttp_set_allowed_methods(api->http,
-				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-				       EVHTTP_REQ_POST | EVHTTP_REQ_PATCH);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+						  EVHTTP_REQ_POST |
+						  EVHTTP_REQ_PATCH);
 	if (inherited_fd >= 0) {
 		evutil_make_socket_nonblocking(inherited_fd);
 		api->bound =
 		    evhttp_accept_socket_with_handle(api->http, inherited_fd);
-	} else if (config_listen_split(d->conf.http_listen, host,
-				       sizeof(host), &port) == NULL) {
+	} else if (config_listen_split(d->conf.http_listen, host, sizeof(host),
+				       &port) == NULL) {
 		api->bound = evhttp_bind_socket_with_handle(
 		    api->http, host[0] != '\0' ? host : "0.0.0.0",
 		    (ev_uint16_t)port);

@@ -138,8 +138,8 @@ static void reasons(struct evbuffer *out, const char *name, const char *help,
 				    (unsigned long long)r->other);
 }
 
-static void histogram(struct evbuffer *out, const char *name,
-		      const char *help, const struct metrics_histogram *h)
+static void histogram(struct evbuffer *out, const char *name, const char *help,
+		      const struct metrics_histogram *h)
 {
 	uint64_t cumulative = 0;
 	size_t i;
@@ -188,8 +188,8 @@ static int rollouts(struct daemon *d, struct evbuffer *out)
 	       "The wave (from 1) a group's rollout under way serves.");
 	for (i = 0; i < n; i++) {
 		add_text(out, "luaotad_rollout_wave{group=\"");
-		label_value(out, r[i].group_name != NULL ? r[i].group_name
-							 : "");
+		label_value(out,
+			    r[i].group_name != NULL ? r[i].group_name : "");
 		evbuffer_add_printf(out, "\"} %d\n", r[i].wave + 1);
 	}
 	store_rollout_list_free(r, n);

@@ -304,11 +304,10 @@ void session_close(struct session *s, const char *reason)
 			finish_history(s);
 		}
 		update_counters(s);
-		metrics_session_end(&d->metrics, s->outcome, s->reason,
-				    daemon_now_ms() - s->accepted_ms,
-				    s->answered_ms != 0
-					? s->answered_ms - s->accepted_ms
-					: -1);
+		metrics_session_end(
+		    &d->metrics, s->outcome, s->reason,
+		    daemon_now_ms() - s->accepted_ms,
+		    s->answered_ms != 0 ? s->answered_ms - s->accepted_ms : -1);
 		f.session_id = s->history_id;
 		f.outcome = store_outcome_name(s->outcome);
 		if (s->outcome == STORE_OUTCOME_FAILED ||

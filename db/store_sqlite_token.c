@@ -106,8 +106,8 @@ int store_token_list(struct store *st, struct store_token **out, size_t *n)
 	*n = 0;
 	if (s == NULL)
 		return -1;
-	return sq_read_list(st, s, "listing tokens", token_read,
-			    token_free_row, sizeof(**out), (void **)out, n);
+	return sq_read_list(st, s, "listing tokens", token_read, token_free_row,
+			    sizeof(**out), (void **)out, n);
 }
 
 int store_token_remove(struct store *st, const char *name)

@@ -99,7 +99,7 @@ struct rollout_chip {
 	/* When the session that gave it the target began: a device that
 	 * reboots at once checks in before that session is closed. */
 	int64_t update_began_ms;
-	int64_t checkins;   /* check-ins since, within the loop window */
+	int64_t checkins; /* check-ins since, within the loop window */
 	int came_back;
 	char reason[160];
 };

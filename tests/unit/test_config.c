@@ -210,9 +210,8 @@ static void http_listen_is_one_address_or_off(void **state)
 	assert_string_equal(c.http_listen, "127.0.0.1:8267");
 	assert_int_equal(c.http_timeout_ms, 2000);
 	assert_int_equal(c.http_max_body, 1024 * 1024);
-	assert_int_equal(load(&c, "http_listen = off\n", errors,
-			      sizeof(errors)),
-			 0);
+	assert_int_equal(
+	    load(&c, "http_listen = off\n", errors, sizeof(errors)), 0);
 	assert_null(c.http_listen);
 	assert_int_equal(load(&c,
 			      "http_listen = 127.0.0.1:99999\n"

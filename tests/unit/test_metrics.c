@@ -107,8 +107,7 @@ static void exposition_adds_up(void **state)
 	d->history_queued = 4;
 	d->history_unqueued = 1;
 	metrics_session_end(&d->metrics, STORE_OUTCOME_CURRENT, NULL, 4, 2);
-	metrics_session_end(&d->metrics, STORE_OUTCOME_UPDATED, NULL, 700,
-			    3);
+	metrics_session_end(&d->metrics, STORE_OUTCOME_UPDATED, NULL, 700, 3);
 	metrics_session_end(&d->metrics, STORE_OUTCOME_FAILED,
 			    "device timed out", 60000, -1);
 	assert_int_equal(metrics_render(d, out), 0);
@@ -128,8 +127,7 @@ static void exposition_adds_up(void **state)
 	assert_non_null(strstr(
 	    text, "luaotad_session_duration_seconds_bucket{le=\"30\"} 2\n"));
 	assert_non_null(strstr(
-	    text,
-	    "luaotad_session_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	    text, "luaotad_session_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
 	assert_non_null(
 	    strstr(text, "luaotad_session_duration_seconds_count 3\n"));
 	assert_non_null(
@@ -137,8 +135,10 @@ static void exposition_adds_up(void **state)
 	/* The failed session never answered: no latency for it. */
 	assert_non_null(
 	    strstr(text, "luaotad_checkin_latency_seconds_count 2\n"));
-	assert_non_null(strstr(text, "luaotad_chips{last_outcome=\"never\"} 1\n"));
-	assert_non_null(strstr(text, "luaotad_rollouts{state=\"running\"} 0\n"));
+	assert_non_null(
+	    strstr(text, "luaotad_chips{last_outcome=\"never\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "luaotad_rollouts{state=\"running\"} 0\n"));
 	/* Every sample line belongs to a family announced before it. */
 	assert_null(strstr(text, "c1"));
 	free(text);

@@ -733,11 +733,11 @@ static void tokens_round_trip(void **state)
 	size_t n;
 
 	populate(fx);
-	assert_int_equal(store_token_add(fx->st, "ops", "aa11", STORE_TOKEN_WRITE,
-					 100),
-			 0);
 	assert_int_equal(
-	    store_token_add(fx->st, "viewer", "bb22", STORE_TOKEN_READ, 200), 0);
+	    store_token_add(fx->st, "ops", "aa11", STORE_TOKEN_WRITE, 100), 0);
+	assert_int_equal(
+	    store_token_add(fx->st, "viewer", "bb22", STORE_TOKEN_READ, 200),
+	    0);
 	/* Names and hashes are each unique. */
 	assert_int_equal(
 	    store_token_add(fx->st, "ops", "cc33", STORE_TOKEN_READ, 300),
