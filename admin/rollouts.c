@@ -237,6 +237,37 @@ out:
 	return rc;
 }
 
+int admin_group_unpin(struct store *st, const char *name,
+		      struct admin_result *res)
+{
+	struct store_group g = { 0 };
+	struct store_rollout active;
+	int rc = store_group_get(st, name, &g);
+
+	if (rc == STORE_NOTFOUND)
+		return admin_fail(res, ADMIN_NOTFOUND, "no such group: %s",
+				  name);
+	if (rc != 0)
+		return admin_fail(res, ADMIN_FAILED, "cannot read group %s: %s",
+				  name, store_errmsg(st));
+	rc = 0;
+	if (store_rollout_active(st, g.id, &active) == 0) {
+		rc = admin_fail(res, ADMIN_CONFLICT,
+				"group %s is under rollout %" PRId64
+				": abort it first",
+				name, active.id);
+		store_rollout_free(&active);
+	} else if (store_group_set_release(st, name, NULL) != 0) {
+		rc = admin_fail(res, ADMIN_FAILED, "cannot unpin group %s: %s",
+				name, store_errmsg(st));
+	} else {
+		res->status = ADMIN_OK;
+		res->message[0] = '\0';
+	}
+	store_group_free(&g);
+	return rc;
+}
+
 /* What rollout start hands the store to plan the waves with. */
 struct waves_arg {
 	int64_t group_id;

@@ -59,4 +59,8 @@ int admin_rollout_move(struct store *st, int64_t id,
 		       enum store_rollout_state to, int64_t now_ms,
 		       struct admin_result *res);
 
+/* Lets group name follow its repository again (none under a rollout). */
+int admin_group_unpin(struct store *st, const char *name,
+		      struct admin_result *res);
+
 #endif /* LUAOTA_ADMIN_ROLLOUTS_H */

@@ -111,29 +111,14 @@ static int group_pin(struct ctl *ctl, const struct ctl_args *args)
 
 static int group_unpin(struct ctl *ctl, const struct ctl_args *args)
 {
-	const char *name = args->argv[0];
-	struct store_group g = { 0 };
-	struct store_rollout active;
+	struct admin_result res;
 	struct store *st;
-	int rc = CTL_EXIT_OK, got;
+	int rc = CTL_EXIT_OK;
 
 	if ((st = ctl_open_store(ctl, 0)) == NULL)
 		return CTL_EXIT_ERROR;
-	got = store_group_get(st, name, &g);
-	if (got == STORE_NOTFOUND)
-		rc = ctl_error("no such group: %s", name);
-	else if (got != 0)
-		rc = ctl_error("cannot read group %s: %s", name,
-			       store_errmsg(st));
-	else if (store_rollout_active(st, g.id, &active) == 0) {
-		rc = ctl_error("group %s is under rollout %" PRId64
-			       ": abort it first",
-			       name, active.id);
-		store_rollout_free(&active);
-	} else if (store_group_set_release(st, name, NULL) != 0)
-		rc = ctl_error("cannot unpin group %s: %s", name,
-			       store_errmsg(st));
-	store_group_free(&g);
+	if (admin_group_unpin(st, args->argv[0], &res) != 0)
+		rc = report(ctl, &res);
 	store_close(st);
 	return rc;
 }

@@ -932,6 +932,21 @@ static void group_pin(struct call *c, const char *name)
 	reply_group(c, 200, name);
 }
 
+static void group_unpin(struct call *c, const char *name)
+{
+	struct daemon *d = c->api->d;
+	struct admin_result res;
+
+	if (admin_group_unpin(d->store, name, &res) != 0) {
+		reply_result(c, &res);
+		return;
+	}
+	rollouts_own_write(d);
+	log_info("event=group-unpinned group=%s token=%s peer=%s", name,
+		 c->token, c->peer);
+	reply_group(c, 200, name);
+}
+
 static void rollout_start(struct call *c)
 {
 	static const char *const allowed[] = {
@@ -1085,6 +1100,9 @@ static void serve_api(struct call *c)
 	else if (strcmp(first, "groups") == 0 && c->nsegments == 3 && post &&
 		 strcmp(c->segments[2], "pin") == 0)
 		group_pin(c, c->segments[1]);
+	else if (strcmp(first, "groups") == 0 && c->nsegments == 3 && post &&
+		 strcmp(c->segments[2], "unpin") == 0)
+		group_unpin(c, c->segments[1]);
 	else if (strcmp(first, "rollouts") == 0 && c->nsegments == 1 && post)
 		rollout_start(c);
 	else if (strcmp(first, "chips") == 0 && c->nsegments == 2 && get)

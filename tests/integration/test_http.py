@@ -492,6 +492,16 @@ class Http(harness.Case):
             self.assertEqual(held[chip], started["to"] if waves[chip] == 1
                              else started["from"], chip)
         self.assertEqual(sorted(waves.values()), [1, 2])
+        # Unpinned only once no rollout is under way, as luaotactl says.
+        status, reply = self.post("/api/v1/groups/g/unpin", {})
+        self.assertEqual(status, 409)
+        self.assertIn(reply["error"],
+                      self.ctl("group", "unpin", "g", ok=False).stderr)
+        status, _ = self.post(f"/api/v1/rollouts/{started['id']}/abort", {})
+        self.assertEqual(status, 200)
+        status, group = self.post("/api/v1/groups/g/unpin", {})
+        self.assertEqual(status, 200, group)
+        self.assertIsNone(group["release"])
 
     # -- hostile clients -------------------------------------------------
 
