@@ -223,6 +223,11 @@ int main(int argc, char **argv)
 	log_init(!foreground && log_stderr_is_journal(),
 		 (enum log_level)d.conf.log_level);
 
+	/* Its history, pulls and rollouts are SQLite's alone so far. */
+	if (store_path_is_pg(d.conf.database))
+		fatalx("%s: luaotad cannot serve devices from a PostgreSQL "
+		       "inventory in this version; luaotactl can manage one",
+		       d.conf.database);
 	/* Before anything else touches the inventory or its spool. */
 	if (instance_lock(d.conf.database, &holder, why_text,
 			  sizeof(why_text)) != 0) {

@@ -121,6 +121,10 @@ struct store_session_file {
 /* Opens (and with STORE_CREATE creates/migrates) the database at path. */
 struct store *store_open(const char *path, int flags);
 
+/* Whether path names a PostgreSQL database (postgresql:// or
+ * postgres://) rather than an SQLite file. */
+int store_path_is_pg(const char *path);
+
 /* Closes the store; NULL is fine. */
 void store_close(struct store *st);
 

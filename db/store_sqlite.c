@@ -241,7 +241,6 @@ const char *const sq_action_names[SQ_ACTIONS] = {
 };
 
 /* Why the last store_open() of this thread failed. */
-static _Thread_local char open_errmsg[256] = "no error";
 
 /* Records a message for store_errmsg() and returns code. */
 int sq_set_error(struct store *st, int code, const char *fmt, ...)
@@ -636,17 +635,99 @@ static int set_journal(struct store *st)
 	return 0;
 }
 
-struct store *store_open(const char *path, int flags)
+static int sqlite_fail(struct store *st, int code, const char *message)
+{
+	return sq_set_error(st, code, "%s", message);
+}
+
+/* clang-format off */
+const struct store_ops store_sqlite_ops = {
+	.name = "SQLite",
+	.fail = sqlite_fail,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.set_busy_timeout = sqlite_set_busy_timeout,
+	.schema_version = sqlite_schema_version,
+	.check = sqlite_check,
+	.repo_add = sqlite_repo_add,
+	.repo_get = sqlite_repo_get,
+	.repo_get_id = sqlite_repo_get_id,
+	.repo_find = sqlite_repo_find,
+	.group_add = sqlite_group_add,
+	.group_get = sqlite_group_get,
+	.group_get_id = sqlite_group_get_id,
+	.chip_add = sqlite_chip_add,
+	.chip_add_v2 = sqlite_chip_add_v2,
+	.chip_v2_seen = sqlite_chip_v2_seen,
+	.v2_release_latest = sqlite_v2_release_latest,
+	.v2_release_add = sqlite_v2_release_add,
+	.chip_get = sqlite_chip_get,
+	.data_version = sqlite_data_version,
+	.chip_get_at = sqlite_chip_get_at,
+	.chip_foreach = sqlite_chip_foreach,
+	.chip_seen = sqlite_chip_seen,
+	.held_get = sqlite_held_get,
+	.held_set = sqlite_held_set,
+	.session_begin = sqlite_session_begin,
+	.session_file = sqlite_session_file,
+	.session_end = sqlite_session_end,
+	.checkins_current = sqlite_checkins_current,
+	.session_record = sqlite_session_record,
+	.sessions_interrupt = sqlite_sessions_interrupt,
+	.session_list = sqlite_session_list,
+	.session_files = sqlite_session_files,
+	.group_list = sqlite_group_list,
+	.group_update = sqlite_group_update,
+	.group_chips = sqlite_group_chips,
+	.group_remove = sqlite_group_remove,
+	.repo_list = sqlite_repo_list,
+	.chip_remove = sqlite_chip_remove,
+	.chip_update = sqlite_chip_update,
+	.chip_reprovision = sqlite_chip_reprovision,
+	.session_get = sqlite_session_get,
+	.session_query = sqlite_session_query,
+	.integrity_check = sqlite_integrity_check,
+	.backup = sqlite_backup,
+	.pull_add = sqlite_pull_add,
+	.pull_pending = sqlite_pull_pending,
+	.pull_any_pending = sqlite_pull_any_pending,
+	.pull_list = sqlite_pull_list,
+	.pull_get = sqlite_pull_get,
+	.pull_finish = sqlite_pull_finish,
+	.group_set_release = sqlite_group_set_release,
+	.group_chip_ids = sqlite_group_chip_ids,
+	.snapshot_add = sqlite_snapshot_add,
+	.snapshot_get = sqlite_snapshot_get,
+	.rollout_add = sqlite_rollout_add,
+	.rollout_get = sqlite_rollout_get,
+	.rollout_active = sqlite_rollout_active,
+	.rollout_list_active = sqlite_rollout_list_active,
+	.rollout_list = sqlite_rollout_list,
+	.rollout_move = sqlite_rollout_move,
+	.group_sessions_since = sqlite_group_sessions_since,
+	.group_sessions_after = sqlite_group_sessions_after,
+	.chip_sessions_since = sqlite_chip_sessions_since,
+	.chip_outcome_counts = sqlite_chip_outcome_counts,
+	.token_add = sqlite_token_add,
+	.token_find = sqlite_token_find,
+	.token_used = sqlite_token_used,
+	.token_list = sqlite_token_list,
+	.token_remove = sqlite_token_remove,
+};
+/* clang-format on */
+
+struct store *store_sqlite_open(const char *path, int flags)
 {
 	struct store *st;
 	int oflags, rc, i, needs_migration = 0;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
-		snprintf(open_errmsg, sizeof(open_errmsg), "%s: out of memory",
-			 path);
+		snprintf(store_open_errmsg, sizeof(store_open_errmsg),
+			 "%s: out of memory", path);
 		return NULL;
 	}
+	st->ops = &store_sqlite_ops;
 	st->readonly = (flags & STORE_READONLY) != 0;
 	if (st->readonly)
 		oflags = SQLITE_OPEN_READONLY;
@@ -696,12 +777,13 @@ struct store *store_open(const char *path, int flags)
 	}
 	return st;
 fail:
-	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
+	snprintf(store_open_errmsg, sizeof(store_open_errmsg), "%s",
+		 st->errmsg);
 	store_close(st);
 	return NULL;
 }
 
-void store_close(struct store *st)
+void sqlite_close(struct store *st)
 {
 	size_t i;
 
@@ -713,12 +795,12 @@ void store_close(struct store *st)
 	free(st);
 }
 
-const char *store_errmsg(const struct store *st)
+const char *sqlite_errmsg(const struct store *st)
 {
-	return st != NULL ? st->errmsg : open_errmsg;
+	return st != NULL ? st->errmsg : store_open_errmsg;
 }
 
-int store_check(struct store *st)
+int sqlite_check(struct store *st)
 {
 	sqlite3_stmt *s = NULL;
 	const unsigned char *got;
@@ -748,12 +830,12 @@ int store_check(struct store *st)
 	return -1;
 }
 
-void store_set_busy_timeout(struct store *st, int ms)
+void sqlite_set_busy_timeout(struct store *st, int ms)
 {
 	sqlite3_busy_timeout(st->db, ms);
 }
 
-int store_schema_version(struct store *st)
+int sqlite_schema_version(struct store *st)
 {
 	int version = 0;
 
@@ -823,12 +905,12 @@ int sq_data_version(struct store *st, uint64_t *version)
 	return 0;
 }
 
-int store_data_version(struct store *st, uint64_t *version)
+int sqlite_data_version(struct store *st, uint64_t *version)
 {
 	return sq_data_version(st, version);
 }
 
-int store_integrity_check(struct store *st, char **report)
+int sqlite_integrity_check(struct store *st, char **report)
 {
 	sqlite3_stmt *s = NULL;
 	size_t len = 0;
@@ -864,7 +946,7 @@ int store_integrity_check(struct store *st, char **report)
 	return 0;
 }
 
-int store_backup(struct store *st, const char *path)
+int sqlite_backup(struct store *st, const char *path)
 {
 	sqlite3_backup *b;
 	sqlite3 *dest = NULL;

@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store_backend.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -105,6 +105,7 @@ enum stmt_id {
 };
 
 struct store {
+	const struct store_ops *ops; /* first: store.c dispatches by it */
 	sqlite3 *db;
 	int readonly;
 	char errmsg[256];
@@ -192,5 +193,79 @@ int sq_session_rows(struct store *st, sqlite3_stmt *s,
 
 /* The id of group name into *id, inside the caller's transaction. */
 int sq_group_id_of(struct store *st, const char *name, int64_t *id);
+
+/* The SQLite backend's table, and its operations by store.h name. */
+extern const struct store_ops store_sqlite_ops;
+/* clang-format off */
+void sqlite_close(struct store *st);
+const char *sqlite_errmsg(const struct store *st);
+void sqlite_set_busy_timeout(struct store *st, int ms);
+int sqlite_schema_version(struct store *st);
+int sqlite_check(struct store *st);
+int sqlite_repo_add(struct store *st, const char *name, const char *path, const char *ref);
+int sqlite_repo_get(struct store *st, const char *name, struct store_repo *out);
+int sqlite_repo_get_id(struct store *st, int64_t id, struct store_repo *out);
+int sqlite_repo_find(struct store *st, const char *path, const char *ref, struct store_repo *out);
+int sqlite_group_add(struct store *st, const struct store_group *g);
+int sqlite_group_get(struct store *st, const char *name, struct store_group *out);
+int sqlite_group_get_id(struct store *st, int64_t id, struct store_group *out);
+int sqlite_chip_add(struct store *st, const char *id, const char *group, const char *secret, const char *label);
+int sqlite_chip_add_v2(struct store *st, const char *id, const char *group, const char *secret, const char *label, const char *v2_key);
+int sqlite_chip_v2_seen(struct store *st, const char *id);
+int sqlite_v2_release_latest(struct store *st, const char *chip_id, struct store_v2_release *out);
+int sqlite_v2_release_add(struct store *st, const char *chip_id, const struct store_v2_release *r);
+int sqlite_chip_get(struct store *st, const char *id, struct store_chip *out);
+int sqlite_data_version(struct store *st, uint64_t *version);
+int sqlite_chip_get_at(struct store *st, const char *id, struct store_chip *out, uint64_t *version);
+int sqlite_chip_foreach(struct store *st, int (*fn)(const struct store_chip *, void *), void *arg);
+int sqlite_chip_seen(struct store *st, const char *id, const char *addr, int64_t now);
+int sqlite_held_get(struct store *st, const char *id, struct store_held_file **out, size_t *n);
+int sqlite_held_set(struct store *st, const char *id, const char *chk, const char *revision, const struct store_held_file *files, size_t n);
+int sqlite_session_begin(struct store *st, const char *chip_id, const char *peer, int64_t started_ms, int64_t *session_id);
+int sqlite_session_file(struct store *st, int64_t session_id, const struct store_session_file *f);
+int sqlite_session_end(struct store *st, int64_t session_id, enum store_outcome outcome, const char *reason, const char *revision, int64_t files_sent, int64_t bytes_sent, int64_t ended_ms);
+int sqlite_checkins_current(struct store *st, const struct store_checkin *rows, size_t n);
+int sqlite_session_record(struct store *st, const struct store_session_record *r, int *written, size_t *skipped);
+int sqlite_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
+int sqlite_session_list(struct store *st, const char *chip_id, int limit, struct store_session **out, size_t *n);
+int sqlite_session_files(struct store *st, int64_t session_id, struct store_session_file **out, size_t *n);
+int sqlite_group_list(struct store *st, struct store_group **out, size_t *n);
+int sqlite_group_update(struct store *st, const struct store_group *g);
+int sqlite_group_chips(struct store *st, int64_t group_id, int64_t *count);
+int sqlite_group_remove(struct store *st, const char *name);
+int sqlite_repo_list(struct store *st, struct store_repo **out, size_t *n);
+int sqlite_chip_remove(struct store *st, const char *id);
+int sqlite_chip_update(struct store *st, const struct store_chip *c);
+int sqlite_chip_reprovision(struct store *st, const char *id);
+int sqlite_session_get(struct store *st, int64_t id, struct store_session *out);
+int sqlite_session_query(struct store *st, const struct store_session_filter *f, struct store_session **out, size_t *n);
+int sqlite_integrity_check(struct store *st, char **report);
+int sqlite_backup(struct store *st, const char *path);
+int sqlite_pull_add(struct store *st, const char *chip_id, const char *name, int64_t now, int64_t *id);
+int sqlite_pull_pending(struct store *st, const char *chip_id, struct store_pull **out, size_t *n);
+int sqlite_pull_any_pending(struct store *st, int *any);
+int sqlite_pull_list(struct store *st, const char *chip_id, struct store_pull **out, size_t *n);
+int sqlite_pull_get(struct store *st, int64_t id, struct store_pull *out);
+int sqlite_pull_finish(struct store *st, int64_t id, const char *state, const uint8_t *data, size_t len, const char *reason, int64_t now);
+int sqlite_group_set_release(struct store *st, const char *name, const char *revision);
+int sqlite_group_chip_ids(struct store *st, int64_t group_id, char ***ids, size_t *n);
+int sqlite_snapshot_add(struct store *st, int64_t group_id, const char *revision, const struct store_snapshot_file *files, size_t n);
+int sqlite_snapshot_get(struct store *st, int64_t group_id, const char *revision, struct store_snapshot_file **files, size_t *n);
+int sqlite_rollout_add(struct store *st, const struct store_rollout *r, store_rollout_waves_fn waves_fn, void *arg, int64_t *id);
+int sqlite_rollout_get(struct store *st, int64_t id, struct store_rollout *out);
+int sqlite_rollout_active(struct store *st, int64_t group_id, struct store_rollout *out);
+int sqlite_rollout_list_active(struct store *st, struct store_rollout **out, size_t *n);
+int sqlite_rollout_list(struct store *st, int64_t group_id, struct store_rollout **out, size_t *n);
+int sqlite_rollout_move(struct store *st, int64_t id, enum store_rollout_state from, int wave, enum store_rollout_state to, int new_wave, const char *reason, int64_t now_ms);
+int sqlite_group_sessions_since(struct store *st, int64_t group_id, int64_t since_ms, struct store_session **out, size_t *n);
+int sqlite_group_sessions_after(struct store *st, int64_t group_id, int64_t since_ms, int64_t after_id, struct store_session **out, size_t *n);
+int sqlite_chip_sessions_since(struct store *st, const char *chip_id, int64_t since_ms, struct store_session **out, size_t *n);
+int sqlite_chip_outcome_counts(struct store *st, int (*fn)(const char *outcome, int64_t count, void *arg), void *arg);
+int sqlite_token_add(struct store *st, const char *name, const char *hash, enum store_token_scope scope, int64_t created);
+int sqlite_token_find(struct store *st, const char *hash, struct store_token *out);
+int sqlite_token_used(struct store *st, int64_t id, int64_t when);
+int sqlite_token_list(struct store *st, struct store_token **out, size_t *n);
+int sqlite_token_remove(struct store *st, const char *name);
+/* clang-format on */
 
 #endif /* LUAOTA_STORE_SQLITE_H */

@@ -62,21 +62,22 @@ fail:
 	return rc;
 }
 
-int store_chip_add(struct store *st, const char *id, const char *group,
-		   const char *secret, const char *label)
+int sqlite_chip_add(struct store *st, const char *id, const char *group,
+		    const char *secret, const char *label)
 {
 	return chip_add(st, id, group, secret, label, NULL);
 }
 
-int store_chip_add_v2(struct store *st, const char *id, const char *group,
-		      const char *secret, const char *label, const char *v2_key)
+int sqlite_chip_add_v2(struct store *st, const char *id, const char *group,
+		       const char *secret, const char *label,
+		       const char *v2_key)
 {
 	if (v2_key == NULL)
 		return sq_set_error(st, -1, "chip %s: no v2 key", id);
 	return chip_add(st, id, group, secret, label, v2_key);
 }
 
-int store_chip_v2_seen(struct store *st, const char *id)
+int sqlite_chip_v2_seen(struct store *st, const char *id)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_V2_SEEN);
 
@@ -86,8 +87,8 @@ int store_chip_v2_seen(struct store *st, const char *id)
 	return sq_run(st, s, "marking a v2 session");
 }
 
-int store_v2_release_latest(struct store *st, const char *chip_id,
-			    struct store_v2_release *out)
+int sqlite_v2_release_latest(struct store *st, const char *chip_id,
+			     struct store_v2_release *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_V2_RELEASE_LATEST);
 	const unsigned char *mh;
@@ -120,8 +121,8 @@ int store_v2_release_latest(struct store *st, const char *chip_id,
 	return 0;
 }
 
-int store_v2_release_add(struct store *st, const char *chip_id,
-			 const struct store_v2_release *r)
+int sqlite_v2_release_add(struct store *st, const char *chip_id,
+			  const struct store_v2_release *r)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_V2_RELEASE_ADD);
 	int rc;
@@ -173,7 +174,7 @@ static int chip_read(struct store *st, sqlite3_stmt *s, struct store_chip *out)
 	return 0;
 }
 
-int store_chip_get(struct store *st, const char *id, struct store_chip *out)
+int sqlite_chip_get(struct store *st, const char *id, struct store_chip *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_GET);
 	int rc;
@@ -189,8 +190,8 @@ int store_chip_get(struct store *st, const char *id, struct store_chip *out)
 	return rc;
 }
 
-int store_chip_get_at(struct store *st, const char *id, struct store_chip *out,
-		      uint64_t *version)
+int sqlite_chip_get_at(struct store *st, const char *id, struct store_chip *out,
+		       uint64_t *version)
 {
 	int rc, own;
 
@@ -231,8 +232,8 @@ void store_chip_free(struct store_chip *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int store_chip_foreach(struct store *st,
-		       int (*fn)(const struct store_chip *, void *), void *arg)
+int sqlite_chip_foreach(struct store *st,
+			int (*fn)(const struct store_chip *, void *), void *arg)
 {
 	struct store_chip chip;
 	sqlite3_stmt *s;
@@ -260,8 +261,8 @@ int store_chip_foreach(struct store *st,
 	return rc != 0 ? rc : stop;
 }
 
-int store_chip_seen(struct store *st, const char *id, const char *addr,
-		    int64_t now)
+int sqlite_chip_seen(struct store *st, const char *id, const char *addr,
+		     int64_t now)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_SEEN);
 	int rc;
@@ -302,8 +303,8 @@ static void held_row_free(void *row)
 	free(f->token);
 }
 
-int store_held_get(struct store *st, const char *id,
-		   struct store_held_file **out, size_t *n)
+int sqlite_held_get(struct store *st, const char *id,
+		    struct store_held_file **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_HELD_GET);
 
@@ -321,9 +322,9 @@ void store_held_free(struct store_held_file *files, size_t n)
 	sq_list_free(files, n, sizeof(*files), held_row_free);
 }
 
-int store_held_set(struct store *st, const char *id, const char *chk,
-		   const char *revision, const struct store_held_file *files,
-		   size_t n)
+int sqlite_held_set(struct store *st, const char *id, const char *chk,
+		    const char *revision, const struct store_held_file *files,
+		    size_t n)
 {
 	sqlite3_stmt *s;
 	size_t i;
@@ -395,17 +396,17 @@ static int chip_change(struct store *st, enum stmt_id id_stmt, const char *id,
 	return 0;
 }
 
-int store_chip_remove(struct store *st, const char *id)
+int sqlite_chip_remove(struct store *st, const char *id)
 {
 	return chip_change(st, ST_CHIP_REMOVE, id, "removing chip");
 }
 
-int store_chip_reprovision(struct store *st, const char *id)
+int sqlite_chip_reprovision(struct store *st, const char *id)
 {
 	return chip_change(st, ST_CHIP_REPROVISION, id, "forgetting chk");
 }
 
-int store_chip_update(struct store *st, const struct store_chip *c)
+int sqlite_chip_update(struct store *st, const struct store_chip *c)
 {
 	sqlite3_stmt *s;
 	int64_t group_id = c->group_id;

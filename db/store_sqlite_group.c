@@ -10,7 +10,7 @@
 
 #include "proto/protocol.h"
 
-int store_group_add(struct store *st, const struct store_group *g)
+int sqlite_group_add(struct store *st, const struct store_group *g)
 {
 	sqlite3_stmt *s;
 	struct store_repo repo;
@@ -161,12 +161,13 @@ static int group_get(struct store *st, const char *name, int64_t id,
 	return rc;
 }
 
-int store_group_get(struct store *st, const char *name, struct store_group *out)
+int sqlite_group_get(struct store *st, const char *name,
+		     struct store_group *out)
 {
 	return group_get(st, name, 0, out);
 }
 
-int store_group_get_id(struct store *st, int64_t id, struct store_group *out)
+int sqlite_group_get_id(struct store *st, int64_t id, struct store_group *out)
 {
 	return group_get(st, NULL, id, out);
 }
@@ -236,7 +237,7 @@ static int group_files_write(struct store *st, int64_t group_id,
 	return 0;
 }
 
-int store_group_update(struct store *st, const struct store_group *g)
+int sqlite_group_update(struct store *st, const struct store_group *g)
 {
 	struct store_repo repo;
 	sqlite3_stmt *s;
@@ -292,7 +293,7 @@ static int id_read(struct store *st, sqlite3_stmt *s, void *row)
 	return 0;
 }
 
-int store_group_list(struct store *st, struct store_group **out, size_t *n)
+int sqlite_group_list(struct store *st, struct store_group **out, size_t *n)
 {
 	struct store_group *groups = NULL;
 	int64_t *ids = NULL;
@@ -352,12 +353,12 @@ static int group_chips(struct store *st, int64_t group_id, int64_t *count)
 	return 0;
 }
 
-int store_group_chips(struct store *st, int64_t group_id, int64_t *count)
+int sqlite_group_chips(struct store *st, int64_t group_id, int64_t *count)
 {
 	return group_chips(st, group_id, count);
 }
 
-int store_group_remove(struct store *st, const char *name)
+int sqlite_group_remove(struct store *st, const char *name)
 {
 	sqlite3_stmt *s;
 	int64_t group_id, chips;

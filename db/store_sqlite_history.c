@@ -32,8 +32,8 @@ static int checkin_row(struct store *st, const struct store_checkin *c)
 	return sq_run(st, s, "recording a check-in");
 }
 
-int store_checkins_current(struct store *st, const struct store_checkin *rows,
-			   size_t n)
+int sqlite_checkins_current(struct store *st, const struct store_checkin *rows,
+			    size_t n)
 {
 	size_t i;
 	int rc;
@@ -55,8 +55,9 @@ fail:
 	return rc;
 }
 
-int store_session_begin(struct store *st, const char *chip_id, const char *peer,
-			int64_t started_ms, int64_t *session_id)
+int sqlite_session_begin(struct store *st, const char *chip_id,
+			 const char *peer, int64_t started_ms,
+			 int64_t *session_id)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_SESSION_BEGIN);
 	int rc;
@@ -74,8 +75,8 @@ int store_session_begin(struct store *st, const char *chip_id, const char *peer,
 	return 0;
 }
 
-int store_session_file(struct store *st, int64_t session_id,
-		       const struct store_session_file *f)
+int sqlite_session_file(struct store *st, int64_t session_id,
+			const struct store_session_file *f)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_SESSION_FILE);
 	int rc;
@@ -97,10 +98,10 @@ int store_session_file(struct store *st, int64_t session_id,
 	return rc;
 }
 
-int store_session_end(struct store *st, int64_t session_id,
-		      enum store_outcome outcome, const char *reason,
-		      const char *revision, int64_t files_sent,
-		      int64_t bytes_sent, int64_t ended_ms)
+int sqlite_session_end(struct store *st, int64_t session_id,
+		       enum store_outcome outcome, const char *reason,
+		       const char *revision, int64_t files_sent,
+		       int64_t bytes_sent, int64_t ended_ms)
 {
 	sqlite3_stmt *s;
 	char *chip_id = NULL;
@@ -260,8 +261,9 @@ static int record_write(struct store *st, const struct store_session_record *r,
 	return sq_run(st, s, "noting the outcome");
 }
 
-int store_session_record(struct store *st, const struct store_session_record *r,
-			 int *written, size_t *skipped)
+int sqlite_session_record(struct store *st,
+			  const struct store_session_record *r, int *written,
+			  size_t *skipped)
 {
 	sqlite3_stmt *s;
 	int64_t id;
@@ -308,7 +310,7 @@ fail:
 	return rc;
 }
 
-int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count)
+int sqlite_sessions_interrupt(struct store *st, int64_t now_ms, int *count)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -372,8 +374,8 @@ int sq_session_rows(struct store *st, sqlite3_stmt *s,
 			    session_row_free, sizeof(**out), (void **)out, n);
 }
 
-int store_session_list(struct store *st, const char *chip_id, int limit,
-		       struct store_session **out, size_t *n)
+int sqlite_session_list(struct store *st, const char *chip_id, int limit,
+			struct store_session **out, size_t *n)
 {
 	sqlite3_stmt *s;
 
@@ -432,8 +434,8 @@ static int session_files_read(struct store *st, int64_t session_id,
 			    (void **)rows, count);
 }
 
-int store_session_files(struct store *st, int64_t session_id,
-			struct store_session_file **out, size_t *n)
+int sqlite_session_files(struct store *st, int64_t session_id,
+			 struct store_session_file **out, size_t *n)
 {
 	struct store_session_file *rows = NULL;
 	size_t count = 0;
@@ -467,7 +469,7 @@ void store_session_files_free(struct store_session_file *f, size_t n)
 	sq_list_free(f, n, sizeof(*f), session_file_row_free);
 }
 
-int store_session_get(struct store *st, int64_t id, struct store_session *out)
+int sqlite_session_get(struct store *st, int64_t id, struct store_session *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_SESSION_GET);
 	int rc;
@@ -500,8 +502,8 @@ void store_session_free(struct store_session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int store_session_query(struct store *st, const struct store_session_filter *f,
-			struct store_session **out, size_t *n)
+int sqlite_session_query(struct store *st, const struct store_session_filter *f,
+			 struct store_session **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_SESSION_QUERY);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_pull_any_pending(struct store *st, int *any)
+int sqlite_pull_any_pending(struct store *st, int *any)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_PULL_ANY);
 	int rc;
@@ -24,8 +24,8 @@ int store_pull_any_pending(struct store *st, int *any)
 
 /* Pulls. */
 
-int store_pull_add(struct store *st, const char *chip_id, const char *name,
-		   int64_t now, int64_t *id)
+int sqlite_pull_add(struct store *st, const char *chip_id, const char *name,
+		    int64_t now, int64_t *id)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_PULL_ADD);
 	int rc;
@@ -89,8 +89,8 @@ static int pull_rows(struct store *st, sqlite3_stmt *s, struct store_pull **out,
 			    sizeof(**out), (void **)out, n);
 }
 
-int store_pull_pending(struct store *st, const char *chip_id,
-		       struct store_pull **out, size_t *n)
+int sqlite_pull_pending(struct store *st, const char *chip_id,
+			struct store_pull **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_PULL_PENDING);
 
@@ -102,8 +102,8 @@ int store_pull_pending(struct store *st, const char *chip_id,
 	return pull_rows(st, s, out, n);
 }
 
-int store_pull_list(struct store *st, const char *chip_id,
-		    struct store_pull **out, size_t *n)
+int sqlite_pull_list(struct store *st, const char *chip_id,
+		     struct store_pull **out, size_t *n)
 {
 	sqlite3_stmt *s =
 	    sq_stmt(st, chip_id != NULL ? ST_PULL_LIST_CHIP : ST_PULL_LIST_ALL);
@@ -117,7 +117,7 @@ int store_pull_list(struct store *st, const char *chip_id,
 	return pull_rows(st, s, out, n);
 }
 
-int store_pull_get(struct store *st, int64_t id, struct store_pull *out)
+int sqlite_pull_get(struct store *st, int64_t id, struct store_pull *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_PULL_GET);
 	int rc;
@@ -139,9 +139,9 @@ int store_pull_get(struct store *st, int64_t id, struct store_pull *out)
 	return rc;
 }
 
-int store_pull_finish(struct store *st, int64_t id, const char *state,
-		      const uint8_t *data, size_t len, const char *reason,
-		      int64_t now)
+int sqlite_pull_finish(struct store *st, int64_t id, const char *state,
+		       const uint8_t *data, size_t len, const char *reason,
+		       int64_t now)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_PULL_FINISH);
 	int rc;

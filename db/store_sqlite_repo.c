@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_repo_add(struct store *st, const char *name, const char *path,
-		   const char *ref)
+int sqlite_repo_add(struct store *st, const char *name, const char *path,
+		    const char *ref)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_REPO_ADD);
 	int rc;
@@ -56,7 +56,7 @@ static int repo_query(struct store *st, sqlite3_stmt *s, const char *what,
 	return rc;
 }
 
-int store_repo_get(struct store *st, const char *name, struct store_repo *out)
+int sqlite_repo_get(struct store *st, const char *name, struct store_repo *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_REPO_GET);
 
@@ -67,7 +67,7 @@ int store_repo_get(struct store *st, const char *name, struct store_repo *out)
 	return repo_query(st, s, "repository", out);
 }
 
-int store_repo_get_id(struct store *st, int64_t id, struct store_repo *out)
+int sqlite_repo_get_id(struct store *st, int64_t id, struct store_repo *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_REPO_GET_ID);
 
@@ -78,8 +78,8 @@ int store_repo_get_id(struct store *st, int64_t id, struct store_repo *out)
 	return repo_query(st, s, "repository", out);
 }
 
-int store_repo_find(struct store *st, const char *path, const char *ref,
-		    struct store_repo *out)
+int sqlite_repo_find(struct store *st, const char *path, const char *ref,
+		     struct store_repo *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_REPO_FIND);
 
@@ -106,7 +106,7 @@ static void repo_row_free(void *row)
 	store_repo_free(row);
 }
 
-int store_repo_list(struct store *st, struct store_repo **out, size_t *n)
+int sqlite_repo_list(struct store *st, struct store_repo **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_REPO_ALL);
 

@@ -41,8 +41,8 @@ static int ended(enum store_rollout_state s)
 	       s == STORE_ROLLOUT_DONE;
 }
 
-int store_group_set_release(struct store *st, const char *name,
-			    const char *revision)
+int sqlite_group_set_release(struct store *st, const char *name,
+			     const char *revision)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_GROUP_SET_RELEASE);
 	int rc;
@@ -69,8 +69,8 @@ static void id_free(void *row)
 	free(*(char **)row);
 }
 
-int store_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
-			 size_t *n)
+int sqlite_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
+			  size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_GROUP_CHIP_IDS);
 
@@ -90,8 +90,9 @@ void store_ids_free(char **ids, size_t n)
 
 /* Snapshots. */
 
-int store_snapshot_add(struct store *st, int64_t group_id, const char *revision,
-		       const struct store_snapshot_file *files, size_t n)
+int sqlite_snapshot_add(struct store *st, int64_t group_id,
+			const char *revision,
+			const struct store_snapshot_file *files, size_t n)
 {
 	sqlite3_stmt *s;
 	size_t i;
@@ -163,8 +164,9 @@ static void snapshot_file_free(void *row)
 	free(f->data);
 }
 
-int store_snapshot_get(struct store *st, int64_t group_id, const char *revision,
-		       struct store_snapshot_file **files, size_t *n)
+int sqlite_snapshot_get(struct store *st, int64_t group_id,
+			const char *revision,
+			struct store_snapshot_file **files, size_t *n)
 {
 	sqlite3_stmt *s;
 	int rc, have, own;
@@ -258,8 +260,8 @@ static int rollout_one(struct store *st, sqlite3_stmt *s, const char *what,
 	return rc;
 }
 
-int store_rollout_add(struct store *st, const struct store_rollout *r,
-		      store_rollout_waves_fn waves_fn, void *arg, int64_t *id)
+int sqlite_rollout_add(struct store *st, const struct store_rollout *r,
+		       store_rollout_waves_fn waves_fn, void *arg, int64_t *id)
 {
 	sqlite3_stmt *s;
 	char *waves = NULL;
@@ -326,7 +328,7 @@ fail:
 	return rc;
 }
 
-int store_rollout_get(struct store *st, int64_t id, struct store_rollout *out)
+int sqlite_rollout_get(struct store *st, int64_t id, struct store_rollout *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_ROLLOUT_GET);
 	int rc;
@@ -341,8 +343,8 @@ int store_rollout_get(struct store *st, int64_t id, struct store_rollout *out)
 	return rc;
 }
 
-int store_rollout_active(struct store *st, int64_t group_id,
-			 struct store_rollout *out)
+int sqlite_rollout_active(struct store *st, int64_t group_id,
+			  struct store_rollout *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_ROLLOUT_ACTIVE);
 
@@ -360,8 +362,8 @@ static int rollout_rows(struct store *st, sqlite3_stmt *s,
 			    rollout_row_free, sizeof(**out), (void **)out, n);
 }
 
-int store_rollout_list_active(struct store *st, struct store_rollout **out,
-			      size_t *n)
+int sqlite_rollout_list_active(struct store *st, struct store_rollout **out,
+			       size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_ROLLOUT_LIST_ACTIVE);
 
@@ -372,8 +374,8 @@ int store_rollout_list_active(struct store *st, struct store_rollout **out,
 	return rollout_rows(st, s, out, n);
 }
 
-int store_rollout_list(struct store *st, int64_t group_id,
-		       struct store_rollout **out, size_t *n)
+int sqlite_rollout_list(struct store *st, int64_t group_id,
+			struct store_rollout **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, group_id != 0 ? ST_ROLLOUT_LIST_GROUP
 						    : ST_ROLLOUT_LIST_ALL);
@@ -387,10 +389,10 @@ int store_rollout_list(struct store *st, int64_t group_id,
 	return rollout_rows(st, s, out, n);
 }
 
-int store_rollout_move(struct store *st, int64_t id,
-		       enum store_rollout_state from, int wave,
-		       enum store_rollout_state to, int new_wave,
-		       const char *reason, int64_t now_ms)
+int sqlite_rollout_move(struct store *st, int64_t id,
+			enum store_rollout_state from, int wave,
+			enum store_rollout_state to, int new_wave,
+			const char *reason, int64_t now_ms)
 {
 	struct store_rollout r;
 	sqlite3_stmt *s;
@@ -461,9 +463,9 @@ void store_rollout_list_free(struct store_rollout *r, size_t n)
 	sq_list_free(r, n, sizeof(*r), rollout_row_free);
 }
 
-int store_group_sessions_since(struct store *st, int64_t group_id,
-			       int64_t since_ms, struct store_session **out,
-			       size_t *n)
+int sqlite_group_sessions_since(struct store *st, int64_t group_id,
+				int64_t since_ms, struct store_session **out,
+				size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_GROUP_SESSIONS_SINCE);
 
@@ -476,9 +478,9 @@ int store_group_sessions_since(struct store *st, int64_t group_id,
 	return sq_session_rows(st, s, out, n);
 }
 
-int store_group_sessions_after(struct store *st, int64_t group_id,
-			       int64_t since_ms, int64_t after_id,
-			       struct store_session **out, size_t *n)
+int sqlite_group_sessions_after(struct store *st, int64_t group_id,
+				int64_t since_ms, int64_t after_id,
+				struct store_session **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_GROUP_SESSIONS_AFTER);
 
@@ -492,9 +494,9 @@ int store_group_sessions_after(struct store *st, int64_t group_id,
 	return sq_session_rows(st, s, out, n);
 }
 
-int store_chip_sessions_since(struct store *st, const char *chip_id,
-			      int64_t since_ms, struct store_session **out,
-			      size_t *n)
+int sqlite_chip_sessions_since(struct store *st, const char *chip_id,
+			       int64_t since_ms, struct store_session **out,
+			       size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_SESSIONS_SINCE);
 

@@ -12,8 +12,8 @@ const char *store_token_scope_name(enum store_token_scope s)
 	return s == STORE_TOKEN_WRITE ? "write" : "read";
 }
 
-int store_token_add(struct store *st, const char *name, const char *hash,
-		    enum store_token_scope scope, int64_t created)
+int sqlite_token_add(struct store *st, const char *name, const char *hash,
+		     enum store_token_scope scope, int64_t created)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_TOKEN_ADD);
 	int rc;
@@ -68,8 +68,8 @@ void store_token_list_free(struct store_token *t, size_t n)
 	sq_list_free(t, n, sizeof(*t), token_free_row);
 }
 
-int store_token_find(struct store *st, const char *hash,
-		     struct store_token *out)
+int sqlite_token_find(struct store *st, const char *hash,
+		      struct store_token *out)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_TOKEN_FIND);
 	int rc;
@@ -87,7 +87,7 @@ int store_token_find(struct store *st, const char *hash,
 	return rc;
 }
 
-int store_token_used(struct store *st, int64_t id, int64_t when)
+int sqlite_token_used(struct store *st, int64_t id, int64_t when)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_TOKEN_USED);
 
@@ -98,7 +98,7 @@ int store_token_used(struct store *st, int64_t id, int64_t when)
 	return sq_run(st, s, "noting token use");
 }
 
-int store_token_list(struct store *st, struct store_token **out, size_t *n)
+int sqlite_token_list(struct store *st, struct store_token **out, size_t *n)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_TOKEN_LIST);
 
@@ -110,7 +110,7 @@ int store_token_list(struct store *st, struct store_token **out, size_t *n)
 			    sizeof(**out), (void **)out, n);
 }
 
-int store_token_remove(struct store *st, const char *name)
+int sqlite_token_remove(struct store *st, const char *name)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_TOKEN_REMOVE);
 	int rc;
@@ -128,10 +128,10 @@ int store_token_remove(struct store *st, const char *name)
 	return 0;
 }
 
-int store_chip_outcome_counts(struct store *st,
-			      int (*fn)(const char *outcome, int64_t count,
-					void *arg),
-			      void *arg)
+int sqlite_chip_outcome_counts(struct store *st,
+			       int (*fn)(const char *outcome, int64_t count,
+					 void *arg),
+			       void *arg)
 {
 	sqlite3_stmt *s = sq_stmt(st, ST_CHIP_OUTCOMES);
 	int rc;

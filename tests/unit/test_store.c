@@ -1,5 +1,7 @@
 /*
- * db/: the SQLite store.  SQLite is used directly here only to play a
+ * db/: the store, on SQLite and, with $LUAOTA_TEST_PG set to a database
+ * URL (tests/support/pgserver.py), the cases that are not about SQLite's
+ * files on PostgreSQL too.  SQLite is used directly here only to play a
  * second process (holding a lock) and to craft foreign files.
  */
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "scratch.h"
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "db/store.h"
@@ -76,15 +79,40 @@ static void fault_install(void)
 
 struct fixture {
 	char dir[64];
-	char path[96];
+	char path[512]; /* a file, or a postgresql:// URL */
 	struct store *st;
 };
+
+/* The PostgreSQL database under test, or NULL: SQLite files. */
+static const char *pg_url;
+
+/* Each case starts from an empty PostgreSQL database. */
+static int setup_pg(struct fixture *fx)
+{
+	PGconn *conn = PQconnectdb(pg_url);
+	PGresult *res;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("%s: %s", pg_url, PQerrorMessage(conn));
+	res = PQexec(conn, "SET client_min_messages = warning; "
+			   "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("resetting the database: %s",
+			 PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(conn);
+	snprintf(fx->path, sizeof(fx->path), "%s", pg_url);
+	return 0;
+}
 
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
+	*state = fx;
+	if (pg_url != NULL)
+		return setup_pg(fx);
 	/* A tmpfs when there is one: the fault rounds fsync hundreds of
 	 * times, which a busy disk turns into seconds. */
 	assert_int_equal(
@@ -99,10 +127,14 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 	const char *suffixes[] = { "", "-wal", "-shm", "-journal",
 				   ".template" };
-	char name[128];
+	char name[640];
 	size_t i;
 
 	store_close(fx->st);
+	if (pg_url != NULL) {
+		free(fx);
+		return 0;
+	}
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(name, sizeof(name), "%s%s", fx->path, suffixes[i]);
 		unlink(name);
@@ -726,6 +758,29 @@ static void session_history(void **state)
 	store_session_files_free(files, n);
 }
 
+/* Another connection's change to a group moves the data version that
+ * luaotad's caches follow, on either backend. */
+static void data_version_sees_other_writers(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other;
+	struct store_group g;
+	uint64_t before, after, again;
+
+	populate(fx);
+	other = open_ok(fx, 0);
+	assert_int_equal(store_data_version(fx->st, &before), 0);
+	assert_int_equal(store_data_version(fx->st, &again), 0);
+	assert_true(before == again);
+	assert_int_equal(store_group_get(other, "g", &g), 0);
+	g.max_file_size = 8192;
+	assert_int_equal(store_group_update(other, &g), 0);
+	store_group_free(&g);
+	assert_int_equal(store_data_version(fx->st, &after), 0);
+	assert_true(after != before);
+	store_close(other);
+}
+
 static void tokens_round_trip(void **state)
 {
 	struct fixture *fx = *state;
@@ -1104,7 +1159,7 @@ static void queries_pulls_backup(void **state)
 	struct store_session *rows, one;
 	struct store_pull *pulls, p;
 	struct store *copy;
-	char *report, path[128];
+	char *report, path[640];
 	int64_t sid, pid;
 	size_t n;
 
@@ -1202,7 +1257,7 @@ static void copy_file(const char *from, const char *to)
 static void remove_db(struct fixture *fx)
 {
 	const char *suffixes[] = { "", "-wal", "-shm" };
-	char name[128];
+	char name[640];
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -1286,7 +1341,7 @@ static void faults_in_update(void **state)
 	struct store_held_file *got;
 	struct store_session *rows;
 	struct store_chip chip;
-	char template[128];
+	char template[640];
 	size_t n, nrows;
 	long i;
 
@@ -1369,6 +1424,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(tokens_round_trip, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(data_version_sees_other_writers,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(outcome_counts_and_paging,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(session_history, setup,
@@ -1398,6 +1455,32 @@ int main(void)
 						teardown),
 	};
 
+	/* The cases about the store's contract, not SQLite's files. */
+	const struct CMUnitTest portable[] = {
+		cmocka_unit_test_setup_teardown(reopen_keeps_data, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(group_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(duplicates_exist, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chips_in_id_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chip_seen_keeps_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(tokens_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(data_version_sees_other_writers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(group_update_and_remove, setup,
+						teardown),
+		cmocka_unit_test(outcome_names),
+	};
+
+	pg_url = getenv("LUAOTA_TEST_PG");
+	if (pg_url != NULL && *pg_url != '\0')
+		return cmocka_run_group_tests_name("store on PostgreSQL",
+						   portable, NULL, NULL);
+	pg_url = NULL;
 	/* Before SQLite initialises: the allocator is fixed from then on. */
 	fault_install();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,115 @@
+/*
+ * What the PostgreSQL store's files share (private to db/): the
+ * connection, the SQL helpers, transactions and error mapping.  As
+ * store_sqlite.h for SQLite; store_pg.c holds the connection and the
+ * schema, each store_pg_<entity>.c one entity's part of store.h.
+ */
+#ifndef LUAOTA_STORE_PG_H
+#define LUAOTA_STORE_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+#define PG_PARAMS_MAX 16
+
+struct store {
+	const struct store_ops *ops; /* first: store.c dispatches by it */
+	PGconn *conn;
+	int readonly;
+	int in_tx; /* a transaction of ours is open */
+	char errmsg[256];
+};
+
+/* Query parameters, as text (NULL: SQL NULL). */
+struct pg_params {
+	const char *values[PG_PARAMS_MAX];
+	char numbers[PG_PARAMS_MAX][24];
+	int n;
+};
+
+void pg_text(struct pg_params *p, const char *text);
+void pg_int(struct pg_params *p, int64_t value);
+
+/* Records a message for store_errmsg() and returns code. */
+int pg_set_error(struct store *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Runs sql with p (NULL: none): 0 with *res (PQclear it; NULL to drop
+ * it), or a store code with the error recorded (what: for the message).
+ * Unique violations are STORE_EXISTS, foreign keys STORE_INUSE, lock
+ * waits STORE_BUSY; a lost connection or a full disk STORE_FULL (may
+ * pass later: the history spools).
+ */
+int pg_query(struct store *st, const char *what, const char *sql,
+	     const struct pg_params *p, PGresult **res);
+
+/* Runs sql with p and wants exactly one row: STORE_NOTFOUND otherwise. */
+int pg_query_row(struct store *st, const char *what, const char *sql,
+		 const struct pg_params *p, PGresult **res);
+
+/* A text column (NULL stays NULL) into *out; -1 when out of memory. */
+int pg_col_text(struct store *st, const PGresult *res, int row, int col,
+		char **out);
+int64_t pg_col_int(const PGresult *res, int row, int col);
+
+/* BEGIN / COMMIT / ROLLBACK of the one transaction of ours. */
+int pg_begin(struct store *st);
+int pg_commit(struct store *st);
+void pg_rollback(struct store *st);
+
+/* Refuses writes on a store opened read-only. */
+int pg_writable(struct store *st);
+
+extern const struct store_ops store_pg_ops;
+
+/* The operations of the entity files (store.h names without store_). */
+int pg_repo_add(struct store *st, const char *name, const char *path,
+		const char *ref);
+int pg_repo_get(struct store *st, const char *name, struct store_repo *out);
+int pg_repo_get_id(struct store *st, int64_t id, struct store_repo *out);
+int pg_repo_find(struct store *st, const char *path, const char *ref,
+		 struct store_repo *out);
+int pg_repo_list(struct store *st, struct store_repo **out, size_t *n);
+int pg_group_add(struct store *st, const struct store_group *g);
+int pg_group_get(struct store *st, const char *name, struct store_group *out);
+int pg_group_get_id(struct store *st, int64_t id, struct store_group *out);
+int pg_group_update(struct store *st, const struct store_group *g);
+int pg_group_list(struct store *st, struct store_group **out, size_t *n);
+int pg_group_chips(struct store *st, int64_t group_id, int64_t *count);
+int pg_group_remove(struct store *st, const char *name);
+/* The id of group name, inside the caller's transaction. */
+int pg_group_id_of(struct store *st, const char *name, int64_t *id);
+int pg_chip_add(struct store *st, const char *id, const char *group,
+		const char *secret, const char *label);
+int pg_chip_add_v2(struct store *st, const char *id, const char *group,
+		   const char *secret, const char *label, const char *v2_key);
+int pg_chip_v2_seen(struct store *st, const char *id);
+int pg_chip_get(struct store *st, const char *id, struct store_chip *out);
+int pg_chip_get_at(struct store *st, const char *id, struct store_chip *out,
+		   uint64_t *version);
+int pg_chip_foreach(struct store *st,
+		    int (*fn)(const struct store_chip *, void *), void *arg);
+int pg_chip_seen(struct store *st, const char *id, const char *addr,
+		 int64_t now);
+int pg_chip_remove(struct store *st, const char *id);
+int pg_chip_reprovision(struct store *st, const char *id);
+int pg_chip_update(struct store *st, const struct store_chip *c);
+/* The inventory's data version (store_pg.c). */
+int pg_data_version_of(struct store *st, uint64_t *version);
+int pg_token_add(struct store *st, const char *name, const char *hash,
+		 enum store_token_scope scope, int64_t created);
+int pg_token_find(struct store *st, const char *hash, struct store_token *out);
+int pg_token_used(struct store *st, int64_t id, int64_t when);
+int pg_token_list(struct store *st, struct store_token **out, size_t *n);
+int pg_token_remove(struct store *st, const char *name);
+int pg_chip_outcome_counts(struct store *st,
+			   int (*fn)(const char *outcome, int64_t count,
+				     void *arg),
+			   void *arg);
+
+#endif /* LUAOTA_STORE_PG_H */
