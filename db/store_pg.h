@@ -15,6 +15,10 @@
 #include "store_backend.h"
 
 #define PG_PARAMS_MAX 16
+/* Several daemons share the history: a row left "started" is another
+ * daemon's crash only when older than any session may last (the longest
+ * deadline luaotad.conf admits is 600 s). */
+#define PG_SESSION_STALE_MS (15 * 60 * 1000)
 
 struct store {
 	const struct store_ops *ops; /* first: store.c dispatches by it */
@@ -99,6 +103,30 @@ int pg_chip_seen(struct store *st, const char *id, const char *addr,
 int pg_chip_remove(struct store *st, const char *id);
 int pg_chip_reprovision(struct store *st, const char *id);
 int pg_chip_update(struct store *st, const struct store_chip *c);
+int pg_checkins_current(struct store *st, const struct store_checkin *rows,
+			size_t n);
+int pg_session_begin(struct store *st, const char *chip_id, const char *peer,
+		     int64_t started_ms, int64_t *session_id);
+int pg_session_file(struct store *st, int64_t session_id,
+		    const struct store_session_file *f);
+int pg_session_end(struct store *st, int64_t session_id,
+		   enum store_outcome outcome, const char *reason,
+		   const char *revision, int64_t files_sent, int64_t bytes_sent,
+		   int64_t ended_ms);
+int pg_session_record(struct store *st, const struct store_session_record *r,
+		      int *written, size_t *skipped);
+int pg_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
+int pg_session_list(struct store *st, const char *chip_id, int limit,
+		    struct store_session **out, size_t *n);
+int pg_session_files(struct store *st, int64_t session_id,
+		     struct store_session_file **out, size_t *n);
+int pg_session_get(struct store *st, int64_t id, struct store_session *out);
+int pg_session_query(struct store *st, const struct store_session_filter *f,
+		     struct store_session **out, size_t *n);
+/* Runs a SESSION_COLUMNS query into an array (store_pg_history.c). */
+int pg_session_rows(struct store *st, const char *sql,
+		    const struct pg_params *p, struct store_session **out,
+		    size_t *n);
 /* The inventory's data version (store_pg.c). */
 int pg_data_version_of(struct store *st, uint64_t *version);
 int pg_token_add(struct store *st, const char *name, const char *hash,

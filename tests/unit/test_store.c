@@ -1473,6 +1473,14 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(group_update_and_remove, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(session_history, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(checkins_in_one_batch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(outcome_counts_and_paging,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(session_record_at_most_once,
+						setup, teardown),
 		cmocka_unit_test(outcome_names),
 	};
 
