@@ -66,8 +66,16 @@ static int result_code(const PGresult *res)
 		return STORE_FULL; /* no answer: the connection went */
 	if (strcmp(state, "23505") == 0)
 		return STORE_EXISTS; /* unique_violation */
-	if (strcmp(state, "23503") == 0)
-		return STORE_INUSE; /* foreign_key_violation */
+	if (strcmp(state, "23503") == 0) {
+		/* A row referring to a missing one, or one still referred to.
+		 */
+		const char *msg =
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		return msg != NULL && strncmp(msg, "insert or update", 16) == 0
+			   ? STORE_NOTFOUND
+			   : STORE_INUSE;
+	}
 	if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 ||
 	    strcmp(state, "40001") == 0)
 		return STORE_BUSY; /* lock wait, deadlock, serialization */
@@ -431,6 +439,31 @@ const struct store_ops store_pg_ops = {
 	.session_files = pg_session_files,
 	.session_get = pg_session_get,
 	.session_query = pg_session_query,
+	.held_get = pg_held_get,
+	.held_set = pg_held_set,
+	.v2_release_latest = pg_v2_release_latest,
+	.v2_release_add = pg_v2_release_add,
+	.pull_add = pg_pull_add,
+	.pull_pending = pg_pull_pending,
+	.pull_any_pending = pg_pull_any_pending,
+	.pull_list = pg_pull_list,
+	.pull_get = pg_pull_get,
+	.pull_finish = pg_pull_finish,
+	.group_set_release = pg_group_set_release,
+	.group_chip_ids = pg_group_chip_ids,
+	.snapshot_add = pg_snapshot_add,
+	.snapshot_get = pg_snapshot_get,
+	.rollout_add = pg_rollout_add,
+	.rollout_get = pg_rollout_get,
+	.rollout_active = pg_rollout_active,
+	.rollout_list_active = pg_rollout_list_active,
+	.rollout_list = pg_rollout_list,
+	.rollout_move = pg_rollout_move,
+	.group_sessions_since = pg_group_sessions_since,
+	.group_sessions_after = pg_group_sessions_after,
+	.chip_sessions_since = pg_chip_sessions_since,
+	.integrity_check = pg_integrity_check,
+	.backup = pg_backup,
 	.repo_add = pg_repo_add,
 	.repo_get = pg_repo_get,
 	.repo_get_id = pg_repo_get_id,

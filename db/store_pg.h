@@ -123,6 +123,57 @@ int pg_session_files(struct store *st, int64_t session_id,
 int pg_session_get(struct store *st, int64_t id, struct store_session *out);
 int pg_session_query(struct store *st, const struct store_session_filter *f,
 		     struct store_session **out, size_t *n);
+int pg_held_get(struct store *st, const char *id, struct store_held_file **out,
+		size_t *n);
+int pg_held_set(struct store *st, const char *id, const char *chk,
+		const char *revision, const struct store_held_file *files,
+		size_t n);
+int pg_v2_release_latest(struct store *st, const char *chip_id,
+			 struct store_v2_release *out);
+int pg_v2_release_add(struct store *st, const char *chip_id,
+		      const struct store_v2_release *r);
+int pg_pull_any_pending(struct store *st, int *any);
+int pg_pull_add(struct store *st, const char *chip_id, const char *name,
+		int64_t now, int64_t *id);
+int pg_pull_pending(struct store *st, const char *chip_id,
+		    struct store_pull **out, size_t *n);
+int pg_pull_list(struct store *st, const char *chip_id, struct store_pull **out,
+		 size_t *n);
+int pg_pull_get(struct store *st, int64_t id, struct store_pull *out);
+int pg_pull_finish(struct store *st, int64_t id, const char *state,
+		   const uint8_t *data, size_t len, const char *reason,
+		   int64_t now);
+int pg_group_set_release(struct store *st, const char *name,
+			 const char *revision);
+int pg_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
+		      size_t *n);
+int pg_snapshot_add(struct store *st, int64_t group_id, const char *revision,
+		    const struct store_snapshot_file *files, size_t n);
+int pg_snapshot_get(struct store *st, int64_t group_id, const char *revision,
+		    struct store_snapshot_file **files, size_t *n);
+int pg_rollout_add(struct store *st, const struct store_rollout *r,
+		   store_rollout_waves_fn waves_fn, void *arg, int64_t *id);
+int pg_rollout_get(struct store *st, int64_t id, struct store_rollout *out);
+int pg_rollout_active(struct store *st, int64_t group_id,
+		      struct store_rollout *out);
+int pg_rollout_list_active(struct store *st, struct store_rollout **out,
+			   size_t *n);
+int pg_rollout_list(struct store *st, int64_t group_id,
+		    struct store_rollout **out, size_t *n);
+int pg_rollout_move(struct store *st, int64_t id, enum store_rollout_state from,
+		    int wave, enum store_rollout_state to, int new_wave,
+		    const char *reason, int64_t now_ms);
+int pg_group_sessions_since(struct store *st, int64_t group_id,
+			    int64_t since_ms, struct store_session **out,
+			    size_t *n);
+int pg_group_sessions_after(struct store *st, int64_t group_id,
+			    int64_t since_ms, int64_t after_id,
+			    struct store_session **out, size_t *n);
+int pg_chip_sessions_since(struct store *st, const char *chip_id,
+			   int64_t since_ms, struct store_session **out,
+			   size_t *n);
+int pg_integrity_check(struct store *st, char **report);
+int pg_backup(struct store *st, const char *path);
 /* Runs a SESSION_COLUMNS query into an array (store_pg_history.c). */
 int pg_session_rows(struct store *st, const char *sql,
 		    const struct pg_params *p, struct store_session **out,

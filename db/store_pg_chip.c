@@ -164,8 +164,9 @@ int pg_chip_foreach(struct store *st,
 	PGresult *res;
 	int rc, i, stop = 0;
 
-	if ((rc = pg_query(st, "listing chips", CHIP_COLUMNS "ORDER BY c.id",
-			   NULL, &res)) != 0)
+	if ((rc = pg_query(st, "listing chips",
+			   CHIP_COLUMNS "ORDER BY c.id COLLATE \"C\"", NULL,
+			   &res)) != 0)
 		return rc;
 	for (i = 0; !stop && i < PQntuples(res); i++) {
 		if (chip_read(st, res, i, &chip) != 0) {
@@ -259,5 +260,139 @@ int pg_chip_update(struct store *st, const struct store_chip *c)
 	return 0;
 fail:
 	pg_rollback(st);
+	return rc;
+}
+
+int pg_held_get(struct store *st, const char *id, struct store_held_file **out,
+		size_t *n)
+{
+	struct pg_params p = { .n = 0 };
+	PGresult *res;
+	int rc, rows, i;
+
+	*out = NULL;
+	*n = 0;
+	pg_text(&p, id);
+	if ((rc = pg_query(st, "reading held files",
+			   "SELECT name, token FROM held_files WHERE chip_id = "
+			   "$1 ORDER BY name",
+			   &p, &res)) != 0)
+		return rc;
+	rows = PQntuples(res);
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+		PQclear(res);
+		return pg_set_error(st, -1, "out of memory");
+	}
+	for (i = 0; i < rows; i++) {
+		if (pg_col_text(st, res, i, 0, &(*out)[i].name) != 0 ||
+		    pg_col_text(st, res, i, 1, &(*out)[i].token) != 0) {
+			store_held_free(*out, (size_t)i + 1);
+			*out = NULL;
+			PQclear(res);
+			return -1;
+		}
+	}
+	*n = (size_t)rows;
+	PQclear(res);
+	return 0;
+}
+
+int pg_held_set(struct store *st, const char *id, const char *chk,
+		const char *revision, const struct store_held_file *files,
+		size_t n)
+{
+	struct pg_params p = { .n = 0 };
+	size_t i;
+	int rc;
+
+	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
+		return rc;
+	pg_text(&p, id);
+	pg_text(&p, chk);
+	pg_text(&p, revision);
+	/* The chip row locked first: two daemons never interleave lists. */
+	if ((rc = chip_change(st,
+			      "UPDATE chips SET chk = $2, revision = $3 WHERE "
+			      "id = $1",
+			      &p, id, "recording held files")) != 0) {
+		if (rc == STORE_NOTFOUND)
+			pg_set_error(st, rc, "chip %s: not found", id);
+		goto fail;
+	}
+	p.n = 0;
+	pg_text(&p, id);
+	if ((rc = pg_query(st, "recording held files",
+			   "DELETE FROM held_files WHERE chip_id = $1", &p,
+			   NULL)) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		p.n = 0;
+		pg_text(&p, id);
+		pg_text(&p, files[i].name);
+		pg_text(&p, files[i].token);
+		rc = pg_query(st, "recording held files",
+			      "INSERT INTO held_files (chip_id, name, token) "
+			      "VALUES ($1, $2, $3)",
+			      &p, NULL);
+		if (rc == STORE_EXISTS)
+			pg_set_error(st, rc, "chip %s: file %s listed twice",
+				     id, files[i].name);
+		if (rc != 0)
+			goto fail;
+	}
+	if ((rc = pg_commit(st)) != 0)
+		goto fail;
+	return 0;
+fail:
+	pg_rollback(st);
+	return rc;
+}
+
+int pg_v2_release_latest(struct store *st, const char *chip_id,
+			 struct store_v2_release *out)
+{
+	struct pg_params p = { .n = 0 };
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pg_text(&p, chip_id);
+	if ((rc = pg_query(st, "reading the chip's v2 release",
+			   "SELECT rc, mh, manifest, issued FROM v2_releases "
+			   "WHERE chip_id = $1 ORDER BY rc DESC LIMIT 1",
+			   &p, &res)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return STORE_NOTFOUND;
+	}
+	out->rc = pg_col_int(res, 0, 0);
+	out->issued = pg_col_int(res, 0, 3);
+	snprintf(out->mh, sizeof(out->mh), "%s", PQgetvalue(res, 0, 1));
+	rc = pg_col_text(st, res, 0, 2, &out->manifest);
+	PQclear(res);
+	return rc;
+}
+
+/* The primary key (chip, counter) is what two daemons serving one chip
+ * meet at: the second to take a counter is refused, never both served. */
+int pg_v2_release_add(struct store *st, const char *chip_id,
+		      const struct store_v2_release *r)
+{
+	struct pg_params p = { .n = 0 };
+	int rc;
+
+	pg_text(&p, chip_id);
+	pg_int(&p, r->rc);
+	pg_text(&p, r->mh);
+	pg_text(&p, r->manifest);
+	pg_int(&p, r->issued);
+	rc = pg_query(st, "recording a v2 release",
+		      "INSERT INTO v2_releases (chip_id, rc, mh, manifest, "
+		      "issued) VALUES ($1, $2, $3, $4, $5)",
+		      &p, NULL);
+	if (rc == STORE_EXISTS)
+		pg_set_error(st, rc, "release %lld of chip %s already exists",
+			     (long long)r->rc, chip_id);
 	return rc;
 }

@@ -130,7 +130,7 @@ int pg_session_file(struct store *st, int64_t session_id,
 		return rc;
 	rc = file_insert(st, session_id, f);
 	/* The session row must exist: the foreign key says it does not. */
-	if (rc == STORE_INUSE)
+	if (rc == STORE_NOTFOUND)
 		rc = pg_set_error(st, STORE_NOTFOUND, "session %lld: not found",
 				  (long long)session_id);
 	return rc;

@@ -1481,6 +1481,16 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(session_record_at_most_once,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(v2_releases_per_chip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(v2_chip_key_and_downgrade_flag,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(missing_rows_notfound, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(held_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(chip_update_and_reprovision,
+						setup, teardown),
 		cmocka_unit_test(outcome_names),
 	};
 
