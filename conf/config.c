@@ -63,6 +63,7 @@ static const struct keyword keywords[] = {
 	  600000 },
 	{ "session_max_bytes", VALUE_SIZE, FIELD(session_max_bytes), 0,
 	  INT64_C(1) << 40 },
+	{ "spool", VALUE_STRING, FIELD(spool), 0, 0 },
 	{ "v2_session_deadline", VALUE_DURATION, FIELD(v2_session_deadline_ms),
 	  100, 600000 },
 };
@@ -170,6 +171,8 @@ void config_free(struct config *c)
 	c->database = NULL;
 	free(c->http_listen);
 	c->http_listen = NULL;
+	free(c->spool);
+	c->spool = NULL;
 }
 
 /* Parses an integer with an optional unit; -1 on junk or overflow. */

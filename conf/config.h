@@ -42,6 +42,7 @@ struct config {
 	int64_t repository_recheck_ms; /* working trees: stat again after */
 	int64_t rejection_window_ms;   /* 0: a history row per rejection */
 	char *http_listen;	       /* the HTTP API's address; NULL: off */
+	char *spool; /* history rows waiting for the database; NULL: default */
 	int64_t http_timeout_ms;       /* an HTTP client idle this long goes */
 	int64_t http_max_body;	       /* bytes of a request body at most */
 };

@@ -10,6 +10,9 @@
 
 #define LUAOTAD_CONFIG_FILE "/etc/luaota/luaotad.conf"
 #define LUAOTAD_DATABASE "/var/lib/luaota/luaota.db"
+/* The history spool beside a PostgreSQL inventory, which has no file of
+ * its own to put "<database>.spool" beside. */
+#define LUAOTAD_PG_SPOOL "/var/lib/luaota/luaotad.spool"
 #define LUAOTAD_PORT 8266
 
 /* Listen addresses a configuration may name. */

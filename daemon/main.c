@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -145,7 +148,8 @@ int main(int argc, char **argv)
 	const char *db_path = NULL, *env, *why;
 	char why_text[512];
 	pid_t holder;
-	char *spool;
+	char *spool, shown[512], host[256], owner[768];
+	const char *lock_path;
 	int foreground = 0, check_only = 0, ch, nlisten = 0;
 	int interrupted = 0, rc = 0;
 	uint64_t watchdog_usec = 0;
@@ -223,38 +227,58 @@ int main(int argc, char **argv)
 	log_init(!foreground && log_stderr_is_journal(),
 		 (enum log_level)d.conf.log_level);
 
-	/* Its history, pulls and rollouts are SQLite's alone so far. */
-	if (store_path_is_pg(d.conf.database))
-		fatalx("%s: luaotad cannot serve devices from a PostgreSQL "
-		       "inventory in this version; luaotactl can manage one",
-		       d.conf.database);
-	/* Before anything else touches the inventory or its spool. */
-	if (instance_lock(d.conf.database, &holder, why_text,
-			  sizeof(why_text)) != 0) {
+	store_path_redact(d.conf.database, shown, sizeof(shown));
+	/* The spool: beside an SQLite file, or where luaotad.conf says. */
+	if (d.conf.spool != NULL)
+		spool = strdup(d.conf.spool);
+	else if (store_path_is_pg(d.conf.database))
+		spool = strdup(LUAOTAD_PG_SPOOL);
+	else if (asprintf(&spool, "%s.spool", d.conf.database) < 0)
+		spool = NULL;
+	if (spool == NULL)
+		fatalx("out of memory");
+	/*
+	 * Before anything else touches the inventory or its spool: one
+	 * luaotad per SQLite file, and per spool (several may share one
+	 * PostgreSQL inventory, each with its own spool).
+	 */
+	lock_path = store_path_is_pg(d.conf.database) ? spool : d.conf.database;
+	if (instance_lock(lock_path, &holder, why_text, sizeof(why_text)) !=
+	    0) {
 		if (holder != 0)
-			fatalx("%s: another luaotad (pid %ld) serves this "
-			       "database; stop it first",
-			       d.conf.database, (long)holder);
-		fatalx("%s: cannot take the instance lock: %s", d.conf.database,
+			fatalx("%s: another luaotad (pid %ld) serves this %s; "
+			       "stop it first",
+			       lock_path, (long)holder,
+			       lock_path == spool ? "spool" : "database");
+		fatalx("%s: cannot take the instance lock: %s", lock_path,
 		       why_text);
 	}
 	d.store = store_open(d.conf.database, STORE_CREATE);
 	if (d.store == NULL)
-		fatalx("%s: cannot open the database: %s", d.conf.database,
+		fatalx("%s: cannot open the database: %s", shown,
 		       store_errmsg(NULL));
 	if (store_errmsg(d.store)[0] != '\0' &&
 	    store_schema_version(d.store) <= 0)
-		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+		fatalx("%s: %s", shown, store_errmsg(d.store));
 	/* A damaged inventory is refused, never repaired behind the back. */
 	if (store_check(d.store) != 0)
 		fatalx("%s: refusing a damaged database (%s); restore it "
 		       "from a backup",
-		       d.conf.database, store_errmsg(d.store));
+		       shown, store_errmsg(d.store));
 	store_set_busy_timeout(d.store, (int)d.conf.busy_timeout_ms);
+	/* Its rows are told from other daemons' on a shared inventory. */
+	if (gethostname(host, sizeof(host)) != 0)
+		strlcpy(host, "?", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (snprintf(owner, sizeof(owner), "%s:%s", host, spool) >=
+		(int)sizeof(owner) ||
+	    store_set_owner(d.store, owner) != 0)
+		fatalx("%s: cannot name this daemon: %s", shown,
+		       store_errmsg(d.store));
 	/* Rows a crash left open: say so rather than leave them "started". */
 	if (store_sessions_interrupt(d.store, daemon_wall_ms(), &interrupted) !=
 	    0)
-		fatalx("%s: %s", d.conf.database, store_errmsg(d.store));
+		fatalx("%s: %s", shown, store_errmsg(d.store));
 	if (interrupted > 0)
 		log_warnx("event=interrupted-sessions count=%d", interrupted);
 	if ((d.cache = plan_cache_new()) == NULL ||
@@ -270,8 +294,6 @@ int main(int argc, char **argv)
 	    (d.rejects = rejects_new()) == NULL)
 		fatalx("out of memory");
 	/* Rows a killed daemon could not write are written now. */
-	if (asprintf(&spool, "%s.spool", d.conf.database) < 0)
-		fatalx("out of memory");
 	history_spool_open(&d, spool);
 	free(spool);
 	if (listener_open(&d) != 0)
@@ -298,8 +320,7 @@ int main(int argc, char **argv)
 		if (watchdog != NULL)
 			evtimer_add(watchdog, &half);
 	}
-	log_info("event=ready database=%s version=%s", d.conf.database,
-		 LUAOTAD_VERSION);
+	log_info("event=ready database=%s version=%s", shown, LUAOTAD_VERSION);
 	sd_notify(0, "READY=1");
 	notify_status(&d);
 

@@ -31,6 +31,35 @@ int store_path_is_pg(const char *path)
 	       strncmp(path, "postgres://", 11) == 0;
 }
 
+void store_path_redact(const char *path, char *out, size_t len)
+{
+	const char *scheme = strstr(path, "://"), *at, *colon, *q;
+
+	snprintf(out, len, "%s", path);
+	if (!store_path_is_pg(path) || scheme == NULL)
+		return;
+	/* user:password@host: the userinfo ends at the last '@' before the
+	 * path; a password may hold '@' and ':' itself. */
+	scheme += 3;
+	at = NULL;
+	for (q = scheme; *q != '\0' && *q != '/' && *q != '?'; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+	if (colon != NULL)
+		snprintf(out, len, "%.*s:***%s", (int)(colon - path), path, at);
+	/* ?password=... too. */
+	if ((q = strstr(out, "password=")) != NULL) {
+		size_t keep = (size_t)(q - out) + strlen("password=");
+		const char *rest = strchr(q, '&');
+		char tail[256];
+
+		snprintf(tail, sizeof(tail), "%s", rest != NULL ? rest : "");
+		if (keep < len)
+			snprintf(out + keep, len - keep, "***%s", tail);
+	}
+}
+
 struct store *store_open(const char *path, int flags)
 {
 	if (store_path_is_pg(path))
@@ -698,4 +727,13 @@ int store_token_remove(struct store *st, const char *name)
 	if (ops->token_remove == NULL)
 		return store_unsupported(st, "token_remove");
 	return ops->token_remove(st, name);
+}
+
+int store_set_owner(struct store *st, const char *owner)
+{
+	const struct store_ops *ops = ops_of(st);
+
+	if (ops->set_owner == NULL)
+		return store_unsupported(st, "set_owner");
+	return ops->set_owner(st, owner);
 }

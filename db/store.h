@@ -125,6 +125,9 @@ struct store *store_open(const char *path, int flags);
  * postgres://) rather than an SQLite file. */
 int store_path_is_pg(const char *path);
 
+/* path as it may be logged: a URL's password replaced by "***". */
+void store_path_redact(const char *path, char *out, size_t len);
+
 /* Closes the store; NULL is fine. */
 void store_close(struct store *st);
 
@@ -307,8 +310,19 @@ struct store_session_record {
 int store_session_record(struct store *st, const struct store_session_record *r,
 			 int *written, size_t *skipped);
 
-/* Marks every STARTED row INTERRUPTED (at daemon start-up); count out. */
+/*
+ * Marks STARTED rows INTERRUPTED (at daemon start-up); count out.  On an
+ * SQLite file, every one (one daemon per file); on a shared PostgreSQL
+ * inventory, those this daemon's owner opened, and those older than any
+ * session may last (a daemon that never came back).
+ */
 int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
+
+/*
+ * Names the daemon that writes through st ("host:spool"): the history
+ * rows it opens carry it, for store_sessions_interrupt.
+ */
+int store_set_owner(struct store *st, const char *owner);
 
 /* Lists sessions newest first (chip_id NULL: all), at most limit rows. */
 int store_session_list(struct store *st, const char *chip_id, int limit,

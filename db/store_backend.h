@@ -88,6 +88,7 @@ struct store_ops {
 	int (*token_used)(struct store *st, int64_t id, int64_t when);
 	int (*token_list)(struct store *st, struct store_token **out, size_t *n);
 	int (*token_remove)(struct store *st, const char *name);
+	int (*set_owner)(struct store *st, const char *owner);
 };
 /* clang-format on */
 

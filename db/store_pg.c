@@ -346,7 +346,19 @@ fail:
 static void pg_close(struct store *st)
 {
 	PQfinish(st->conn);
+	free(st->owner);
 	free(st);
+}
+
+static int pg_set_owner(struct store *st, const char *owner)
+{
+	char *copy = owner != NULL ? strdup(owner) : NULL;
+
+	if (owner != NULL && copy == NULL)
+		return pg_set_error(st, -1, "out of memory");
+	free(st->owner);
+	st->owner = copy;
+	return 0;
 }
 
 static const char *pg_errmsg(const struct store *st)
@@ -464,6 +476,7 @@ const struct store_ops store_pg_ops = {
 	.chip_sessions_since = pg_chip_sessions_since,
 	.integrity_check = pg_integrity_check,
 	.backup = pg_backup,
+	.set_owner = pg_set_owner,
 	.repo_add = pg_repo_add,
 	.repo_get = pg_repo_get,
 	.repo_get_id = pg_repo_get_id,

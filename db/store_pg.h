@@ -24,7 +24,8 @@ struct store {
 	const struct store_ops *ops; /* first: store.c dispatches by it */
 	PGconn *conn;
 	int readonly;
-	int in_tx; /* a transaction of ours is open */
+	int in_tx;   /* a transaction of ours is open */
+	char *owner; /* store_set_owner; NULL: none */
 	char errmsg[256];
 };
 

@@ -93,9 +93,10 @@ int pg_session_begin(struct store *st, const char *chip_id, const char *peer,
 	pg_text(&p, chip_id);
 	pg_text(&p, peer);
 	pg_int(&p, started_ms);
+	pg_text(&p, st->owner);
 	if ((rc = pg_query(st, "opening a history row",
-			   "INSERT INTO sessions (chip_id, peer, started_ms) "
-			   "VALUES ($1, $2, $3) RETURNING id",
+			   "INSERT INTO sessions (chip_id, peer, started_ms, "
+			   "daemon) VALUES ($1, $2, $3, $4) RETURNING id",
 			   &p, &res)) != 0)
 		return rc;
 	*session_id = pg_col_int(res, 0, 0);
@@ -332,10 +333,11 @@ int pg_session_record(struct store *st, const struct store_session_record *r,
 		pg_text(&p, r->chip_id);
 		pg_text(&p, r->peer);
 		pg_int(&p, r->started_ms);
+		pg_text(&p, st->owner);
 		if ((rc = pg_query(st, "opening a history row",
 				   "INSERT INTO sessions (chip_id, peer, "
-				   "started_ms) VALUES ($1, $2, $3) RETURNING "
-				   "id",
+				   "started_ms, daemon) VALUES ($1, $2, $3, "
+				   "$4) RETURNING id",
 				   &p, &res)) != 0)
 			goto fail;
 		id = pg_col_int(res, 0, 0);
@@ -368,19 +370,22 @@ int pg_sessions_interrupt(struct store *st, int64_t now_ms, int *count)
 	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
 		return rc;
 	pg_int(&p, now_ms - PG_SESSION_STALE_MS);
+	pg_text(&p, st->owner);
 	if ((rc = pg_query(st, "interrupting sessions",
 			   "UPDATE chips SET last_outcome = 'interrupted' "
 			   "WHERE id IN (SELECT chip_id FROM sessions WHERE "
-			   "outcome = 'started' AND started_ms < $1)",
+			   "outcome = 'started' AND (started_ms < $1 OR "
+			   "daemon = $2::text))",
 			   &p, NULL)) != 0)
 		goto fail;
 	p.n = 0;
 	pg_int(&p, now_ms);
 	pg_int(&p, now_ms - PG_SESSION_STALE_MS);
+	pg_text(&p, st->owner);
 	if ((rc = pg_query(st, "interrupting sessions",
 			   "UPDATE sessions SET outcome = 'interrupted', "
 			   "ended_ms = $1 WHERE outcome = 'started' AND "
-			   "started_ms < $2",
+			   "(started_ms < $2 OR daemon = $3::text)",
 			   &p, &res)) != 0)
 		goto fail;
 	*count = atoi(PQcmdTuples(res));

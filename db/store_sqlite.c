@@ -78,8 +78,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"VALUES (?1, ?2, ?3)",
 	[ST_CHIP_SET_HELD] = "UPDATE chips SET chk = ?2, revision = ?3 "
 			     "WHERE id = ?1",
-	[ST_SESSION_BEGIN] = "INSERT INTO sessions (chip_id, peer, started_ms) "
-			     "VALUES (?1, ?2, ?3)",
+	[ST_SESSION_BEGIN] = "INSERT INTO sessions (chip_id, peer, started_ms, "
+			     "daemon) VALUES (?1, ?2, ?3, ?4)",
 	[ST_SESSION_FILE] = "INSERT INTO session_files (session_id, name, "
 			    "action, bytes, result, lcsize) "
 			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -713,6 +713,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_used = sqlite_token_used,
 	.token_list = sqlite_token_list,
 	.token_remove = sqlite_token_remove,
+	.set_owner = sqlite_set_owner,
 };
 /* clang-format on */
 
@@ -792,7 +793,19 @@ void sqlite_close(struct store *st)
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
 	sqlite3_close(st->db);
+	free(st->owner);
 	free(st);
+}
+
+int sqlite_set_owner(struct store *st, const char *owner)
+{
+	char *copy = owner != NULL ? strdup(owner) : NULL;
+
+	if (owner != NULL && copy == NULL)
+		return sq_set_error(st, -1, "out of memory");
+	free(st->owner);
+	st->owner = copy;
+	return 0;
 }
 
 const char *sqlite_errmsg(const struct store *st)

@@ -106,6 +106,7 @@ enum stmt_id {
 
 struct store {
 	const struct store_ops *ops; /* first: store.c dispatches by it */
+	char *owner;		     /* store_set_owner; NULL: none */
 	sqlite3 *db;
 	int readonly;
 	char errmsg[256];
@@ -266,6 +267,7 @@ int sqlite_token_find(struct store *st, const char *hash, struct store_token *ou
 int sqlite_token_used(struct store *st, int64_t id, int64_t when);
 int sqlite_token_list(struct store *st, struct store_token **out, size_t *n);
 int sqlite_token_remove(struct store *st, const char *name);
+int sqlite_set_owner(struct store *st, const char *owner);
 /* clang-format on */
 
 #endif /* LUAOTA_STORE_SQLITE_H */

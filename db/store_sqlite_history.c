@@ -69,6 +69,7 @@ int sqlite_session_begin(struct store *st, const char *chip_id,
 	sq_bind_text(s, 1, chip_id);
 	sq_bind_text(s, 2, peer);
 	sqlite3_bind_int64(s, 3, started_ms);
+	sq_bind_text(s, 4, st->owner);
 	if ((rc = sq_run(st, s, "opening a history row")) != 0)
 		return rc;
 	*session_id = sqlite3_last_insert_rowid(st->db);
@@ -293,6 +294,7 @@ int sqlite_session_record(struct store *st,
 		sq_bind_text(s, 1, r->chip_id);
 		sq_bind_text(s, 2, r->peer);
 		sqlite3_bind_int64(s, 3, r->started_ms);
+		sq_bind_text(s, 4, st->owner);
 		if ((rc = sq_run(st, s, "opening a history row")) != 0)
 			goto fail;
 		id = sqlite3_last_insert_rowid(st->db);

@@ -888,6 +888,8 @@ static void interrupt_marks_only_started(void **state)
 	int count;
 
 	populate(fx);
+	/* This daemon's rows: on a shared inventory, only they are its. */
+	assert_int_equal(store_set_owner(fx->st, "host:spool"), 0);
 	assert_int_equal(store_session_begin(fx->st, "c1", "p", 10, &done), 0);
 	assert_int_equal(store_session_end(fx->st, done, STORE_OUTCOME_CURRENT,
 					   NULL, NULL, 0, 0, 11),
@@ -1490,6 +1492,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(held_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(chip_update_and_reprovision,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupt_marks_only_started,
 						setup, teardown),
 		cmocka_unit_test(outcome_names),
 	};
