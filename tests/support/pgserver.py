@@ -73,6 +73,14 @@ class PgServer:
              "ON_ERROR_STOP=1", "-d", self.url(database), "-c", sql],
             check=True, capture_output=True, text=True).stdout
 
+    def psql_rows(self, sql, url):
+        """The rows of a query on the database at url, as lists of text."""
+        out = subprocess.run(
+            [os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-F",
+             "\t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+            check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
     def new_database(self):
         """The URL of a new, empty database."""
         self.databases += 1
