@@ -5,6 +5,7 @@
  */
 #include "store_pg.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,49 +36,136 @@ static enum store_outcome outcome_parse(const char *name)
 	return STORE_OUTCOME_FAILED;
 }
 
+/* Appends text to a growing buffer; -1 when out of memory. */
+static int append(char **buf, size_t *len, size_t *cap, const char *text,
+		  size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t want = (*cap + n + 1) * 2;
+		char *grown = realloc(*buf, want);
+
+		if (grown == NULL)
+			return -1;
+		*buf = grown;
+		*cap = want;
+	}
+	memcpy(*buf + *len, text, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* An array literal of n texts (field at offset off of each row; NULL as
+ * NULL), every element quoted and escaped: {"a","b\"c",NULL}. */
+static char *text_array(const struct store_checkin *rows, size_t n, size_t off)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0, i;
+	const char *t;
+
+	if (append(&buf, &len, &cap, "{", 1) != 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		memcpy(&t, (const char *)&rows[i] + off, sizeof(t));
+		if (i > 0 && append(&buf, &len, &cap, ",", 1) != 0)
+			goto fail;
+		if (t == NULL) {
+			if (append(&buf, &len, &cap, "NULL", 4) != 0)
+				goto fail;
+			continue;
+		}
+		if (append(&buf, &len, &cap, "\"", 1) != 0)
+			goto fail;
+		for (; *t != '\0'; t++)
+			if (((*t == '"' || *t == '\\') &&
+			     append(&buf, &len, &cap, "\\", 1) != 0) ||
+			    append(&buf, &len, &cap, t, 1) != 0)
+				goto fail;
+		if (append(&buf, &len, &cap, "\"", 1) != 0)
+			goto fail;
+	}
+	if (append(&buf, &len, &cap, "}", 1) == 0)
+		return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+static char *int_array(const struct store_checkin *rows, size_t n, int ended)
+{
+	char *buf = NULL, num[24];
+	size_t len = 0, cap = 0, i;
+
+	if (append(&buf, &len, &cap, "{", 1) != 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		int w = snprintf(
+		    num, sizeof(num), "%s%lld", i > 0 ? "," : "",
+		    (long long)(ended ? rows[i].ended_ms : rows[i].started_ms));
+
+		if (append(&buf, &len, &cap, num, (size_t)w) != 0) {
+			free(buf);
+			return NULL;
+		}
+	}
+	if (append(&buf, &len, &cap, "}", 1) == 0)
+		return buf;
+	free(buf);
+	return NULL;
+}
+
+/*
+ * The whole batch in one statement, so one round trip however many
+ * check-ins it holds (a statement is atomic: all rows or none).  A chip
+ * checking in twice in a batch is first seen at its first, last at its
+ * latest, as one by one would.
+ */
 int pg_checkins_current(struct store *st, const struct store_checkin *rows,
 			size_t n)
 {
-	struct pg_params p;
+	struct pg_params p = { .n = 0 };
+	char *arrays[6];
 	size_t i;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
+	if ((rc = pg_writable(st)) != 0)
 		return rc;
-	for (i = 0; i < n; i++) {
-		const struct store_checkin *c = &rows[i];
-
-		p.n = 0;
-		pg_text(&p, c->chip_id);
-		pg_int(&p, c->ended_ms / 1000);
-		pg_text(&p, c->addr);
-		if ((rc = pg_query(st, "noting a check-in",
-				   "UPDATE chips SET last_seen = $2, "
-				   "first_seen = CASE first_seen WHEN 0 THEN "
-				   "$2 ELSE first_seen END, last_addr = $3, "
-				   "last_outcome = 'current' WHERE id = $1",
-				   &p, NULL)) != 0)
-			goto fail;
-		p.n = 0;
-		pg_text(&p, c->chip_id);
-		pg_text(&p, c->peer);
-		pg_int(&p, c->started_ms);
-		pg_int(&p, c->ended_ms);
-		pg_text(&p, c->revision);
-		if ((rc = pg_query(st, "recording a check-in",
-				   "INSERT INTO sessions (chip_id, peer, "
-				   "started_ms, ended_ms, outcome, revision) "
-				   "VALUES ($1, $2, $3, $4, 'current', $5)",
-				   &p, NULL)) != 0)
-			goto fail;
-	}
-	if ((rc = pg_commit(st)) != 0)
-		goto fail;
-	return 0;
-fail:
-	pg_rollback(st);
+	arrays[0] =
+	    text_array(rows, n, offsetof(struct store_checkin, chip_id));
+	arrays[1] = text_array(rows, n, offsetof(struct store_checkin, peer));
+	arrays[2] = text_array(rows, n, offsetof(struct store_checkin, addr));
+	arrays[3] =
+	    text_array(rows, n, offsetof(struct store_checkin, revision));
+	arrays[4] = int_array(rows, n, 0);
+	arrays[5] = int_array(rows, n, 1);
+	for (i = 0; i < 6; i++)
+		pg_text(&p, arrays[i]);
+	for (i = 0; i < 6; i++)
+		if (arrays[i] == NULL) {
+			rc = pg_set_error(st, -1, "out of memory");
+			goto out;
+		}
+	rc = pg_query(
+	    st, "recording check-ins",
+	    "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], "
+	    "$3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (chip, "
+	    "peer, addr, rev, started, ended)), "
+	    "latest AS (SELECT chip, min(ended) AS first, max(ended) AS last, "
+	    "(array_agg(addr ORDER BY ended DESC))[1] AS addr FROM v GROUP BY "
+	    "chip), "
+	    "seen AS (UPDATE chips c SET last_seen = l.last / 1000, "
+	    "first_seen = CASE c.first_seen WHEN 0 THEN l.first / 1000 ELSE "
+	    "c.first_seen END, last_addr = l.addr, last_outcome = 'current' "
+	    "FROM latest l WHERE c.id = l.chip) "
+	    "INSERT INTO sessions (chip_id, peer, started_ms, ended_ms, "
+	    "outcome, revision) SELECT chip, peer, started, ended, 'current', "
+	    "rev FROM v",
+	    &p, NULL);
+out:
+	for (i = 0; i < 6; i++)
+		free(arrays[i]);
 	return rc;
 }
 

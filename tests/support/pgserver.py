@@ -74,11 +74,12 @@ class PgServer:
             check=True, capture_output=True, text=True).stdout
 
     def psql_rows(self, sql, url):
-        """The rows of a query on the database at url, as lists of text."""
+        """The rows of a query on the database at url, as lists of text
+        (the SQL goes through standard input: it may be long)."""
         out = subprocess.run(
             [os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-F",
-             "\t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
-            check=True, capture_output=True, text=True).stdout
+             "\t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"],
+            input=sql, check=True, capture_output=True, text=True).stdout
         return [line.split("\t") for line in out.splitlines()]
 
     def new_database(self):
