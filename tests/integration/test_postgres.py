@@ -188,6 +188,43 @@ class Shared(harness.Case):
             "issued, rc")]
         self.assertEqual(counters, list(range(1, 7)))
 
+    def test_history_spools_while_the_database_is_away(self):
+        self.add_fleet(2)
+        d = self.start_daemon("a")
+        first, second = self.chips
+        res = self.boot(self.flashes[first], first, "s-" + first,
+                        server=d.port)
+        self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED)
+        SERVER.pause()
+        try:
+            # The inventory cannot be read: the device starts its
+            # application unchanged, and the row waits in the spool.
+            res = self.boot(self.flashes[second], second, "s-" + second,
+                            server=d.port)
+            self.assertNotEqual(res.returncode, harness.DEVICE_REBOOTED)
+            spool = os.path.join(self.dir, "a", "spool")
+            self.assertGreater(os.path.getsize(spool), 0)
+        finally:
+            SERVER.resume()
+        # Once the database is back the row is written, nothing lost.
+        deadline = time.monotonic() + WAIT
+        rows = []
+        while time.monotonic() < deadline:
+            rows = self.sql("SELECT outcome, reason FROM sessions WHERE "
+                            f"chip_id = '{second}'")
+            if rows:
+                break
+            d.wait_for("STATUS=", count=len([
+                n for n in d.notifications if n.startswith("STATUS=")]) + 1)
+        self.assertEqual(len(rows), 1, d.read_log()[-2000:])
+        self.assertEqual(rows[0][0], "failed")
+        self.assertIn("inventory unavailable", rows[0][1])
+        # And the daemon serves again.
+        res = self.boot(self.flashes[second], second, "s-" + second,
+                        server=d.port)
+        self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED,
+                         res.stderr)
+
     def test_a_second_daemon_on_one_spool_is_refused(self):
         self.start_daemon("a")
         work = os.path.join(self.dir, "a")
