@@ -43,8 +43,8 @@ struct config {
 	int64_t rejection_window_ms;   /* 0: a history row per rejection */
 	char *http_listen;	       /* the HTTP API's address; NULL: off */
 	char *spool; /* history rows waiting for the database; NULL: default */
-	int64_t http_timeout_ms;       /* an HTTP client idle this long goes */
-	int64_t http_max_body;	       /* bytes of a request body at most */
+	int64_t http_timeout_ms; /* an HTTP client idle this long goes */
+	int64_t http_max_body;	 /* bytes of a request body at most */
 };
 
 /* Fills c with the built-in defaults (listen: all IPv4 and IPv6, 8266). */
