@@ -105,6 +105,18 @@ static int setup_pg(struct fixture *fx)
 	return 0;
 }
 
+/* Runs one SQL statement on the PostgreSQL database under test. */
+static void pg_exec(const char *sql)
+{
+	PGconn *conn = PQconnectdb(pg_url);
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(conn);
+}
+
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -1005,7 +1017,14 @@ static void newer_schema_refused(void **state)
 {
 	struct fixture *fx = *state;
 
-	raw_exec(fx->path, "PRAGMA user_version = 999");
+	if (pg_url != NULL) {
+		fx->st = open_ok(fx, STORE_CREATE);
+		store_close(fx->st);
+		fx->st = NULL;
+		pg_exec("UPDATE luaota_schema SET version = 999");
+	} else {
+		raw_exec(fx->path, "PRAGMA user_version = 999");
+	}
 	assert_null(store_open(fx->path, STORE_CREATE));
 	assert_non_null(strstr(store_errmsg(NULL), "newer"));
 }
@@ -1029,8 +1048,9 @@ static void readonly_refuses_writes(void **state)
 	size_t n;
 	int count;
 
-	/* An empty file is neither created nor migrated read-only. */
-	raw_exec(fx->path, "PRAGMA user_version = 0");
+	/* An empty inventory is neither created nor migrated read-only. */
+	if (pg_url == NULL)
+		raw_exec(fx->path, "PRAGMA user_version = 0");
 	assert_null(store_open(fx->path, STORE_READONLY | STORE_CREATE));
 	fx->st = open_ok(fx, STORE_CREATE);
 	assert_int_equal(store_schema_version(fx->st), store_schema_latest());
@@ -1495,6 +1515,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupt_marks_only_started,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(readonly_refuses_writes, setup,
+						teardown),
 		cmocka_unit_test(outcome_names),
 	};
 
