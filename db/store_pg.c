@@ -227,6 +227,7 @@ static int migrate(struct store *st, const char *url, int create)
 {
 	int latest = (int)ARRAY_LEN(pg_migrations), version, rc;
 	struct pg_params p = { .n = 0 };
+	int64_t others;
 	PGresult *res;
 
 	if ((rc = pg_begin(st)) != 0)
@@ -247,6 +248,23 @@ static int migrate(struct store *st, const char *url, int create)
 	if (version == 0 && !create) {
 		rc = pg_set_error(st, -1, "%s: not a luaotad inventory", url);
 		goto fail;
+	}
+	/* Another application's database is never taken over. */
+	if (version == 0) {
+		if ((rc = pg_query_row(st, "schema",
+				       "SELECT count(*) FROM pg_tables WHERE "
+				       "schemaname = current_schema()",
+				       NULL, &res)) != 0)
+			goto fail;
+		others = pg_col_int(res, 0, 0);
+		PQclear(res);
+		if (others > 0) {
+			rc = pg_set_error(st, -1,
+					  "%s: holds tables but no luaota "
+					  "schema: not a luaotad inventory",
+					  url);
+			goto fail;
+		}
 	}
 	if (version == 0 &&
 	    ((rc = pg_query(st, "creating the schema",

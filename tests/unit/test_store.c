@@ -1033,7 +1033,10 @@ static void foreign_database_refused(void **state)
 {
 	struct fixture *fx = *state;
 
-	raw_exec(fx->path, "CREATE TABLE notes (body TEXT)");
+	if (pg_url != NULL)
+		pg_exec("CREATE TABLE notes (body TEXT)");
+	else
+		raw_exec(fx->path, "CREATE TABLE notes (body TEXT)");
 	assert_null(store_open(fx->path, STORE_CREATE));
 	assert_non_null(strstr(store_errmsg(NULL), "no luaota schema"));
 }
@@ -1236,6 +1239,12 @@ static void queries_pulls_backup(void **state)
 	assert_int_equal(store_integrity_check(fx->st, &report), 0);
 	assert_string_equal(report, "ok\n");
 	free(report);
+	if (pg_url != NULL) {
+		/* PostgreSQL has its own tools, and luaotactl says so. */
+		assert_int_equal(store_backup(fx->st, "/tmp/copy.db"), -1);
+		assert_non_null(strstr(store_errmsg(fx->st), "pg_dump"));
+		return;
+	}
 	snprintf(path, sizeof(path), "%s.template", fx->path);
 	assert_int_equal(store_backup(fx->st, path), 0);
 	copy = store_open(path, STORE_READONLY);
@@ -1518,6 +1527,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(readonly_refuses_writes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(foreign_database_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(queries_pulls_backup, setup,
 						teardown),
 		cmocka_unit_test(outcome_names),
 	};
