@@ -988,6 +988,44 @@ static void locked_write_is_busy(void **state)
 	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL), 0);
 }
 
+/*
+ * PostgreSQL: a row another connection holds locked makes a write wait
+ * the busy timeout, then STORE_BUSY; the rest of the inventory stays
+ * readable and writable meanwhile.
+ */
+static void pg_row_locks_are_busy(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_held_file f = { "a", "t" };
+	struct store_chip chip;
+	PGconn *other;
+	PGresult *res;
+	int64_t start, sid;
+
+	populate(fx);
+	store_set_busy_timeout(fx->st, 50);
+	other = PQconnectdb(pg_url);
+	res = PQexec(other, "BEGIN");
+	PQclear(res);
+	res = PQexec(other, "SELECT 1 FROM chips WHERE id = 'c1' FOR UPDATE");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	start = now_ms();
+	assert_int_equal(store_held_set(fx->st, "c1", "k", "r", &f, 1),
+			 STORE_BUSY);
+	assert_true(now_ms() - start >= 40);
+	assert_non_null(strstr(store_errmsg(fx->st), "lock timeout"));
+	/* Other rows, and reads, are not held up. */
+	assert_int_equal(store_chip_get(fx->st, "c1", &chip), 0);
+	store_chip_free(&chip);
+	assert_int_equal(store_session_begin(fx->st, "c1", "p", 1, &sid), 0);
+	assert_int_equal(store_chip_add(fx->st, "c2", "g", SECRET, NULL), 0);
+	res = PQexec(other, "ROLLBACK");
+	PQclear(res);
+	PQfinish(other);
+	assert_int_equal(store_held_set(fx->st, "c1", "k", "r", &f, 1), 0);
+}
+
 static void garbage_file_refused(void **state)
 {
 	struct fixture *fx = *state;
@@ -1531,6 +1569,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(foreign_database_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(queries_pulls_backup, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(pg_row_locks_are_busy, setup,
 						teardown),
 		cmocka_unit_test(outcome_names),
 	};
