@@ -26,10 +26,18 @@ struct slot {
 	int64_t inflight;
 };
 
+/*
+ * On a shared PostgreSQL inventory a session row of another daemon may
+ * commit after rows with higher ids were read: the incremental reads
+ * would pass it by, so the judgement is made afresh this often.
+ */
+#define SHARED_TRACKER_REBUILD_MS 30000
+
 /* A rollout's judgement kept between looks (policy/rollout.h). */
 struct tracked {
 	int64_t rollout_id;
 	uint64_t version; /* made at this data version: the group's chips */
+	int64_t made_ms;  /* monotonic, when it was made */
 	struct rollout_tracker *tracker;
 };
 
@@ -231,7 +239,9 @@ tracker_of(struct daemon *d, const struct store_rollout *r, uint64_t version)
 	for (i = 0; i < ro->ntracked; i++)
 		if (ro->tracked[i].rollout_id == r->id)
 			t = &ro->tracked[i];
-	if (t != NULL && t->version == version && t->tracker != NULL)
+	if (t != NULL && t->version == version && t->tracker != NULL &&
+	    (!store_path_is_pg(d->conf.database) ||
+	     daemon_now_ms() - t->made_ms < SHARED_TRACKER_REBUILD_MS))
 		return t->tracker;
 	if (t == NULL) {
 		bigger = realloc(ro->tracked,
@@ -245,6 +255,7 @@ tracker_of(struct daemon *d, const struct store_rollout *r, uint64_t version)
 	rollout_tracker_free(t->tracker);
 	t->rollout_id = r->id;
 	t->version = version;
+	t->made_ms = daemon_now_ms();
 	t->tracker = rollout_tracker_new(d->store, r);
 	return t->tracker;
 }
