@@ -8,6 +8,7 @@
 #include <bsd/string.h>
 
 #include "daemon.h"
+#include "db/store.h"
 #include "history.h"
 #include "limits.h"
 #include "log.h"
@@ -96,6 +97,31 @@ static struct window *find(struct rejects *r, const char *addr,
 	return free_slot;
 }
 
+/*
+ * On a shared PostgreSQL inventory the first rejection of a window is
+ * the first any daemon saw: windows are aligned to their length so that
+ * all name them alike, and the database says who claimed one first.
+ * Whether another daemon had (this one is then counted); w's end moves
+ * to the aligned window's.  When the database cannot say, the rejection
+ * gets its own row: a row too many, never one lost.
+ */
+static int shared_window_taken(struct daemon *d, struct window *w, int64_t now)
+{
+	int64_t len = d->conf.rejection_window_ms, wall, start;
+	int first = 1;
+
+	if (d->store == NULL || d->conf.database == NULL ||
+	    !store_path_is_pg(d->conf.database))
+		return 0;
+	wall = daemon_wall_ms();
+	start = wall - wall % len;
+	w->ends_ms = now + (start + len - wall);
+	if (store_rejection_first(d->store, w->addr, w->reason, start,
+				  start - len, &first) != 0)
+		return 0;
+	return !first;
+}
+
 int rejects_absorb(struct daemon *d, const char *addr, const char *chip_id,
 		   const char *reason)
 {
@@ -118,7 +144,8 @@ int rejects_absorb(struct daemon *d, const char *addr, const char *chip_id,
 		strlcpy(w->addr, addr, sizeof(w->addr));
 		strlcpy(w->reason, reason, sizeof(w->reason));
 		w->ends_ms = now + d->conf.rejection_window_ms;
-		return 0;
+		if (!shared_window_taken(d, w, now))
+			return 0;
 	}
 	if (w->counted == 0) {
 		strlcpy(w->chip_id, chip_id != NULL ? chip_id : "",

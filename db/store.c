@@ -737,3 +737,15 @@ int store_set_owner(struct store *st, const char *owner)
 		return store_unsupported(st, "set_owner");
 	return ops->set_owner(st, owner);
 }
+
+int store_rejection_first(struct store *st, const char *addr,
+			  const char *reason, int64_t window_start_ms,
+			  int64_t forget_before_ms, int *first)
+{
+	const struct store_ops *ops = ops_of(st);
+
+	if (ops->rejection_first == NULL)
+		return store_unsupported(st, "rejection_first");
+	return ops->rejection_first(st, addr, reason, window_start_ms,
+				    forget_before_ms, first);
+}

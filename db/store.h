@@ -324,6 +324,16 @@ int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
  */
 int store_set_owner(struct store *st, const char *owner);
 
+/*
+ * Claims the rejection window (addr, reason) starting at window_start_ms
+ * for this daemon, and forgets windows that ended long before: *first 1
+ * when no daemon had claimed it (its rejection gets a history row), 0
+ * when another had.
+ */
+int store_rejection_first(struct store *st, const char *addr,
+			  const char *reason, int64_t window_start_ms,
+			  int64_t forget_before_ms, int *first);
+
 /* Lists sessions newest first (chip_id NULL: all), at most limit rows. */
 int store_session_list(struct store *st, const char *chip_id, int limit,
 		       struct store_session **out, size_t *n);

@@ -89,6 +89,9 @@ struct store_ops {
 	int (*token_list)(struct store *st, struct store_token **out, size_t *n);
 	int (*token_remove)(struct store *st, const char *name);
 	int (*set_owner)(struct store *st, const char *owner);
+	int (*rejection_first)(struct store *st, const char *addr,
+			       const char *reason, int64_t window_start_ms,
+			       int64_t forget_before_ms, int *first);
 };
 /* clang-format on */
 

@@ -495,6 +495,7 @@ const struct store_ops store_pg_ops = {
 	.integrity_check = pg_integrity_check,
 	.backup = pg_backup,
 	.set_owner = pg_set_owner,
+	.rejection_first = pg_rejection_first,
 	.repo_add = pg_repo_add,
 	.repo_get = pg_repo_get,
 	.repo_get_id = pg_repo_get_id,

@@ -174,6 +174,9 @@ int pg_chip_sessions_since(struct store *st, const char *chip_id,
 			   int64_t since_ms, struct store_session **out,
 			   size_t *n);
 int pg_integrity_check(struct store *st, char **report);
+int pg_rejection_first(struct store *st, const char *addr, const char *reason,
+		       int64_t window_start_ms, int64_t forget_before_ms,
+		       int *first);
 int pg_backup(struct store *st, const char *path);
 /* Runs a SESSION_COLUMNS query into an array (store_pg_history.c). */
 int pg_session_rows(struct store *st, const char *sql,

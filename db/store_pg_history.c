@@ -646,3 +646,38 @@ int pg_session_query(struct store *st, const struct store_session_filter *f,
 			    "DESC, id DESC LIMIT $4::bigint",
 	    &p, out, n);
 }
+
+int pg_rejection_first(struct store *st, const char *addr, const char *reason,
+		       int64_t window_start_ms, int64_t forget_before_ms,
+		       int *first)
+{
+	struct pg_params p = { .n = 0 };
+	PGresult *res;
+	int rc;
+
+	*first = 0;
+	if ((rc = pg_writable(st)) != 0)
+		return rc;
+	pg_int(&p, forget_before_ms);
+	if ((rc = pg_query(st, "forgetting rejection windows",
+			   "DELETE FROM rejection_windows WHERE "
+			   "window_start_ms < $1",
+			   &p, NULL)) != 0)
+		return rc;
+	p.n = 0;
+	pg_text(&p, addr);
+	pg_text(&p, reason);
+	pg_int(&p, window_start_ms);
+	/* The key decides: one daemon's INSERT takes it, any other's finds
+	 * it taken. */
+	if ((rc =
+		 pg_query(st, "claiming a rejection window",
+			  "INSERT INTO rejection_windows (addr, reason, "
+			  "window_start_ms) VALUES ($1, $2, $3) ON CONFLICT DO "
+			  "NOTHING",
+			  &p, &res)) != 0)
+		return rc;
+	*first = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return 0;
+}

@@ -222,6 +222,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TOKEN_REMOVE] = "DELETE FROM api_tokens WHERE name = ?1",
 	[ST_CHIP_OUTCOMES] = "SELECT last_outcome, count(*) FROM chips "
 			     "GROUP BY last_outcome ORDER BY last_outcome",
+	[ST_REJECTION_FORGET] = "DELETE FROM rejection_windows "
+				"WHERE window_start_ms < ?1",
+	[ST_REJECTION_CLAIM] = "INSERT OR IGNORE INTO rejection_windows "
+			       "(addr, reason, window_start_ms) "
+			       "VALUES (?1, ?2, ?3)",
 };
 
 const char *const sq_outcome_names[SQ_OUTCOMES] = {
@@ -714,6 +719,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_list = sqlite_token_list,
 	.token_remove = sqlite_token_remove,
 	.set_owner = sqlite_set_owner,
+	.rejection_first = sqlite_rejection_first,
 };
 /* clang-format on */
 

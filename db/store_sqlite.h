@@ -101,6 +101,8 @@ enum stmt_id {
 	ST_TOKEN_LIST,
 	ST_TOKEN_REMOVE,
 	ST_CHIP_OUTCOMES,
+	ST_REJECTION_FORGET,
+	ST_REJECTION_CLAIM,
 	ST_COUNT
 };
 
@@ -268,6 +270,9 @@ int sqlite_token_used(struct store *st, int64_t id, int64_t when);
 int sqlite_token_list(struct store *st, struct store_token **out, size_t *n);
 int sqlite_token_remove(struct store *st, const char *name);
 int sqlite_set_owner(struct store *st, const char *owner);
+int sqlite_rejection_first(struct store *st, const char *addr,
+			   const char *reason, int64_t window_start_ms,
+			   int64_t forget_before_ms, int *first);
 /* clang-format on */
 
 #endif /* LUAOTA_STORE_SQLITE_H */

@@ -520,3 +520,29 @@ int sqlite_session_query(struct store *st, const struct store_session_filter *f,
 	sqlite3_bind_int64(s, 5, f->before_id);
 	return sq_session_rows(st, s, out, n);
 }
+
+int sqlite_rejection_first(struct store *st, const char *addr,
+			   const char *reason, int64_t window_start_ms,
+			   int64_t forget_before_ms, int *first)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*first = 0;
+	if (st->readonly)
+		return sq_set_error(st, -1, "the database is open read-only");
+	if ((s = sq_stmt(st, ST_REJECTION_FORGET)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, forget_before_ms);
+	if ((rc = sq_run(st, s, "forgetting rejection windows")) != 0)
+		return rc;
+	if ((s = sq_stmt(st, ST_REJECTION_CLAIM)) == NULL)
+		return -1;
+	sq_bind_text(s, 1, addr);
+	sq_bind_text(s, 2, reason);
+	sqlite3_bind_int64(s, 3, window_start_ms);
+	if ((rc = sq_run(st, s, "claiming a rejection window")) != 0)
+		return rc;
+	*first = sqlite3_changes(st->db) == 1;
+	return 0;
+}

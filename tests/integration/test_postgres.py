@@ -225,6 +225,29 @@ class Shared(harness.Case):
         self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED,
                          res.stderr)
 
+    def test_rejection_windows_are_shared(self):
+        # A flood of bad signatures from one address, spread over two
+        # daemons: one row for the first, the rest counted in summaries.
+        self.add_fleet(1)
+        chip = self.chips[0]
+        a, b = self.start_daemon("a"), self.start_daemon("b")
+        for i in range(10):
+            res = self.boot(self.flash(f"bad{i}"), chip, "wrong", boots=1,
+                            server=(a, b)[i % 2].port)
+            self.assertNotEqual(res.returncode, harness.DEVICE_REBOOTED)
+        for d in (a, b):
+            self.assertEqual(d.stop(), 0)  # the summaries are written
+        self.daemons = []
+        rows = [r[0] for r in self.sql(
+            "SELECT reason FROM sessions WHERE outcome = 'rejected'")]
+        firsts = [r for r in rows if "suppressed" not in r]
+        self.assertEqual(firsts, ["bad signature"], rows)
+        counted = 0
+        for r in rows:
+            if "suppressed" in r:
+                counted += int(r.split("(")[1].split()[0])
+        self.assertEqual(1 + counted, 10, rows)
+
     def test_a_second_daemon_on_one_spool_is_refused(self):
         self.start_daemon("a")
         work = os.path.join(self.dir, "a")

@@ -793,6 +793,41 @@ static void data_version_sees_other_writers(void **state)
 	store_close(other);
 }
 
+/* A rejection window is claimed once, whoever asks; old ones go. */
+static void rejection_windows_claimed_once(void **state)
+{
+	struct fixture *fx = *state;
+	int first;
+
+	populate(fx);
+	assert_int_equal(store_rejection_first(fx->st, "10.0.0.9",
+					       "bad signature", 60000, 0,
+					       &first),
+			 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(store_rejection_first(fx->st, "10.0.0.9",
+					       "bad signature", 60000, 0,
+					       &first),
+			 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(store_rejection_first(fx->st, "10.0.0.9",
+					       "unknown chip", 60000, 0,
+					       &first),
+			 0);
+	assert_int_equal(first, 1);
+	/* Forgotten once long ended: the next window is claimed afresh. */
+	assert_int_equal(store_rejection_first(fx->st, "10.0.0.9",
+					       "bad signature", 120000, 120000,
+					       &first),
+			 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(store_rejection_first(fx->st, "10.0.0.9",
+					       "bad signature", 60000, 120000,
+					       &first),
+			 0);
+	assert_int_equal(first, 1);
+}
+
 static void tokens_round_trip(void **state)
 {
 	struct fixture *fx = *state;
@@ -1493,6 +1528,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(tokens_round_trip, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(rejection_windows_claimed_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(data_version_sees_other_writers,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(outcome_counts_and_paging,
@@ -1538,6 +1575,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(tokens_round_trip, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(rejection_windows_claimed_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(data_version_sees_other_writers,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(group_update_and_remove, setup,
