@@ -32,6 +32,8 @@ struct slot {
  * would pass it by, so the judgement is made afresh this often.
  */
 #define SHARED_TRACKER_REBUILD_MS 30000
+/* A shared slot older than any session may last is a lost daemon's. */
+#define SHARED_SLOT_STALE_MS (15 * 60 * 1000)
 
 /* A rollout's judgement kept between looks (policy/rollout.h). */
 struct tracked {
@@ -163,6 +165,31 @@ static struct slot *slot_of(struct rollouts *ro, int64_t rollout_id, int create)
 	return &ro->slots[ro->nslots++];
 }
 
+/*
+ * On a shared PostgreSQL inventory the slots are rows, counted for all
+ * daemons together: 0 (taken, or the database cannot say: admitted, as
+ * without a rollout), or -1 when max-inflight are in flight.
+ */
+static int shared_slot(struct daemon *d, struct session *s,
+		       const struct rollout_pick *pick)
+{
+	int64_t now = daemon_wall_ms(), row = 0;
+
+	if (store_rollout_slot_take(d->store, pick->rollout_id,
+				    pick->max_inflight, now,
+				    now - SHARED_SLOT_STALE_MS, &row) != 0) {
+		log_warnx("event=rollout-slot-failed rollout=%lld "
+			  "error=\"%s\"",
+			  (long long)pick->rollout_id, store_errmsg(d->store));
+		return 0;
+	}
+	if (row == 0)
+		return -1;
+	s->rollout_slot = pick->rollout_id;
+	s->rollout_slot_row = row;
+	return 0;
+}
+
 int rollouts_take_slot(struct daemon *d, struct session *s,
 		       const struct rollout_pick *pick)
 {
@@ -170,6 +197,8 @@ int rollouts_take_slot(struct daemon *d, struct session *s,
 
 	if (pick->rollout_id == 0 || s->rollout_slot != 0)
 		return 0;
+	if (pick->max_inflight > 0 && store_path_is_pg(d->conf.database))
+		return shared_slot(d, s, pick);
 	slot = slot_of(d->rollouts, pick->rollout_id, 1);
 	/* Out of memory: admit, as without a rollout. */
 	if (slot == NULL)
@@ -219,6 +248,17 @@ void rollouts_release_slot(struct daemon *d, struct session *s)
 
 	if (s->rollout_slot == 0 || d->rollouts == NULL)
 		return;
+	if (s->rollout_slot_row != 0) {
+		if (store_rollout_slot_release(d->store, s->rollout_slot_row) !=
+		    0)
+			log_warnx("event=rollout-slot-failed rollout=%lld "
+				  "error=\"%s\"",
+				  (long long)s->rollout_slot,
+				  store_errmsg(d->store));
+		s->rollout_slot = 0;
+		s->rollout_slot_row = 0;
+		return;
+	}
 	slot = slot_of(d->rollouts, s->rollout_slot, 0);
 	if (slot != NULL && slot->inflight > 0)
 		slot->inflight--;

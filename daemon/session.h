@@ -83,9 +83,10 @@ struct session {
 	int64_t bytes_sent;
 	int64_t started_wall_ms; /* when the HI verified, for the history */
 	struct history_record *deferred; /* rows the store has not taken yet */
-	int reading;		/* in on_read, which closes a flushed session */
-	int64_t rollout_slot;	/* rollout whose update slot s holds; 0: none */
-	char rollout_note[256]; /* the reason an update of it records */
+	int reading;	      /* in on_read, which closes a flushed session */
+	int64_t rollout_slot; /* rollout whose update slot s holds; 0: none */
+	int64_t rollout_slot_row; /* its row on a shared inventory; 0: none */
+	char rollout_note[256];	  /* the reason an update of it records */
 };
 
 /* Takes over an accepted socket; returns NULL (socket closed) on failure. */

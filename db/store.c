@@ -749,3 +749,24 @@ int store_rejection_first(struct store *st, const char *addr,
 	return ops->rejection_first(st, addr, reason, window_start_ms,
 				    forget_before_ms, first);
 }
+
+int store_rollout_slot_take(struct store *st, int64_t rollout_id, int64_t max,
+			    int64_t now_ms, int64_t stale_before_ms,
+			    int64_t *slot)
+{
+	const struct store_ops *ops = ops_of(st);
+
+	if (ops->rollout_slot_take == NULL)
+		return store_unsupported(st, "rollout_slot_take");
+	return ops->rollout_slot_take(st, rollout_id, max, now_ms,
+				      stale_before_ms, slot);
+}
+
+int store_rollout_slot_release(struct store *st, int64_t slot)
+{
+	const struct store_ops *ops = ops_of(st);
+
+	if (ops->rollout_slot_release == NULL)
+		return store_unsupported(st, "rollout_slot_release");
+	return ops->rollout_slot_release(st, slot);
+}

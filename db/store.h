@@ -314,7 +314,8 @@ int store_session_record(struct store *st, const struct store_session_record *r,
  * Marks STARTED rows INTERRUPTED (at daemon start-up); count out.  On an
  * SQLite file, every one (one daemon per file); on a shared PostgreSQL
  * inventory, those this daemon's owner opened, and those older than any
- * session may last (a daemon that never came back).
+ * session may last (a daemon that never came back); the rollout slots
+ * its owner held are given back too.
  */
 int store_sessions_interrupt(struct store *st, int64_t now_ms, int *count);
 
@@ -330,6 +331,19 @@ int store_set_owner(struct store *st, const char *owner);
  * when no daemon had claimed it (its rejection gets a history row), 0
  * when another had.
  */
+/*
+ * Takes one of rollout_id's update slots when fewer than max are held
+ * (slots taken before stale_before_ms do not count): 0 with *slot its row
+ * (0: all taken).  Serialised in the database, so that every daemon of a
+ * shared inventory counts against one max-inflight.
+ */
+int store_rollout_slot_take(struct store *st, int64_t rollout_id, int64_t max,
+			    int64_t now_ms, int64_t stale_before_ms,
+			    int64_t *slot);
+
+/* Gives back a slot store_rollout_slot_take gave. */
+int store_rollout_slot_release(struct store *st, int64_t slot);
+
 int store_rejection_first(struct store *st, const char *addr,
 			  const char *reason, int64_t window_start_ms,
 			  int64_t forget_before_ms, int *first);

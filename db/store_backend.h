@@ -89,6 +89,10 @@ struct store_ops {
 	int (*token_list)(struct store *st, struct store_token **out, size_t *n);
 	int (*token_remove)(struct store *st, const char *name);
 	int (*set_owner)(struct store *st, const char *owner);
+	int (*rollout_slot_take)(struct store *st, int64_t rollout_id,
+				 int64_t max, int64_t now_ms,
+				 int64_t stale_before_ms, int64_t *slot);
+	int (*rollout_slot_release)(struct store *st, int64_t slot);
 	int (*rejection_first)(struct store *st, const char *addr,
 			       const char *reason, int64_t window_start_ms,
 			       int64_t forget_before_ms, int *first);

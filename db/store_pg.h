@@ -174,6 +174,10 @@ int pg_chip_sessions_since(struct store *st, const char *chip_id,
 			   int64_t since_ms, struct store_session **out,
 			   size_t *n);
 int pg_integrity_check(struct store *st, char **report);
+int pg_rollout_slot_take(struct store *st, int64_t rollout_id, int64_t max,
+			 int64_t now_ms, int64_t stale_before_ms,
+			 int64_t *slot);
+int pg_rollout_slot_release(struct store *st, int64_t slot);
 int pg_rejection_first(struct store *st, const char *addr, const char *reason,
 		       int64_t window_start_ms, int64_t forget_before_ms,
 		       int *first);

@@ -478,6 +478,13 @@ int pg_sessions_interrupt(struct store *st, int64_t now_ms, int *count)
 		goto fail;
 	*count = atoi(PQcmdTuples(res));
 	PQclear(res);
+	/* The update slots its sessions held went with them. */
+	p.n = 0;
+	pg_text(&p, st->owner);
+	if ((rc = pg_query(st, "giving back rollout slots",
+			   "DELETE FROM rollout_slots WHERE daemon = $1::text",
+			   &p, NULL)) != 0)
+		goto fail;
 	if ((rc = pg_commit(st)) != 0) {
 		*count = 0;
 		goto fail;

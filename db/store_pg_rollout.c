@@ -499,6 +499,61 @@ int pg_chip_sessions_since(struct store *st, const char *chip_id,
 			       &p, out, n);
 }
 
+/* Slots are counted under a per-rollout advisory lock: two daemons
+ * taking the last slot at once are served one after the other. */
+#define PG_SLOT_LOCK_CLASS 0x6c6f
+
+int pg_rollout_slot_take(struct store *st, int64_t rollout_id, int64_t max,
+			 int64_t now_ms, int64_t stale_before_ms, int64_t *slot)
+{
+	struct pg_params p = { .n = 0 };
+	PGresult *res;
+	int rc;
+
+	*slot = 0;
+	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
+		return rc;
+	pg_int(&p, PG_SLOT_LOCK_CLASS);
+	pg_int(&p, rollout_id);
+	if ((rc = pg_query(st, "rollout slot lock",
+			   "SELECT pg_advisory_xact_lock($1::int, $2::int)", &p,
+			   NULL)) != 0)
+		goto fail;
+	p.n = 0;
+	pg_int(&p, rollout_id);
+	pg_int(&p, stale_before_ms);
+	pg_int(&p, max);
+	pg_text(&p, st->owner);
+	pg_int(&p, now_ms);
+	if ((rc = pg_query(st, "taking a rollout slot",
+			   "INSERT INTO rollout_slots (rollout_id, daemon, "
+			   "taken_ms) SELECT $1, $4, $5 WHERE (SELECT count(*) "
+			   "FROM rollout_slots WHERE rollout_id = $1 AND "
+			   "taken_ms >= $2) < $3 RETURNING id",
+			   &p, &res)) != 0)
+		goto fail;
+	if (PQntuples(res) > 0)
+		*slot = pg_col_int(res, 0, 0);
+	PQclear(res);
+	if ((rc = pg_commit(st)) != 0) {
+		*slot = 0;
+		goto fail;
+	}
+	return 0;
+fail:
+	pg_rollback(st);
+	return rc;
+}
+
+int pg_rollout_slot_release(struct store *st, int64_t slot)
+{
+	struct pg_params p = { .n = 0 };
+
+	pg_int(&p, slot);
+	return pg_query(st, "giving back a rollout slot",
+			"DELETE FROM rollout_slots WHERE id = $1", &p, NULL);
+}
+
 /* The server checks its own pages; ours is the schema this build knows. */
 int pg_integrity_check(struct store *st, char **report)
 {

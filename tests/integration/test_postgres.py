@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -247,6 +248,46 @@ class Shared(harness.Case):
             if "suppressed" in r:
                 counted += int(r.split("(")[1].split()[0])
         self.assertEqual(1 + counted, 10, rows)
+
+    def test_max_inflight_holds_across_daemons(self):
+        self.add_fleet(2)
+        a, b = self.start_daemon("a"), self.start_daemon("b")
+        for c in self.chips:
+            self.boot(self.flashes[c], c, "s-" + c, server=a.port)
+        self.ctl("group", "pin", "g")
+        self.write("init.lua", "print('next')\n")
+        to = json.loads(self.ctl("rollout", "start", "g", "--steps", "100%",
+                                 "--max-inflight", "1", "--soak", "1h",
+                                 "--json").stdout)["to"]
+        held, other = self.chips
+        # An update session held open on daemon a takes the one slot.
+        slow = socket.create_connection(("127.0.0.1", a.port))
+        hello = json.dumps({"a": "HI", "id": int(held)},
+                           separators=(",", ":"))
+        slow.sendall(harness.record("s-" + held, hello))
+        slow.settimeout(WAIT)
+        self.assertTrue(slow.recv(4096))  # its first command: under way
+        # Daemon b counts it too: the other chip is answered current.
+        res = self.boot(self.flashes[other], other, "s-" + other,
+                        server=b.port)
+        self.assertEqual(res.returncode, harness.DEVICE_APP_STARTED,
+                         res.stdout)
+        listed = {c["id"]: c for c in json.loads(
+            self.ctl("list", "--json").stdout)}
+        self.assertNotEqual(listed[other]["revision"], to)
+        slow.close()
+        # Once the slot is given back, b serves the update.
+        deadline = time.monotonic() + WAIT
+        while True:
+            self.boot(self.flashes[other], other, "s-" + other,
+                      server=b.port)
+            listed = {c["id"]: c for c in json.loads(
+                self.ctl("list", "--json").stdout)}
+            if listed[other]["revision"] == to:
+                break
+            self.assertLess(time.monotonic(), deadline)
+        self.assertEqual(self.sql("SELECT count(*) FROM rollout_slots")[0][0],
+                         "0")
 
     def test_a_second_daemon_on_one_spool_is_refused(self):
         self.start_daemon("a")
