@@ -10,6 +10,77 @@
 
 _Thread_local char store_open_errmsg[256] = "no error";
 
+const char *const store_outcome_names[STORE_OUTCOMES] = {
+	[STORE_OUTCOME_STARTED] = "started",
+	[STORE_OUTCOME_CURRENT] = "current",
+	[STORE_OUTCOME_UPDATED] = "updated",
+	[STORE_OUTCOME_PARTIAL] = "partial",
+	[STORE_OUTCOME_FAILED] = "failed",
+	[STORE_OUTCOME_REJECTED] = "rejected",
+	[STORE_OUTCOME_INTERRUPTED] = "interrupted",
+};
+
+const char *const store_action_names[STORE_ACTIONS] = {
+	[STORE_ACTION_AUTO] = "auto",
+	[STORE_ACTION_DL] = "dl",
+	[STORE_ACTION_CM] = "cm",
+};
+
+static const char *const rollout_state_names[] = {
+	[STORE_ROLLOUT_RUNNING] = "running",
+	[STORE_ROLLOUT_PAUSED] = "paused",
+	[STORE_ROLLOUT_HALTED] = "halted",
+	[STORE_ROLLOUT_ABORTED] = "aborted",
+	[STORE_ROLLOUT_DONE] = "done",
+};
+
+#define ROLLOUT_STATES                                                         \
+	(sizeof(rollout_state_names) / sizeof(rollout_state_names[0]))
+
+const char *store_outcome_name(enum store_outcome o)
+{
+	if ((unsigned)o >= STORE_OUTCOMES)
+		return "unknown";
+	return store_outcome_names[o];
+}
+
+const char *store_rollout_state_name(enum store_rollout_state s)
+{
+	if ((unsigned)s >= ROLLOUT_STATES)
+		return "unknown";
+	return rollout_state_names[s];
+}
+
+enum store_outcome store_outcome_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < STORE_OUTCOMES; i++)
+		if (strcmp(store_outcome_names[i], name) == 0)
+			return (enum store_outcome)i;
+	return STORE_OUTCOME_FAILED;
+}
+
+enum store_action store_action_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < STORE_ACTIONS; i++)
+		if (strcmp(store_action_names[i], name) == 0)
+			return (enum store_action)i;
+	return STORE_ACTION_AUTO;
+}
+
+enum store_rollout_state store_rollout_state_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < ROLLOUT_STATES; i++)
+		if (strcmp(rollout_state_names[i], name) == 0)
+			return (enum store_rollout_state)i;
+	return STORE_ROLLOUT_ABORTED;
+}
+
 /* A backend's struct store begins with its table (store_backend.h). */
 static const struct store_ops *ops_of(const struct store *st)
 {

@@ -99,6 +99,19 @@ struct store_ops {
 };
 /* clang-format on */
 
+/* The names the schema stores for outcomes and actions, by enum value:
+ * one vocabulary for every backend (store.c). */
+#define STORE_OUTCOMES (STORE_OUTCOME_INTERRUPTED + 1)
+#define STORE_ACTIONS (STORE_ACTION_CM + 1)
+extern const char *const store_outcome_names[STORE_OUTCOMES];
+extern const char *const store_action_names[STORE_ACTIONS];
+
+/* The outcome / action / rollout state a stored name means (unknown:
+ * failed / auto / aborted, the schema's CHECKs admitting no other). */
+enum store_outcome store_outcome_parse(const char *name);
+enum store_action store_action_parse(const char *name);
+enum store_rollout_state store_rollout_state_parse(const char *name);
+
 /* Why the last store_open failed, for store_errmsg(NULL). */
 extern _Thread_local char store_open_errmsg[256];
 

@@ -154,6 +154,34 @@ int64_t pg_col_int(const PGresult *res, int row, int col)
 		   : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+int pg_read_list(struct store *st, PGresult *res, size_t size,
+		 pg_row_reader read_row, pg_row_freer free_row, void **items,
+		 size_t *n)
+{
+	int rows = PQntuples(res), i, j;
+	char *array = NULL;
+
+	*items = NULL;
+	*n = 0;
+	if (rows > 0 && (array = calloc((size_t)rows, size)) == NULL) {
+		PQclear(res);
+		return pg_set_error(st, -1, "out of memory");
+	}
+	for (i = 0; i < rows; i++) {
+		if (read_row(st, res, i, array + (size_t)i * size) != 0) {
+			for (j = 0; j < i; j++)
+				free_row(array + (size_t)j * size);
+			free(array);
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	*items = array;
+	*n = (size_t)rows;
+	return 0;
+}
+
 int pg_begin(struct store *st)
 {
 	int rc = pg_query(st, "BEGIN", "BEGIN", NULL, NULL);

@@ -62,6 +62,26 @@ int pg_col_text(struct store *st, const PGresult *res, int row, int col,
 		char **out);
 int64_t pg_col_int(const PGresult *res, int row, int col);
 
+/* Reads row row of a result into out (zeroed); -1, with out freed. */
+typedef int (*pg_row_reader)(struct store *st, const PGresult *res, int row,
+			     void *out);
+/* Frees what one element of a list owns (not the element itself). */
+typedef void (*pg_row_freer)(void *row);
+
+/*
+ * Every row of res (cleared here) into a new array of elements of size
+ * bytes: 0 with *items (NULL when none) and *n, or -1 with nothing left
+ * allocated.
+ */
+int pg_read_list(struct store *st, PGresult *res, size_t size,
+		 pg_row_reader read_row, pg_row_freer free_row, void **items,
+		 size_t *n);
+
+/* The history's columns, read by pg_session_rows. */
+#define PG_SESSION_COLUMNS                                                     \
+	"SELECT id, chip_id, peer, started_ms, ended_ms, outcome, reason, "    \
+	"revision, files_sent, bytes_sent FROM sessions "
+
 /* BEGIN / COMMIT / ROLLBACK of the one transaction of ours. */
 int pg_begin(struct store *st);
 int pg_commit(struct store *st);

@@ -263,12 +263,32 @@ fail:
 	return rc;
 }
 
+static void held_row_free(void *row)
+{
+	struct store_held_file *f = row;
+
+	free(f->name);
+	free(f->token);
+}
+
+static int held_read(struct store *st, const PGresult *res, int row, void *dest)
+{
+	struct store_held_file *f = dest;
+
+	if (pg_col_text(st, res, row, 0, &f->name) != 0 ||
+	    pg_col_text(st, res, row, 1, &f->token) != 0) {
+		held_row_free(f);
+		return -1;
+	}
+	return 0;
+}
+
 int pg_held_get(struct store *st, const char *id, struct store_held_file **out,
 		size_t *n)
 {
 	struct pg_params p = { .n = 0 };
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -278,23 +298,8 @@ int pg_held_get(struct store *st, const char *id, struct store_held_file **out,
 			   "$1 ORDER BY name",
 			   &p, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (pg_col_text(st, res, i, 0, &(*out)[i].name) != 0 ||
-		    pg_col_text(st, res, i, 1, &(*out)[i].token) != 0) {
-			store_held_free(*out, (size_t)i + 1);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), held_read, held_row_free,
+			    (void **)out, n);
 }
 
 int pg_held_set(struct store *st, const char *id, const char *chk,

@@ -15,19 +15,6 @@
 	"g.max_file_size, g.lua_version, g.release FROM groups g "             \
 	"JOIN repositories r ON r.id = g.repo_id "
 
-static const char *const action_names[] = {
-	[STORE_ACTION_AUTO] = "auto",
-	[STORE_ACTION_DL] = "dl",
-	[STORE_ACTION_CM] = "cm",
-};
-
-static enum store_action action_parse(const char *name)
-{
-	if (strcmp(name, "dl") == 0)
-		return STORE_ACTION_DL;
-	return strcmp(name, "cm") == 0 ? STORE_ACTION_CM : STORE_ACTION_AUTO;
-}
-
 /* The id of the repository g names (by name, else by id). */
 static int repo_of(struct store *st, const struct store_group *g,
 		   int64_t *repo_id)
@@ -53,8 +40,7 @@ static int files_write(struct store *st, int64_t group_id,
 	int rc;
 
 	for (i = 0; i < g->nfiles; i++) {
-		if ((unsigned)g->files[i].action >=
-		    sizeof(action_names) / sizeof(action_names[0]))
+		if ((unsigned)g->files[i].action >= STORE_ACTIONS)
 			return pg_set_error(st, -1,
 					    "group %s: file %s: bad action",
 					    g->name, g->files[i].name);
@@ -62,7 +48,7 @@ static int files_write(struct store *st, int64_t group_id,
 		pg_int(&p, group_id);
 		pg_int(&p, (int64_t)i);
 		pg_text(&p, g->files[i].name);
-		pg_text(&p, action_names[g->files[i].action]);
+		pg_text(&p, store_action_names[g->files[i].action]);
 		rc = pg_query(st, "adding group file",
 			      "INSERT INTO group_files (group_id, position, "
 			      "name, action) VALUES ($1, $2, $3, $4)",
@@ -148,7 +134,8 @@ static int group_read(struct store *st, const PGresult *res, int row,
 			PQclear(files);
 			goto fail;
 		}
-		out->files[i].action = action_parse(PQgetvalue(files, i, 1));
+		out->files[i].action =
+		    store_action_parse(PQgetvalue(files, i, 1));
 		out->nfiles++;
 	}
 	PQclear(files);

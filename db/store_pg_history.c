@@ -10,32 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SESSION_COLUMNS                                                        \
-	"SELECT id, chip_id, peer, started_ms, ended_ms, outcome, reason, "    \
-	"revision, files_sent, bytes_sent FROM sessions "
-
-static const char *const outcome_names[] = {
-	[STORE_OUTCOME_STARTED] = "started",
-	[STORE_OUTCOME_CURRENT] = "current",
-	[STORE_OUTCOME_UPDATED] = "updated",
-	[STORE_OUTCOME_PARTIAL] = "partial",
-	[STORE_OUTCOME_FAILED] = "failed",
-	[STORE_OUTCOME_REJECTED] = "rejected",
-	[STORE_OUTCOME_INTERRUPTED] = "interrupted",
-};
-
-#define OUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
-
-static enum store_outcome outcome_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < OUTCOMES; i++)
-		if (strcmp(name, outcome_names[i]) == 0)
-			return (enum store_outcome)i;
-	return STORE_OUTCOME_FAILED;
-}
-
 /* Appends text to a growing buffer; -1 when out of memory. */
 static int append(char **buf, size_t *len, size_t *cap, const char *text,
 		  size_t n)
@@ -235,7 +209,7 @@ static int session_close_row(struct store *st, int64_t id, const char *chip_id,
 	int rc;
 
 	pg_int(&p, id);
-	pg_text(&p, outcome_names[outcome]);
+	pg_text(&p, store_outcome_names[outcome]);
 	pg_text(&p, reason);
 	pg_text(&p, revision);
 	pg_int(&p, files_sent);
@@ -252,7 +226,7 @@ static int session_close_row(struct store *st, int64_t id, const char *chip_id,
 	/* A rejected unknown chip has no row: nothing changes. */
 	p.n = 0;
 	pg_text(&p, chip_id);
-	pg_text(&p, outcome_names[outcome]);
+	pg_text(&p, store_outcome_names[outcome]);
 	return pg_query(st, "noting the outcome",
 			"UPDATE chips SET last_outcome = $2 WHERE id = $1", &p,
 			NULL);
@@ -268,7 +242,7 @@ int pg_session_end(struct store *st, int64_t session_id,
 	char *chip_id = NULL;
 	int rc;
 
-	if ((unsigned)outcome >= OUTCOMES)
+	if ((unsigned)outcome >= STORE_OUTCOMES)
 		return pg_set_error(st, -1, "session %lld: bad outcome %d",
 				    (long long)session_id, (int)outcome);
 	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
@@ -322,7 +296,7 @@ static int record_row(struct store *st, const struct store_session_record *r,
 			      &p, &res);
 	} else {
 		pg_int(&p, r->started_ms);
-		pg_text(&p, outcome_names[r->outcome]);
+		pg_text(&p, store_outcome_names[r->outcome]);
 		pg_text(&p, r->reason);
 		pg_int(&p, r->ended_ms);
 		rc = pg_query(st, "finding a history row",
@@ -405,7 +379,7 @@ int pg_session_record(struct store *st, const struct store_session_record *r,
 		*written = 0;
 	*skipped = 0;
 	if (r->outcome == STORE_OUTCOME_STARTED ||
-	    (unsigned)r->outcome >= OUTCOMES)
+	    (unsigned)r->outcome >= STORE_OUTCOMES)
 		return pg_set_error(st, -1, "history record: bad outcome %d",
 				    (int)r->outcome);
 	if ((rc = pg_writable(st)) != 0 || (rc = pg_begin(st)) != 0)
@@ -496,15 +470,17 @@ fail:
 }
 
 static int session_read(struct store *st, const PGresult *res, int row,
-			struct store_session *out)
+			void *dest)
 {
+	struct store_session *out = dest;
+
 	memset(out, 0, sizeof(*out));
 	out->id = pg_col_int(res, row, 0);
 	out->started_ms = pg_col_int(res, row, 3);
 	out->ended_ms = pg_col_int(res, row, 4);
 	out->files_sent = pg_col_int(res, row, 8);
 	out->bytes_sent = pg_col_int(res, row, 9);
-	out->outcome = outcome_parse(PQgetvalue(res, row, 5));
+	out->outcome = store_outcome_parse(PQgetvalue(res, row, 5));
 	if (pg_col_text(st, res, row, 1, &out->chip_id) != 0 ||
 	    pg_col_text(st, res, row, 2, &out->peer) != 0 ||
 	    pg_col_text(st, res, row, 6, &out->reason) != 0 ||
@@ -515,33 +491,24 @@ static int session_read(struct store *st, const PGresult *res, int row,
 	return 0;
 }
 
+static void session_row_free(void *row)
+{
+	store_session_free(row);
+}
+
 int pg_session_rows(struct store *st, const char *sql,
 		    const struct pg_params *p, struct store_session **out,
 		    size_t *n)
 {
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = pg_query(st, "listing sessions", sql, p, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (session_read(st, res, i, &(*out)[i]) != 0) {
-			store_session_list_free(*out, (size_t)i);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), session_read,
+			    session_row_free, (void **)out, n);
 }
 
 int pg_session_list(struct store *st, const char *chip_id, int limit,
@@ -555,10 +522,10 @@ int pg_session_list(struct store *st, const char *chip_id, int limit,
 	else
 		pg_text(&p, NULL); /* LIMIT NULL: no limit */
 	return pg_session_rows(st,
-			       SESSION_COLUMNS "WHERE $1::text IS NULL OR "
-					       "chip_id = $1 ORDER BY "
-					       "started_ms DESC, id DESC "
-					       "LIMIT $2::bigint",
+			       PG_SESSION_COLUMNS "WHERE $1::text IS NULL OR "
+						  "chip_id = $1 ORDER BY "
+						  "started_ms DESC, id DESC "
+						  "LIMIT $2::bigint",
 			       &p, out, n);
 }
 
@@ -618,7 +585,7 @@ int pg_session_get(struct store *st, int64_t id, struct store_session *out)
 
 	memset(out, 0, sizeof(*out));
 	pg_int(&p, id);
-	rc = pg_query_row(st, "session", SESSION_COLUMNS "WHERE id = $1", &p,
+	rc = pg_query_row(st, "session", PG_SESSION_COLUMNS "WHERE id = $1", &p,
 			  &res);
 	if (rc == STORE_NOTFOUND)
 		return pg_set_error(st, rc, "no such session: %lld",
@@ -645,12 +612,13 @@ int pg_session_query(struct store *st, const struct store_session_filter *f,
 	pg_int(&p, f->before_id);
 	return pg_session_rows(
 	    st,
-	    SESSION_COLUMNS "WHERE ($1::text IS NULL OR chip_id = $1) AND "
-			    "started_ms >= $2 AND ($3 = 0 OR outcome IN "
-			    "('failed', 'rejected', 'interrupted')) AND ($5 = "
-			    "0 OR (started_ms, id) < (SELECT started_ms, id "
-			    "FROM sessions WHERE id = $5)) ORDER BY started_ms "
-			    "DESC, id DESC LIMIT $4::bigint",
+	    PG_SESSION_COLUMNS
+	    "WHERE ($1::text IS NULL OR chip_id = $1) AND "
+	    "started_ms >= $2 AND ($3 = 0 OR outcome IN "
+	    "('failed', 'rejected', 'interrupted')) AND ($5 = "
+	    "0 OR (started_ms, id) < (SELECT started_ms, id "
+	    "FROM sessions WHERE id = $5)) ORDER BY started_ms "
+	    "DESC, id DESC LIMIT $4::bigint",
 	    &p, out, n);
 }
 

@@ -54,9 +54,10 @@ int pg_pull_add(struct store *st, const char *chip_id, const char *name,
 }
 
 /* Row row of a PULL_COLUMNS result (data: column 8, if selected). */
-static int pull_read(struct store *st, const PGresult *res, int row,
-		     struct store_pull *out)
+static int pull_read(struct store *st, const PGresult *res, int row, void *dest)
 {
+	struct store_pull *out = dest;
+
 	memset(out, 0, sizeof(*out));
 	out->id = pg_col_int(res, row, 0);
 	out->requested = pg_col_int(res, row, 3);
@@ -86,33 +87,24 @@ fail:
 	return pg_set_error(st, -1, "out of memory");
 }
 
+static void pull_row_free(void *row)
+{
+	store_pull_free(row);
+}
+
 static int pull_rows(struct store *st, const char *sql,
 		     const struct pg_params *p, struct store_pull **out,
 		     size_t *n)
 {
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = pg_query(st, "listing pulls", sql, p, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (pull_read(st, res, i, &(*out)[i]) != 0) {
-			store_pull_list_free(*out, (size_t)i);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), pull_read, pull_row_free,
+			    (void **)out, n);
 }
 
 int pg_pull_pending(struct store *st, const char *chip_id,

@@ -30,9 +30,10 @@ int pg_repo_add(struct store *st, const char *name, const char *path,
 }
 
 /* Row row of a REPO_COLUMNS result into out; -1 when out of memory. */
-static int repo_read(struct store *st, const PGresult *res, int row,
-		     struct store_repo *out)
+static int repo_read(struct store *st, const PGresult *res, int row, void *dest)
 {
+	struct store_repo *out = dest;
+
 	out->id = pg_col_int(res, row, 0);
 	if (pg_col_text(st, res, row, 1, &out->name) != 0 ||
 	    pg_col_text(st, res, row, 2, &out->path) != 0 ||
@@ -86,30 +87,21 @@ int pg_repo_find(struct store *st, const char *path, const char *ref,
 			&p, out);
 }
 
+static void repo_row_free(void *row)
+{
+	store_repo_free(row);
+}
+
 int pg_repo_list(struct store *st, struct store_repo **out, size_t *n)
 {
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = pg_query(st, "listing repositories",
 			   REPO_COLUMNS "ORDER BY name", NULL, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (repo_read(st, res, i, &(*out)[i]) != 0) {
-			store_repo_list_free(*out, (size_t)i);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), repo_read, repo_row_free,
+			    (void **)out, n);
 }

@@ -17,21 +17,6 @@
 	"o.loop_checkins, o.loop_window, o.started_ms, o.wave_started_ms, "    \
 	"o.ended_ms, o.reason FROM rollouts o JOIN groups g ON g.id = "        \
 	"o.group_id "
-#define SESSION_COLUMNS                                                        \
-	"SELECT id, chip_id, peer, started_ms, ended_ms, outcome, reason, "    \
-	"revision, files_sent, bytes_sent FROM sessions "
-
-static enum store_rollout_state state_parse(const char *name)
-{
-	int i;
-
-	for (i = STORE_ROLLOUT_RUNNING; i <= STORE_ROLLOUT_DONE; i++)
-		if (strcmp(name, store_rollout_state_name(
-				     (enum store_rollout_state)i)) == 0)
-			return (enum store_rollout_state)i;
-	/* The schema's CHECK admits no other: treat the unknown as ended. */
-	return STORE_ROLLOUT_ABORTED;
-}
 
 static int ended(enum store_rollout_state s)
 {
@@ -70,12 +55,22 @@ int pg_group_set_release(struct store *st, const char *name,
 			  missing);
 }
 
+static int id_read(struct store *st, const PGresult *res, int row, void *dest)
+{
+	return pg_col_text(st, res, row, 0, (char **)dest);
+}
+
+static void id_free(void *row)
+{
+	free(*(char **)row);
+}
+
 int pg_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
 		      size_t *n)
 {
 	struct pg_params p = { .n = 0 };
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*ids = NULL;
 	*n = 0;
@@ -85,22 +80,8 @@ int pg_group_chip_ids(struct store *st, int64_t group_id, char ***ids,
 			   "id COLLATE \"C\"",
 			   &p, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*ids = calloc((size_t)rows, sizeof(**ids))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (pg_col_text(st, res, i, 0, &(*ids)[i]) != 0) {
-			store_ids_free(*ids, (size_t)i);
-			*ids = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**ids), id_read, id_free,
+			    (void **)ids, n);
 }
 
 int pg_snapshot_add(struct store *st, int64_t group_id, const char *revision,
@@ -199,12 +180,14 @@ int pg_snapshot_get(struct store *st, int64_t group_id, const char *revision,
 }
 
 static int rollout_read(struct store *st, const PGresult *res, int row,
-			struct store_rollout *r)
+			void *dest)
 {
+	struct store_rollout *r = dest;
+
 	memset(r, 0, sizeof(*r));
 	r->id = pg_col_int(res, row, 0);
 	r->group_id = pg_col_int(res, row, 1);
-	r->state = state_parse(PQgetvalue(res, row, 5));
+	r->state = store_rollout_state_parse(PQgetvalue(res, row, 5));
 	r->wave = (int)pg_col_int(res, row, 8);
 	r->max_failures = pg_col_int(res, row, 9);
 	r->max_failures_pct = (int)pg_col_int(res, row, 10);
@@ -228,33 +211,24 @@ static int rollout_read(struct store *st, const PGresult *res, int row,
 	return 0;
 }
 
+static void rollout_row_free(void *row)
+{
+	store_rollout_free(row);
+}
+
 static int rollout_rows(struct store *st, const char *sql,
 			const struct pg_params *p, struct store_rollout **out,
 			size_t *n)
 {
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = pg_query(st, "listing rollouts", sql, p, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (rollout_read(st, res, i, &(*out)[i]) != 0) {
-			store_rollout_list_free(*out, (size_t)i);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), rollout_read,
+			    rollout_row_free, (void **)out, n);
 }
 
 static int rollout_one(struct store *st, const char *sql,
@@ -460,10 +434,10 @@ int pg_group_sessions_since(struct store *st, int64_t group_id,
 	pg_int(&p, group_id);
 	pg_int(&p, since_ms);
 	return pg_session_rows(st,
-			       SESSION_COLUMNS "WHERE started_ms >= $2 AND "
-					       "chip_id IN (SELECT id FROM "
-					       "chips WHERE group_id = $1) "
-					       "ORDER BY started_ms, id",
+			       PG_SESSION_COLUMNS "WHERE started_ms >= $2 AND "
+						  "chip_id IN (SELECT id FROM "
+						  "chips WHERE group_id = $1) "
+						  "ORDER BY started_ms, id",
 			       &p, out, n);
 }
 
@@ -477,10 +451,11 @@ int pg_group_sessions_after(struct store *st, int64_t group_id,
 	pg_int(&p, since_ms);
 	pg_int(&p, after_id);
 	return pg_session_rows(st,
-			       SESSION_COLUMNS "WHERE id > $3 AND started_ms "
-					       ">= $2 AND chip_id IN (SELECT "
-					       "id FROM chips WHERE group_id = "
-					       "$1) ORDER BY id",
+			       PG_SESSION_COLUMNS
+			       "WHERE id > $3 AND started_ms "
+			       ">= $2 AND chip_id IN (SELECT "
+			       "id FROM chips WHERE group_id = "
+			       "$1) ORDER BY id",
 			       &p, out, n);
 }
 
@@ -493,9 +468,9 @@ int pg_chip_sessions_since(struct store *st, const char *chip_id,
 	pg_text(&p, chip_id);
 	pg_int(&p, since_ms);
 	return pg_session_rows(st,
-			       SESSION_COLUMNS "WHERE chip_id = $1 AND "
-					       "started_ms >= $2 ORDER BY "
-					       "started_ms, id",
+			       PG_SESSION_COLUMNS "WHERE chip_id = $1 AND "
+						  "started_ms >= $2 ORDER BY "
+						  "started_ms, id",
 			       &p, out, n);
 }
 

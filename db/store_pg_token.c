@@ -32,8 +32,10 @@ int pg_token_add(struct store *st, const char *name, const char *hash,
 }
 
 static int token_read(struct store *st, const PGresult *res, int row,
-		      struct store_token *t)
+		      void *dest)
 {
+	struct store_token *t = dest;
+
 	t->id = pg_col_int(res, row, 0);
 	if (pg_col_text(st, res, row, 1, &t->name) != 0)
 		return -1;
@@ -73,32 +75,23 @@ int pg_token_used(struct store *st, int64_t id, int64_t when)
 			&p, NULL);
 }
 
+static void token_row_free(void *row)
+{
+	store_token_free(row);
+}
+
 int pg_token_list(struct store *st, struct store_token **out, size_t *n)
 {
 	PGresult *res;
-	int rc, rows, i;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if ((rc = pg_query(st, "listing tokens", TOKEN_COLUMNS "ORDER BY name",
 			   NULL, &res)) != 0)
 		return rc;
-	rows = PQntuples(res);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
-		PQclear(res);
-		return pg_set_error(st, -1, "out of memory");
-	}
-	for (i = 0; i < rows; i++) {
-		if (token_read(st, res, i, &(*out)[i]) != 0) {
-			store_token_list_free(*out, (size_t)i);
-			*out = NULL;
-			PQclear(res);
-			return -1;
-		}
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	return pg_read_list(st, res, sizeof(**out), token_read, token_row_free,
+			    (void **)out, n);
 }
 
 int pg_token_remove(struct store *st, const char *name)

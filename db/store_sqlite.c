@@ -229,22 +229,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "VALUES (?1, ?2, ?3)",
 };
 
-const char *const sq_outcome_names[SQ_OUTCOMES] = {
-	[STORE_OUTCOME_STARTED] = "started",
-	[STORE_OUTCOME_CURRENT] = "current",
-	[STORE_OUTCOME_UPDATED] = "updated",
-	[STORE_OUTCOME_PARTIAL] = "partial",
-	[STORE_OUTCOME_FAILED] = "failed",
-	[STORE_OUTCOME_REJECTED] = "rejected",
-	[STORE_OUTCOME_INTERRUPTED] = "interrupted",
-};
-
-const char *const sq_action_names[SQ_ACTIONS] = {
-	[STORE_ACTION_AUTO] = "auto",
-	[STORE_ACTION_DL] = "dl",
-	[STORE_ACTION_CM] = "cm",
-};
-
 /* Why the last store_open() of this thread failed. */
 
 /* Records a message for store_errmsg() and returns code. */
@@ -868,34 +852,7 @@ int store_schema_latest(void)
 	return (int)ARRAY_LEN(store_migrations);
 }
 
-const char *store_outcome_name(enum store_outcome o)
-{
-	if ((unsigned)o >= SQ_OUTCOMES)
-		return "unknown";
-	return sq_outcome_names[o];
-}
-
 /* The outcome a stored name stands for (an unknown one reads as failed). */
-enum store_outcome sq_outcome_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < SQ_OUTCOMES; i++)
-		if (strcmp(sq_outcome_names[i], name) == 0)
-			return (enum store_outcome)i;
-	return STORE_OUTCOME_FAILED;
-}
-
-enum store_action sq_action_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < SQ_ACTIONS; i++)
-		if (strcmp(sq_action_names[i], name) == 0)
-			return (enum store_action)i;
-	return STORE_ACTION_AUTO;
-}
-
 /* Steps a single-row query: 0 with the row ready, STORE_NOTFOUND, or -1. */
 int sq_step_row(struct store *st, sqlite3_stmt *s, const char *what)
 {

@@ -115,16 +115,6 @@ struct store {
 	sqlite3_stmt *stmts[ST_COUNT];
 };
 
-/* The names the schema stores for outcomes and actions, by enum value. */
-#define SQ_OUTCOMES (STORE_OUTCOME_INTERRUPTED + 1)
-#define SQ_ACTIONS (STORE_ACTION_CM + 1)
-extern const char *const sq_outcome_names[SQ_OUTCOMES];
-extern const char *const sq_action_names[SQ_ACTIONS];
-
-/* The outcome / action a stored name means (unknown: failed / auto). */
-enum store_outcome sq_outcome_parse(const char *name);
-enum store_action sq_action_parse(const char *name);
-
 /* Records a message for store_errmsg() and returns code. */
 int sq_set_error(struct store *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -54,7 +54,7 @@ int sqlite_group_add(struct store *st, const struct store_group *g)
 			rc = -1;
 			goto fail;
 		}
-		if ((unsigned)g->files[i].action >= SQ_ACTIONS) {
+		if ((unsigned)g->files[i].action >= STORE_ACTIONS) {
 			rc = sq_set_error(st, -1,
 					  "group %s: file %s: bad action",
 					  g->name, g->files[i].name);
@@ -63,7 +63,7 @@ int sqlite_group_add(struct store *st, const struct store_group *g)
 		sqlite3_bind_int64(s, 1, group_id);
 		sqlite3_bind_int64(s, 2, (int64_t)i);
 		sq_bind_text(s, 3, g->files[i].name);
-		sq_bind_text(s, 4, sq_action_names[g->files[i].action]);
+		sq_bind_text(s, 4, store_action_names[g->files[i].action]);
 		if ((rc = sq_run(st, s, "adding group file")) != 0) {
 			if (rc == STORE_EXISTS)
 				sq_set_error(st, rc,
@@ -90,7 +90,7 @@ static int group_file_read(struct store *st, sqlite3_stmt *s, void *row)
 	if (sq_column_text(st, s, 0, &f->name) != 0 ||
 	    sq_column_text(st, s, 1, &action) != 0)
 		return -1;
-	f->action = sq_action_parse(action);
+	f->action = store_action_parse(action);
 	free(action);
 	return 0;
 }
@@ -218,14 +218,14 @@ static int group_files_write(struct store *st, int64_t group_id,
 	for (i = 0; i < g->nfiles; i++) {
 		if ((s = sq_stmt(st, ST_GROUP_FILE_ADD)) == NULL)
 			return -1;
-		if ((unsigned)g->files[i].action >= SQ_ACTIONS)
+		if ((unsigned)g->files[i].action >= STORE_ACTIONS)
 			return sq_set_error(st, -1,
 					    "group %s: file %s: bad action",
 					    g->name, g->files[i].name);
 		sqlite3_bind_int64(s, 1, group_id);
 		sqlite3_bind_int64(s, 2, (int64_t)i);
 		sq_bind_text(s, 3, g->files[i].name);
-		sq_bind_text(s, 4, sq_action_names[g->files[i].action]);
+		sq_bind_text(s, 4, store_action_names[g->files[i].action]);
 		if ((rc = sq_run(st, s, "adding group file")) != 0) {
 			if (rc == STORE_EXISTS)
 				sq_set_error(st, rc,

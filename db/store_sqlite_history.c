@@ -108,7 +108,7 @@ int sqlite_session_end(struct store *st, int64_t session_id,
 	char *chip_id = NULL;
 	int rc;
 
-	if ((unsigned)outcome >= SQ_OUTCOMES)
+	if ((unsigned)outcome >= STORE_OUTCOMES)
 		return sq_set_error(st, -1, "session %lld: bad outcome %d",
 				    (long long)session_id, (int)outcome);
 	if ((rc = sq_tx_write(st)) != 0)
@@ -129,7 +129,7 @@ int sqlite_session_end(struct store *st, int64_t session_id,
 		goto fail;
 	}
 	sqlite3_bind_int64(s, 1, session_id);
-	sq_bind_text(s, 2, sq_outcome_names[outcome]);
+	sq_bind_text(s, 2, store_outcome_names[outcome]);
 	sq_bind_text(s, 3, reason);
 	sq_bind_text(s, 4, revision);
 	sqlite3_bind_int64(s, 5, files_sent);
@@ -144,7 +144,7 @@ int sqlite_session_end(struct store *st, int64_t session_id,
 			goto fail;
 		}
 		sq_bind_text(s, 1, chip_id);
-		sq_bind_text(s, 2, sq_outcome_names[outcome]);
+		sq_bind_text(s, 2, store_outcome_names[outcome]);
 		if ((rc = sq_run(st, s, "noting the outcome")) != 0)
 			goto fail;
 	}
@@ -182,7 +182,7 @@ static int record_row(struct store *st, const struct store_session_record *r,
 		sqlite3_bind_int64(s, 4, r->id);
 	} else {
 		sqlite3_bind_int64(s, 2, r->started_ms);
-		sq_bind_text(s, 5, sq_outcome_names[r->outcome]);
+		sq_bind_text(s, 5, store_outcome_names[r->outcome]);
 		sq_bind_text(s, 6, r->reason);
 		sqlite3_bind_int64(s, 7, r->ended_ms);
 	}
@@ -245,7 +245,7 @@ static int record_write(struct store *st, const struct store_session_record *r,
 	if ((s = sq_stmt(st, ST_SESSION_END)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
-	sq_bind_text(s, 2, sq_outcome_names[r->outcome]);
+	sq_bind_text(s, 2, store_outcome_names[r->outcome]);
 	sq_bind_text(s, 3, r->reason);
 	sq_bind_text(s, 4, r->revision);
 	sqlite3_bind_int64(s, 5, r->files_sent);
@@ -258,7 +258,7 @@ static int record_write(struct store *st, const struct store_session_record *r,
 	if ((s = sq_stmt(st, ST_CHIP_OUTCOME)) == NULL)
 		return -1;
 	sq_bind_text(s, 1, r->chip_id);
-	sq_bind_text(s, 2, sq_outcome_names[r->outcome]);
+	sq_bind_text(s, 2, store_outcome_names[r->outcome]);
 	return sq_run(st, s, "noting the outcome");
 }
 
@@ -274,7 +274,7 @@ int sqlite_session_record(struct store *st,
 		*written = 0;
 	*skipped = 0;
 	if (r->outcome == STORE_OUTCOME_STARTED ||
-	    (unsigned)r->outcome >= SQ_OUTCOMES)
+	    (unsigned)r->outcome >= STORE_OUTCOMES)
 		return sq_set_error(st, -1, "history record: bad outcome %d",
 				    (int)r->outcome);
 	if ((rc = sq_tx_write(st)) != 0)
@@ -358,7 +358,7 @@ static int session_read(struct store *st, sqlite3_stmt *s, void *row)
 	    sq_column_text(st, s, 6, &out->reason) != 0 ||
 	    sq_column_text(st, s, 7, &out->revision) != 0)
 		return -1;
-	out->outcome = sq_outcome_parse(outcome);
+	out->outcome = store_outcome_parse(outcome);
 	free(outcome);
 	return 0;
 }

@@ -9,32 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {
-	[STORE_ROLLOUT_RUNNING] = "running",
-	[STORE_ROLLOUT_PAUSED] = "paused",
-	[STORE_ROLLOUT_HALTED] = "halted",
-	[STORE_ROLLOUT_ABORTED] = "aborted",
-	[STORE_ROLLOUT_DONE] = "done",
-};
-
-const char *store_rollout_state_name(enum store_rollout_state s)
-{
-	if ((unsigned)s >= ARRAY_LEN(state_names))
-		return "unknown";
-	return state_names[s];
-}
-
-static enum store_rollout_state state_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < ARRAY_LEN(state_names); i++)
-		if (strcmp(name, state_names[i]) == 0)
-			return (enum store_rollout_state)i;
-	/* The schema's CHECK admits no other: treat the unknown as ended. */
-	return STORE_ROLLOUT_ABORTED;
-}
-
 static int ended(enum store_rollout_state s)
 {
 	return s == STORE_ROLLOUT_HALTED || s == STORE_ROLLOUT_ABORTED ||
@@ -234,7 +208,7 @@ static int rollout_read(struct store *st, sqlite3_stmt *s, void *row)
 		free(state);
 		return -1;
 	}
-	r->state = state_parse(state);
+	r->state = store_rollout_state_parse(state);
 	free(state);
 	return 0;
 }
