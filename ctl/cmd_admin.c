@@ -54,13 +54,6 @@ static const struct option plain_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static const char *action_name(enum store_action a)
 {
 	return a == STORE_ACTION_DL   ? "dl"
@@ -425,7 +418,7 @@ static int export(struct ctl *ctl, const struct ctl_args *args)
 		ctl_error("cannot export: %s", store_errmsg(st));
 		goto out;
 	}
-	print_json(root);
+	ctl_print_json(root);
 	rc = CTL_EXIT_OK;
 out:
 	json_object_put(root);
@@ -579,7 +572,7 @@ static int check(struct ctl *ctl, const struct ctl_args *args)
 				       json_object_new_boolean(count == 0));
 		json_object_object_add(root, "problems",
 				       json_object_get(c.problems));
-		print_json(root);
+		ctl_print_json(root);
 	}
 	rc = count == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
 	if (count > 0)
@@ -700,7 +693,7 @@ static int status(struct ctl *ctl, const struct ctl_args *args)
 		json_object_object_add(
 		    o, "last_chip",
 		    s.last_seen ? json_object_new_string(s.last_chip) : NULL);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("chips:        %" PRId64 " (%" PRId64
 		       " enabled, %" PRId64 " failing)\n",

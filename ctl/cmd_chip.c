@@ -144,9 +144,7 @@ static int add(struct ctl *ctl, const struct ctl_args *args)
 	}
 	if (admin_chip_prepare(&req, &chip, &res) != 0) {
 		explicit_bzero(buf, sizeof(buf));
-		return res.status == ADMIN_INVALID
-			   ? ctl_usage_error(ctl, "%s", res.message)
-			   : ctl_error("%s", res.message);
+		return ctl_report(ctl, &res);
 	}
 	/* Written first: a chip whose key reached no one is never added. */
 	if (device_config != NULL &&

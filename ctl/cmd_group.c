@@ -65,14 +65,6 @@ static void group_request(const struct ctl_args *args,
 	req->actions = actions;
 }
 
-/* An admin/ failure as luaotactl reports it: usage errors exit 2. */
-static int report(const struct ctl *ctl, const struct admin_result *res)
-{
-	if (res->status == ADMIN_INVALID)
-		return ctl_usage_error(ctl, "%s", res->message);
-	return ctl_error("%s", res->message);
-}
-
 static int group_add(struct ctl *ctl, const struct ctl_args *args)
 {
 	const char *actions[CTL_MAX_OPTIONS];
@@ -85,7 +77,7 @@ static int group_add(struct ctl *ctl, const struct ctl_args *args)
 	if ((st = ctl_open_store(ctl, STORE_CREATE)) == NULL)
 		return CTL_EXIT_ERROR;
 	if (admin_group_add(st, &req, &res) != 0)
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 	store_close(st);
 	return rc;
 }
@@ -116,16 +108,9 @@ static int group_set(struct ctl *ctl, const struct ctl_args *args)
 	if ((st = ctl_open_store(ctl, 0)) == NULL)
 		return CTL_EXIT_ERROR;
 	if (admin_group_set(st, &req, &res) != 0)
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 	store_close(st);
 	return rc;
-}
-
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static int group_list(struct ctl *ctl, const struct ctl_args *args)
@@ -183,7 +168,7 @@ static int group_list(struct ctl *ctl, const struct ctl_args *args)
 		ctl_cell(LUAOTA_LUA_NAME(groups[i].lua_version), 0);
 	}
 	if (array != NULL)
-		print_json(array);
+		ctl_print_json(array);
 	rc = CTL_EXIT_OK;
 out:
 	json_object_put(array);
@@ -217,7 +202,7 @@ static int group_show(struct ctl *ctl, const struct ctl_args *args)
 	}
 	if (ctl_arg_has(args, 'j')) {
 		o = admin_group_json(&g, &repo, chips);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("group:         %s\n", g.name);
 		printf("repository:    %s (%s%s%s)\n", repo.name, repo.path,

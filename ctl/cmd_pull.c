@@ -94,13 +94,6 @@ static struct json_object *pull_json(const struct store_pull *p)
 	return o;
 }
 
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static int pulls(struct ctl *ctl, const struct ctl_args *args)
 {
 	char id[LUAOTA_CHIPID_MAX + 1], when[32], num[24], size[24];
@@ -124,7 +117,7 @@ static int pulls(struct ctl *ctl, const struct ctl_args *args)
 		array = json_object_new_array();
 		for (i = 0; i < n; i++)
 			json_object_array_add(array, pull_json(&rows[i]));
-		print_json(array);
+		ctl_print_json(array);
 	} else {
 		ctl_cell("ID", 6);
 		ctl_cell("CHIP", LUAOTA_CHIPID_MAX);
@@ -216,7 +209,7 @@ static int pulls_show(struct ctl *ctl, const struct ctl_args *args)
 		}
 	} else if (ctl_arg_has(args, OPT_JSON)) {
 		o = pull_json(&p);
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		printf("%-10s%" PRId64 "\n%-10s%s\n%-10s%s\n%-10s%s%s%s\n",

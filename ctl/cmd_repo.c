@@ -102,13 +102,6 @@ static struct json_object *repo_json(const struct store_repo *r,
 	return o;
 }
 
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static int repo_list(struct ctl *ctl, const struct ctl_args *args)
 {
 	struct store_repo *repos = NULL;
@@ -155,7 +148,7 @@ static int repo_list(struct ctl *ctl, const struct ctl_args *args)
 		ctl_cell(repos[i].path, 0);
 	}
 	if (array != NULL)
-		print_json(array);
+		ctl_print_json(array);
 	rc = CTL_EXIT_OK;
 out:
 	json_object_put(array);
@@ -205,7 +198,7 @@ static int repo_show(struct ctl *ctl, const struct ctl_args *args)
 				    names,
 				    json_object_new_string(groups[i].name));
 		json_object_object_add(o, "groups", names);
-		print_json(o);
+		ctl_print_json(o);
 	} else {
 		printf("%-10s%s\n", "name:", r.name);
 		printf("%-10s%s\n", "path:", r.path);

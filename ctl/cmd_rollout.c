@@ -72,21 +72,6 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* An admin/ failure as luaotactl reports it: usage errors exit 2. */
-static int report(const struct ctl *ctl, const struct admin_result *res)
-{
-	if (res->status == ADMIN_INVALID)
-		return ctl_usage_error(ctl, "%s", res->message);
-	return ctl_error("%s", res->message);
-}
-
 static int group_pin(struct ctl *ctl, const struct ctl_args *args)
 {
 	const struct policy_settings *settings = ctl_settings(ctl);
@@ -102,7 +87,7 @@ static int group_pin(struct ctl *ctl, const struct ctl_args *args)
 	if (admin_group_pin(st, settings, args->argv[0],
 			    args->argc > 1 ? args->argv[1] : NULL, revision,
 			    &res) != 0)
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 	else
 		printf("%s\n", revision);
 	store_close(st);
@@ -118,7 +103,7 @@ static int group_unpin(struct ctl *ctl, const struct ctl_args *args)
 	if ((st = ctl_open_store(ctl, 0)) == NULL)
 		return CTL_EXIT_ERROR;
 	if (admin_group_unpin(st, args->argv[0], &res) != 0)
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 	store_close(st);
 	return rc;
 }
@@ -153,7 +138,7 @@ static int rollout_start(struct ctl *ctl, const struct ctl_args *args)
 		return CTL_EXIT_ERROR;
 	if (admin_rollout_start(st, settings, &req, wall_ms(), &id, &res) !=
 	    0) {
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 	} else if (store_rollout_get(st, id, &made) != 0) {
 		rc = ctl_error("rollout %" PRId64 " started, but cannot be "
 			       "read back: %s",
@@ -300,7 +285,7 @@ static int show_rollout(struct store *st, const struct store_rollout *r,
 						 : store_errmsg(st));
 	if (json) {
 		o = admin_rollout_json(r, &rep, chips);
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		rollout_text(r, &rep, chips);
@@ -340,7 +325,7 @@ static int rollout_move(struct ctl *ctl, const struct ctl_args *args,
 	if ((rc = find_rollout(st, args->argv[0], &r)) != 0)
 		goto out;
 	if (admin_rollout_move(st, r.id, to, wall_ms(), &res) != 0) {
-		rc = report(ctl, &res);
+		rc = ctl_report(ctl, &res);
 		goto out;
 	}
 	if (store_rollout_get(st, r.id, &after) != 0) {
@@ -402,7 +387,7 @@ static int rollout_list(struct ctl *ctl, const struct ctl_args *args)
 		for (i = 0; i < n; i++)
 			json_object_array_add(
 			    array, admin_rollout_json(&rows[i], NULL, 0));
-		print_json(array);
+		ctl_print_json(array);
 		json_object_put(array);
 		goto out;
 	}

@@ -36,13 +36,6 @@ static const struct option plain_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_json(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			   o, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static int token_add(struct ctl *ctl, const struct ctl_args *args)
 {
 	const char *name = args->argv[0];
@@ -76,7 +69,7 @@ static int token_add(struct ctl *ctl, const struct ctl_args *args)
 		    json_object_new_string(store_token_scope_name(scope)));
 		json_object_object_add(o, "token",
 				       json_object_new_string(token));
-		print_json(o);
+		ctl_print_json(o);
 		json_object_put(o);
 	} else {
 		/* Shown once: the inventory cannot give it back. */
@@ -143,7 +136,7 @@ static int token_list(struct ctl *ctl, const struct ctl_args *args)
 		}
 	}
 	if (array != NULL)
-		print_json(array);
+		ctl_print_json(array);
 	rc = CTL_EXIT_OK;
 out:
 	json_object_put(array);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 /* We use stravis() only; pick a strnvis() flavour to silence the warning. */
 #define LIBBSD_NETBSD_VIS
 #include <bsd/vis.h>
@@ -117,6 +119,20 @@ struct store *ctl_open_store(struct ctl *ctl, int flags)
 	else if (ctl->busy_ms >= 0)
 		store_set_busy_timeout(st, ctl->busy_ms);
 	return st;
+}
+
+void ctl_print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(
+			   o, JSON_C_TO_STRING_PRETTY |
+				  JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int ctl_report(const struct ctl *ctl, const struct admin_result *res)
+{
+	if (res->status == ADMIN_INVALID)
+		return ctl_usage_error(ctl, "%s", res->message);
+	return ctl_error("%s", res->message);
 }
 
 void ctl_format_time(int64_t seconds, char *buf, size_t size)

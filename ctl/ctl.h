@@ -78,6 +78,18 @@ int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct json_object;
+struct admin_result;
+
+/* Prints o as indented JSON on stdout. */
+void ctl_print_json(struct json_object *o);
+
+/*
+ * Prints an admin/ operation's failure: a malformed request as a usage
+ * error (CTL_EXIT_USAGE), anything else as CTL_EXIT_ERROR.
+ */
+int ctl_report(const struct ctl *ctl, const struct admin_result *res);
+
 /* Opens the inventory with store flags; prints why on failure (NULL). */
 struct store *ctl_open_store(struct ctl *ctl, int flags);
 
