@@ -968,6 +968,31 @@ static void interrupt_marks_only_started(void **state)
 	assert_int_equal(count, 0);
 }
 
+/* What may be logged of a database's name: never its password. */
+static void paths_are_redacted(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/var/lib/luaota/luaota.db", "/var/lib/luaota/luaota.db" },
+		{ "postgresql://luaota@db/luaota",
+		  "postgresql://luaota@db/luaota" },
+		{ "postgresql://luaota:s3cr3t@db:5432/luaota",
+		  "postgresql://luaota:***@db:5432/luaota" },
+		{ "postgres://u:p@ss:w@rd@db/x", "postgres://u:***@db/x" },
+		{ "postgresql:///luaota?user=u&password=s3cr3t&host=/run",
+		  "postgresql:///luaota?user=u&password=***&host=/run" },
+		{ "postgresql:///luaota?password=s3cr3t",
+		  "postgresql:///luaota?password=***" },
+	};
+	char out[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_path_redact(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+}
+
 static void outcome_names(void **state)
 {
 	(void)state;
@@ -1547,6 +1572,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(interrupt_marks_only_started,
 						setup, teardown),
 		cmocka_unit_test(outcome_names),
+		cmocka_unit_test(paths_are_redacted),
 		cmocka_unit_test_setup_teardown(locked_write_is_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(garbage_file_refused, setup,
